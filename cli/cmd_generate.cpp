@@ -1,0 +1,73 @@
+// `lorafarm generate`: continue a prompt with a model.
+#include <iostream>
+
+#include "cli/command.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/tensor.h"
+#include "engine/tokenizer.h"
+
+namespace lorafarm::cli {
+namespace {
+
+struct GenerateCommandOptions {
+  std::string model;
+  std::string prompt;
+  int max_tokens = 100;
+  float temperature = 0.0f;
+  float top_p = 1.0f;
+  uint64_t seed = 0;
+  int threads = 1;
+};
+
+int run_generate(const GenerateCommandOptions& options) {
+  engine::set_num_threads(options.threads);
+  const engine::Model model = engine::Model::load(options.model);
+  const auto tokenizer = engine::load_tokenizer(options.model);
+  std::vector<engine::TokenId> ids;
+  if (tokenizer->add_bos()) ids.push_back(*tokenizer->bos_id());
+  const auto encoded = tokenizer->encode(options.prompt);
+  ids.insert(ids.end(), encoded.begin(), encoded.end());
+
+  engine::GenerateOptions generate;
+  generate.max_tokens = options.max_tokens;
+  generate.temperature = options.temperature;
+  generate.top_p = options.top_p;
+  generate.seed = options.seed;
+  // EOS ends the text; so does BOS, which llama2.c-style models emit between stories.
+  for (int id : model.config.eos_token_ids) generate.stop_ids.push_back(id);
+  if (tokenizer->eos_id()) generate.stop_ids.push_back(*tokenizer->eos_id());
+  if (tokenizer->bos_id()) generate.stop_ids.push_back(*tokenizer->bos_id());
+
+  // Print the text as it grows: decode everything, write what is new.
+  std::string printed = tokenizer->decode(ids);
+  std::cout << printed << std::flush;
+  engine::generate(model, ids, generate, [&](engine::TokenId id) {
+    ids.push_back(id);
+    const std::string text = tokenizer->decode(ids);
+    if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
+      std::cout << text.substr(printed.size()) << std::flush;
+    }
+    printed = text;
+  });
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_generate_command(CLI::App& root) {
+  auto options = std::make_shared<GenerateCommandOptions>();
+  CLI::App* app = root.add_subcommand("generate", "Continue a prompt");
+  app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
+  app->add_option("--prompt", options->prompt, "Text to continue")->required();
+  app->add_option("--max-tokens", options->max_tokens, "New tokens at most")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app->add_option("--temp", options->temperature, "Sampling temperature (0 = greedy)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app->add_option("--top-p", options->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  app->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
+  app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
+  app->footer("Example:\n  lorafarm generate --model examples/models/stories260K --prompt \"Once upon a time\" --max-tokens 60");
+  return {app, [options] { return run_generate(*options); }};
+}
+
+}  // namespace lorafarm::cli

@@ -1,0 +1,158 @@
+// Loading LLaMA-family weights from HF names, with shape checks, fused phi3
+// projections split and tied embeddings resolved.
+#include "engine/model.h"
+
+#include <map>
+#include <random>
+
+#include "engine/error.h"
+#include "engine/safetensors.h"
+
+namespace lorafarm::engine {
+namespace {
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+const TensorView& checked_tensor(const Checkpoint& checkpoint, const std::string& name,
+                                 const std::vector<int64_t>& shape) {
+  if (!checkpoint.contains(name)) throw InvalidInput("model is missing tensor '" + name + "'");
+  const TensorView& view = checkpoint.tensor(name);
+  if (view.shape != shape) {
+    throw InvalidInput("tensor '" + name + "' has shape " + shape_string(view.shape) + ", the config needs " +
+                       shape_string(shape));
+  }
+  return view;
+}
+
+Matrix load_matrix(const Checkpoint& checkpoint, const std::string& name, int64_t rows, int64_t cols) {
+  const std::vector<float> values = checked_tensor(checkpoint, name, {rows, cols}).to_float();
+  return Eigen::Map<const Matrix>(values.data(), rows, cols);
+}
+
+Vector load_vector(const Checkpoint& checkpoint, const std::string& name, int64_t size) {
+  const std::vector<float> values = checked_tensor(checkpoint, name, {size}).to_float();
+  return Eigen::Map<const Vector>(values.data(), size);
+}
+
+Linear load_linear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out, int64_t in, bool bias) {
+  Linear linear;
+  linear.weight = load_matrix(checkpoint, prefix + ".weight", out, in);
+  if (bias) linear.bias = load_vector(checkpoint, prefix + ".bias", out);
+  return linear;
+}
+
+// Rows [begin, begin + count) of a fused projection as a layer of its own.
+Linear slice_rows(const Matrix& fused, Eigen::Index begin, Eigen::Index count) {
+  Linear linear;
+  linear.weight = fused.middleRows(begin, count);
+  return linear;
+}
+
+}  // namespace
+
+Model Model::load(const std::filesystem::path& folder) {
+  Model model;
+  model.config = ModelConfig::load(folder);
+  const ModelConfig& c = model.config;
+  if (c.quantization) {
+    throw InvalidInput(folder.string() + ": quantized checkpoints are loaded by the training engine (QLoRA)");
+  }
+  const Checkpoint checkpoint = Checkpoint::open(folder);
+  const int64_t h = c.hidden_size, q = int64_t{c.num_heads} * c.head_dim, kv = int64_t{c.num_kv_heads} * c.head_dim;
+  const int64_t ff = c.intermediate_size;
+
+  // transformers stores only one of a tied pair (TinyStories-656K keeps just lm_head.weight).
+  if (checkpoint.contains("model.embed_tokens.weight")) {
+    model.embed_tokens = load_matrix(checkpoint, "model.embed_tokens.weight", c.vocab_size, h);
+  } else if (c.tie_word_embeddings && checkpoint.contains("lm_head.weight")) {
+    model.embed_tokens = load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h);
+  } else {
+    throw InvalidInput("model is missing tensor 'model.embed_tokens.weight'");
+  }
+  if (!c.tie_word_embeddings) model.lm_head = load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h);
+
+  model.blocks.resize(static_cast<std::size_t>(c.num_layers));
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
+    b.input_norm = load_vector(checkpoint, p + "input_layernorm.weight", h);
+    b.post_attention_norm = load_vector(checkpoint, p + "post_attention_layernorm.weight", h);
+    if (c.fused_qkv) {
+      const Matrix qkv = load_matrix(checkpoint, p + "self_attn.qkv_proj.weight", q + 2 * kv, h);
+      b.q_proj = slice_rows(qkv, 0, q);
+      b.k_proj = slice_rows(qkv, q, kv);
+      b.v_proj = slice_rows(qkv, q + kv, kv);
+    } else {
+      b.q_proj = load_linear(checkpoint, p + "self_attn.q_proj", q, h, c.attention_bias);
+      b.k_proj = load_linear(checkpoint, p + "self_attn.k_proj", kv, h, c.attention_bias);
+      b.v_proj = load_linear(checkpoint, p + "self_attn.v_proj", kv, h, c.attention_bias);
+    }
+    b.o_proj = load_linear(checkpoint, p + "self_attn.o_proj", h, q, false);
+    if (c.fused_gate_up) {
+      const Matrix gate_up = load_matrix(checkpoint, p + "mlp.gate_up_proj.weight", 2 * ff, h);
+      b.gate_proj = slice_rows(gate_up, 0, ff);
+      b.up_proj = slice_rows(gate_up, ff, ff);
+    } else {
+      b.gate_proj = load_linear(checkpoint, p + "mlp.gate_proj", ff, h, false);
+      b.up_proj = load_linear(checkpoint, p + "mlp.up_proj", ff, h, false);
+    }
+    b.down_proj = load_linear(checkpoint, p + "mlp.down_proj", h, ff, false);
+  }
+  model.final_norm = load_vector(checkpoint, "model.norm.weight", h);
+  return model;
+}
+
+Model Model::random(const ModelConfig& config, uint64_t seed) {
+  Model model;
+  model.config = config;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  auto matrix = [&](int64_t rows, int64_t cols) {
+    Matrix m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+    return m;
+  };
+  auto linear = [&](int64_t out, int64_t in, bool bias) {
+    Linear l;
+    l.weight = matrix(out, in);
+    if (bias) l.bias = Vector::Zero(out);
+    return l;
+  };
+  const int64_t h = config.hidden_size, q = int64_t{config.num_heads} * config.head_dim;
+  const int64_t kv = int64_t{config.num_kv_heads} * config.head_dim, ff = config.intermediate_size;
+  model.embed_tokens = matrix(config.vocab_size, h);
+  if (!config.tie_word_embeddings) model.lm_head = matrix(config.vocab_size, h);
+  for (int i = 0; i < config.num_layers; ++i) {
+    DecoderBlock b;
+    b.input_norm = Vector::Ones(h);
+    b.post_attention_norm = Vector::Ones(h);
+    b.q_proj = linear(q, h, config.attention_bias);
+    b.k_proj = linear(kv, h, config.attention_bias);
+    b.v_proj = linear(kv, h, config.attention_bias);
+    b.o_proj = linear(h, q, false);
+    b.gate_proj = linear(ff, h, false);
+    b.up_proj = linear(ff, h, false);
+    b.down_proj = linear(h, ff, false);
+    model.blocks.push_back(std::move(b));
+  }
+  model.final_norm = Vector::Ones(h);
+  return model;
+}
+
+int64_t Model::parameter_count() const { return config.parameter_count(); }
+
+std::vector<std::pair<std::string, int64_t>> checkpoint_bytes_by_dtype(const std::filesystem::path& folder) {
+  const Checkpoint checkpoint = Checkpoint::open(folder);
+  std::map<std::string, int64_t> bytes;
+  for (const auto& name : checkpoint.names()) {
+    const TensorView& view = checkpoint.tensor(name);
+    bytes[dtype_name(view.dtype)] += static_cast<int64_t>(view.bytes.size());
+  }
+  return {bytes.begin(), bytes.end()};
+}
+
+}  // namespace lorafarm::engine

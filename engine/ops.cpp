@@ -1,0 +1,130 @@
+// Forward kernels: RMSNorm, rotary embeddings, causal GQA attention, SwiGLU.
+#include "engine/ops.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <numbers>
+
+namespace lorafarm::engine {
+
+void set_num_threads(int threads) {
+  if (threads <= 0) threads = omp_get_num_procs();
+  omp_set_num_threads(threads);
+  Eigen::setNbThreads(threads);
+}
+
+int num_threads() { return omp_get_max_threads(); }
+
+void rms_norm(const Matrix& x, const Vector& weight, float eps, Matrix& y, Vector* inv_rms) {
+  y.resize(x.rows(), x.cols());
+  if (inv_rms) inv_rms->resize(x.rows());
+  const auto n = static_cast<double>(x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const double mean_square = x.row(r).cast<double>().squaredNorm() / n;
+    const auto scale = static_cast<float>(1.0 / std::sqrt(mean_square + eps));
+    y.row(r) = (x.row(r) * scale).cwiseProduct(weight.transpose());
+    if (inv_rms) (*inv_rms)(r) = scale;
+  }
+}
+
+RopeTable make_rope_table(const ModelConfig& config, int max_positions) {
+  const int d = config.head_dim;
+  RopeTable table;
+  table.half_dim = d / 2;
+  std::vector<double> inv_freq(d / 2);
+  for (int i = 0; i < d / 2; ++i) inv_freq[i] = std::pow(config.rope_theta, -2.0 * i / d);
+
+  const RopeScaling& s = config.rope_scaling;
+  if (s.type == RopeScaling::Type::kLinear) {
+    for (double& f : inv_freq) f /= s.factor;
+  } else if (s.type == RopeScaling::Type::kLlama3) {
+    // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept,
+    // the band between interpolated smoothly.
+    const double low_wavelength = s.original_max_position_embeddings / s.low_freq_factor;
+    const double high_wavelength = s.original_max_position_embeddings / s.high_freq_factor;
+    for (double& f : inv_freq) {
+      const double wavelength = 2 * std::numbers::pi / f;
+      if (wavelength > low_wavelength) {
+        f /= s.factor;
+      } else if (wavelength >= high_wavelength) {
+        const double smooth = (s.original_max_position_embeddings / wavelength - s.low_freq_factor) /
+                              (s.high_freq_factor - s.low_freq_factor);
+        f = (1 - smooth) * f / s.factor + smooth * f;
+      }
+    }
+  }
+  table.cos.resize(max_positions, d / 2);
+  table.sin.resize(max_positions, d / 2);
+  for (int p = 0; p < max_positions; ++p) {
+    for (int i = 0; i < d / 2; ++i) {
+      const double angle = p * inv_freq[i];
+      table.cos(p, i) = static_cast<float>(std::cos(angle));
+      table.sin(p, i) = static_cast<float>(std::sin(angle));
+    }
+  }
+  return table;
+}
+
+void apply_rope(Matrix& x, int heads, const RopeTable& table, std::span<const int> positions, bool inverse) {
+  const int half = table.half_dim;
+  const int d = 2 * half;
+  const float sign = inverse ? -1.0f : 1.0f;
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const int p = positions[static_cast<std::size_t>(r)];
+    const float* cos = &table.cos(p, 0);
+    const float* sin = &table.sin(p, 0);
+    float* row = &x(r, 0);
+    for (int h = 0; h < heads; ++h) {
+      float* head = row + h * d;
+      for (int i = 0; i < half; ++i) {
+        const float a = head[i], b = head[i + half];
+        const float s = sign * sin[i];
+        head[i] = a * cos[i] - b * s;
+        head[i + half] = b * cos[i] + a * s;
+      }
+    }
+  }
+}
+
+void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v, int heads, int kv_heads, int q_start,
+                      int window, Matrix& out, std::vector<Matrix>* probs) {
+  const auto n = q.rows();
+  const auto total = k.rows();
+  const auto d = q.cols() / heads;
+  const int group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  out.resize(n, q.cols());
+  if (probs) probs->assign(static_cast<std::size_t>(heads), Matrix());
+
+#pragma omp parallel for schedule(static)
+  for (int h = 0; h < heads; ++h) {
+    const int kvh = h / group;
+    const auto qh = q.middleCols(h * d, d);
+    const auto kh = k.middleCols(kvh * d, d);
+    const auto vh = v.middleCols(kvh * d, d);
+    Matrix scores = (qh * kh.transpose()) * scale;  // (n, total)
+    for (Eigen::Index t = 0; t < n; ++t) {
+      const Eigen::Index pos = q_start + t;
+      const Eigen::Index first = window > 0 ? std::max<Eigen::Index>(0, pos - window + 1) : 0;
+      auto row = scores.row(t);
+      float max_score = -INFINITY;
+      for (Eigen::Index s = first; s <= pos; ++s) max_score = std::max(max_score, row(s));
+      float sum = 0;
+      for (Eigen::Index s = 0; s < total; ++s) {
+        const float e = (s >= first && s <= pos) ? std::exp(row(s) - max_score) : 0.0f;
+        row(s) = e;
+        sum += e;
+      }
+      row /= sum;
+    }
+    out.middleCols(h * d, d).noalias() = scores * vh;
+    if (probs) (*probs)[static_cast<std::size_t>(h)] = std::move(scores);
+  }
+}
+
+void swiglu(const Matrix& gate, const Matrix& up, Matrix& out) {
+  out = (gate.array() / (1.0f + (-gate.array()).exp())) * up.array();
+}
+
+}  // namespace lorafarm::engine
