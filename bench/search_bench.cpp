@@ -1,0 +1,213 @@
+// Search benchmark (issue 5, "must show" 1, 3 and 7): runs the GP sampler
+// through the Sampler interface on standard test functions and prints JSON:
+// median and IQR of the final log10 simple regret over seeds, and the suggest
+// time per trial. scripts/optuna_baseline.py prints the same JSON for Optuna.
+//
+//   search_bench [--seeds N] [--functions branin,hartmann6] [--parallel K]
+//                [--multi-objective] [--budget N]
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "search/gp_sampler.h"
+#include "search/pareto.h"
+#include "search/test_functions.h"
+
+using namespace lorafarm::search;
+
+namespace {
+
+struct Args {
+  int seeds = 20;
+  int parallel = 1;
+  int budget = 0;  // 0: each function's own
+  bool multi_objective = false;
+  std::vector<std::string> functions;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "search_bench: " << why
+            << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n";
+  std::exit(2);
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(s + " needs a value");
+      return argv[++i];
+    };
+    if (s == "--seeds") a.seeds = std::stoi(value());
+    else if (s == "--parallel") a.parallel = std::stoi(value());
+    else if (s == "--budget") a.budget = std::stoi(value());
+    else if (s == "--multi-objective") a.multi_objective = true;
+    else if (s == "--functions") {
+      std::stringstream ss(value());
+      for (std::string f; std::getline(ss, f, ',');) a.functions.push_back(f);
+    } else usage("unknown argument " + s);
+  }
+  if (a.seeds < 1 || a.parallel < 1) usage("--seeds and --parallel must be positive");
+  return a;
+}
+
+SearchSpace box_space(const Eigen::VectorXd& lower, const Eigen::VectorXd& upper) {
+  std::vector<Parameter> ps;
+  for (Eigen::Index j = 0; j < lower.size(); ++j) {
+    Parameter p;
+    p.name = "x" + std::to_string(j);
+    p.low = lower(j);
+    p.high = upper(j);
+    ps.push_back(p);
+  }
+  return SearchSpace(std::move(ps));
+}
+
+Eigen::VectorXd point_of(const Params& params, int dim) {
+  Eigen::VectorXd x(dim);
+  for (int j = 0; j < dim; ++j) x(j) = params.at("x" + std::to_string(j)).get<double>();
+  return x;
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+struct Run {
+  std::vector<Observation> history;
+  double suggest_seconds = 0.0;
+  int suggest_calls = 0;
+  double min_unit_distance = std::numeric_limits<double>::infinity();
+};
+
+// Drives `sampler` for `budget` trials with `parallel` workers: each time a
+// trial finishes (oldest first), its slot gets one new suggestion.
+template <typename Evaluate>
+Run drive(Sampler& sampler, int budget, int parallel, const Evaluate& evaluate, const Eigen::VectorXd& lower,
+          const Eigen::VectorXd& upper) {
+  Run run;
+  std::vector<Eigen::VectorXd> unit_points;
+  std::size_t next_to_finish = 0;
+  const auto ask = [&](int n) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto params = sampler.suggest(n, run.history);
+    run.suggest_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++run.suggest_calls;
+    for (const auto& p : params) {
+      Observation o;
+      o.trial_number = static_cast<std::int64_t>(run.history.size());
+      o.params = p;
+      const Eigen::VectorXd u =
+          (point_of(p, static_cast<int>(lower.size())) - lower).cwiseQuotient(upper - lower);
+      // Distinctness among concurrently running trials (and this batch).
+      for (std::size_t i = next_to_finish; i < unit_points.size(); ++i)
+        run.min_unit_distance = std::min(run.min_unit_distance, (unit_points[i] - u).norm());
+      unit_points.push_back(u);
+      run.history.push_back(std::move(o));
+    }
+  };
+  const auto finish = [&](std::size_t i) {
+    Observation& o = run.history[i];
+    o.objectives = evaluate(point_of(o.params, static_cast<int>(lower.size())));
+    o.status = ObservationStatus::Completed;
+    sampler.tell(o);
+  };
+  ask(std::min(parallel, budget));
+  while (static_cast<int>(run.history.size()) < budget) {
+    finish(next_to_finish++);
+    ask(1);
+  }
+  while (next_to_finish < run.history.size()) finish(next_to_finish++);
+  return run;
+}
+
+nlohmann::json summary(const std::vector<double>& values, const std::string& key) {
+  return {{"median_" + key, quantile(values, 0.5)},
+          {"q25", quantile(values, 0.25)},
+          {"q75", quantile(values, 0.75)},
+          {"iqr", quantile(values, 0.75) - quantile(values, 0.25)}};
+}
+
+nlohmann::json single_objective(const Args& args) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& fn : benchmark_functions()) {
+    if (!args.functions.empty() && std::find(args.functions.begin(), args.functions.end(), fn.name) == args.functions.end())
+      continue;
+    const int budget = args.budget > 0 ? args.budget : fn.budget;
+    std::vector<double> regrets, ms_per_trial;
+    double min_distance = std::numeric_limits<double>::infinity();
+    for (int seed = 0; seed < args.seeds; ++seed) {
+      GpSampler sampler(box_space(fn.lower, fn.upper), static_cast<std::uint64_t>(seed));
+      const auto evaluate = [&](const Eigen::VectorXd& x) { return std::vector<double>{fn.f(x)}; };
+      const Run run = drive(sampler, budget, args.parallel, evaluate, fn.lower, fn.upper);
+      double best = std::numeric_limits<double>::infinity();
+      for (const auto& o : run.history) best = std::min(best, o.objectives.front());
+      regrets.push_back(std::log10(std::max(best - fn.minimum, 1e-12)));
+      ms_per_trial.push_back(1e3 * run.suggest_seconds / budget);
+      min_distance = std::min(min_distance, run.min_unit_distance);
+      std::fprintf(stderr, "%s seed %d: log10 regret %.3f\n", fn.name.c_str(), seed, regrets.back());
+    }
+    nlohmann::json r = summary(regrets, "log10_regret");
+    r["function"] = fn.name;
+    r["dim"] = fn.dim();
+    r["budget"] = budget;
+    r["seeds"] = args.seeds;
+    r["suggest_ms_per_trial"] = quantile(ms_per_trial, 0.5);
+    r["min_running_unit_distance"] = min_distance;
+    r["final_log10_regrets"] = regrets;
+    out.push_back(r);
+  }
+  return out;
+}
+
+nlohmann::json multi_objective(const Args& args) {
+  const int budget = args.budget > 0 ? args.budget : 50;
+  const Eigen::VectorXd lower = Eigen::VectorXd::Zero(2), upper = Eigen::VectorXd::Ones(2);
+  std::vector<double> volumes, ms_per_trial;
+  for (int seed = 0; seed < args.seeds; ++seed) {
+    GpSampler sampler(box_space(lower, upper), static_cast<std::uint64_t>(seed));
+    const auto evaluate = [](const Eigen::VectorXd& x) {
+      const Eigen::Vector2d f = branin_currin(Eigen::Vector2d(x(0), x(1)));
+      return std::vector<double>{f(0), f(1)};
+    };
+    const Run run = drive(sampler, budget, args.parallel, evaluate, lower, upper);
+    Eigen::MatrixXd f(budget, 2);
+    for (int i = 0; i < budget; ++i) f.row(i) << run.history[i].objectives[0], run.history[i].objectives[1];
+    volumes.push_back(hypervolume(f, branin_currin_reference()));
+    ms_per_trial.push_back(1e3 * run.suggest_seconds / budget);
+    std::fprintf(stderr, "branin_currin seed %d: hypervolume %.3f\n", seed, volumes.back());
+  }
+  nlohmann::json r = summary(volumes, "hypervolume");
+  r["function"] = "branin_currin";
+  r["budget"] = budget;
+  r["seeds"] = args.seeds;
+  r["reference_point"] = {18.0, 6.0};
+  r["suggest_ms_per_trial"] = quantile(ms_per_trial, 0.5);
+  r["hypervolumes"] = volumes;
+  return nlohmann::json::array({r});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  nlohmann::json out;
+  out["sampler"] = "lorafarm-gp";
+  out["parallel"] = args.parallel;
+  out["mode"] = args.multi_objective ? "multi_objective" : "single_objective";
+  out["results"] = args.multi_objective ? multi_objective(args) : single_objective(args);
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}

@@ -1,0 +1,352 @@
+// The suggestion loop of the unit-cube Bayesian optimiser.
+#include "search/bayes_optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlopt.hpp>
+#include <numeric>
+#include <stdexcept>
+
+#include "search/output_warp.h"
+#include "search/sobol_sampler.h"
+
+namespace lorafarm::search {
+namespace {
+
+std::uint64_t splitmix(std::uint64_t seed, std::uint64_t index) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+constexpr double kRepeatDistance = 1e-6;
+
+double min_distance(const Eigen::VectorXd& x, const std::vector<Eigen::VectorXd>& points) {
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& p : points) best = std::min(best, (p - x).norm());
+  return best;
+}
+
+Eigen::MatrixXd rows_of(const std::vector<Eigen::VectorXd>& points, int dim) {
+  Eigen::MatrixXd m(static_cast<Eigen::Index>(points.size()), dim);
+  for (std::size_t i = 0; i < points.size(); ++i) m.row(static_cast<Eigen::Index>(i)) = points[i].transpose();
+  return m;
+}
+
+// Indices of at most `limit` rows to model exactly: all of them when few enough,
+// else the best half by value (the region that matters for improvement) plus a
+// uniform random sample of the rest (the global shape). Subset of data, not an
+// inducing-point approximation: exact maths on a chosen subset.
+std::vector<int> subset_of_data(const Eigen::VectorXd& y, int limit, std::mt19937_64& rng) {
+  const int n = static_cast<int>(y.size());
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  if (n <= limit) return order;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return y(a) < y(b); });
+  const int best = limit / 2;
+  std::vector<int> rest(order.begin() + best, order.end());
+  std::shuffle(rest.begin(), rest.end(), rng);
+  std::vector<int> chosen(order.begin(), order.begin() + best);
+  chosen.insert(chosen.end(), rest.begin(), rest.begin() + (limit - best));
+  return chosen;
+}
+
+struct LocalSearch {
+  const AcquisitionFunction* acquisition;
+  Eigen::VectorXd point;     // the full point; free coordinates are overwritten
+  std::vector<int> free;     // coordinates L-BFGS moves
+  double best_value = -std::numeric_limits<double>::infinity();
+  Eigen::VectorXd best_point;
+};
+
+double local_objective(const std::vector<double>& t, std::vector<double>& g, void* data) {
+  auto* s = static_cast<LocalSearch*>(data);
+  for (std::size_t i = 0; i < s->free.size(); ++i) s->point(s->free[i]) = t[i];
+  Eigen::VectorXd grad;
+  const double v = s->acquisition->value(s->point, g.empty() ? nullptr : &grad);
+  if (!g.empty())
+    for (std::size_t i = 0; i < s->free.size(); ++i) g[i] = std::isfinite(v) ? grad(s->free[i]) : 0.0;
+  if (v > s->best_value) {
+    s->best_value = v;
+    s->best_point = s->point;
+  }
+  return std::isfinite(v) ? v : -1e300;
+}
+
+// Moves the continuous, active coordinates of `start` uphill on the acquisition.
+std::pair<Eigen::VectorXd, double> refine(const AcquisitionFunction& acquisition, const Eigen::VectorXd& start,
+                                          double start_value, const std::vector<bool>& continuous,
+                                          int evaluations) {
+  LocalSearch s{&acquisition, start, {}, start_value, start};
+  for (int j = 0; j < start.size(); ++j)
+    if ((continuous.empty() || continuous[j]) && start(j) >= 0.0) s.free.push_back(j);
+  if (s.free.empty()) return {start, start_value};
+  nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(s.free.size()));
+  opt.set_lower_bounds(0.0);
+  opt.set_upper_bounds(1.0);
+  opt.set_max_objective(local_objective, &s);
+  opt.set_maxeval(evaluations);
+  opt.set_ftol_abs(1e-9);
+  opt.set_xtol_abs(1e-7);
+  std::vector<double> t(s.free.size());
+  for (std::size_t i = 0; i < s.free.size(); ++i) t[i] = std::clamp(start(s.free[i]), 0.0, 1.0);
+  double value = 0.0;
+  try {
+    opt.optimize(t, value);
+  } catch (const std::exception&) {
+    // Round-off or a failed line search: keep the best point seen.
+  }
+  return {s.best_point, s.best_value};
+}
+
+}  // namespace
+
+CubeSpace CubeSpace::box(int dim) {
+  CubeSpace s;
+  s.dim = dim;
+  return s;
+}
+
+BayesOptimizer::BayesOptimizer(CubeSpace space, BayesOptions options)
+    : space_(std::move(space)), options_(options) {
+  if (space_.dim <= 0) throw std::invalid_argument("BayesOptimizer: the cube needs at least one dimension");
+  if (!space_.continuous.empty() && static_cast<int>(space_.continuous.size()) != space_.dim)
+    throw std::invalid_argument("BayesOptimizer: `continuous` must have one flag per dimension");
+}
+
+int BayesOptimizer::initial_design_size() const {
+  if (options_.initial_points > 0) return options_.initial_points;
+  return std::clamp(2 * space_.dim + 1, 5, 20);
+}
+
+Eigen::VectorXd BayesOptimizer::canonical(Eigen::VectorXd x) const {
+  if (space_.canonicalize) {
+    space_.canonicalize(x);
+  } else {
+    x = x.cwiseMax(0.0).cwiseMin(1.0);
+  }
+  return x;
+}
+
+// Sobol point `index` with a seed-derived digital shift; random past Sobol's dimension limit.
+Eigen::VectorXd BayesOptimizer::design_point(std::uint64_t index) const {
+  Eigen::VectorXd x(space_.dim);
+  if (static_cast<std::size_t>(space_.dim) <= SobolSequence::kMaxDimensions) {
+    const SobolSequence sobol(static_cast<std::size_t>(space_.dim));
+    const auto bits = sobol.integer_point(index);
+    const double scale = std::ldexp(1.0, -SobolSequence::kBits);
+    const std::uint64_t mask = (std::uint64_t{1} << SobolSequence::kBits) - 1;
+    for (int j = 0; j < space_.dim; ++j) {
+      const std::uint64_t shift = splitmix(options_.seed ^ 0x50B01ull, static_cast<std::uint64_t>(j)) & mask;
+      x(j) = (static_cast<double>(bits[j] ^ shift) + 0.5) * scale;
+    }
+  } else {
+    std::mt19937_64 rng(splitmix(options_.seed, index));
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int j = 0; j < space_.dim; ++j) x(j) = u(rng);
+  }
+  return canonical(std::move(x));
+}
+
+std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObservation> observed,
+                                                     std::span<const Eigen::VectorXd> pending, int count) {
+  diagnostics_ = {};
+  const int dim = space_.dim;
+  for (const auto& o : observed)
+    if (o.x.size() != dim) throw std::invalid_argument("BayesOptimizer: an observation has the wrong dimension");
+  for (const auto& p : pending)
+    if (p.size() != dim) throw std::invalid_argument("BayesOptimizer: a pending point has the wrong dimension");
+
+  const std::uint64_t history = observed.size() + pending.size();
+  std::mt19937_64 rng(splitmix(options_.seed, history));
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const auto random_point = [&] {
+    Eigen::VectorXd x(dim);
+    for (int j = 0; j < dim; ++j) x(j) = uniform(rng);
+    return canonical(std::move(x));
+  };
+
+  // Running points (and this batch) must be at least min_separation away from
+  // a suggestion; finished ones only not repeated (1e-6), so the search may
+  // still refine its incumbent finely.
+  std::vector<Eigen::VectorXd> finished;
+  for (const auto& o : observed) finished.push_back(o.x);
+  std::vector<Eigen::VectorXd> running(pending.begin(), pending.end());
+  const auto far_enough = [&](const Eigen::VectorXd& x) {
+    return min_distance(x, running) >= options_.min_separation && min_distance(x, finished) >= kRepeatDistance;
+  };
+
+  std::vector<Eigen::VectorXd> out;
+  const auto accept = [&](const Eigen::VectorXd& x) {
+    out.push_back(x);
+    running.push_back(x);
+  };
+  // A far-enough random point; the last resort when a discrete space is nearly exhausted.
+  const auto fallback = [&] {
+    Eigen::VectorXd x = random_point();
+    for (int attempt = 0; attempt < 1000 && !far_enough(x); ++attempt) x = random_point();
+    return x;
+  };
+
+  // The initial design: Sobol points, by index in the history.
+  const int n_initial = initial_design_size();
+  while (static_cast<int>(out.size()) < count && history + out.size() < static_cast<std::uint64_t>(n_initial)) {
+    Eigen::VectorXd x = design_point(history + out.size());
+    if (!far_enough(x)) x = fallback();
+    accept(x);
+    diagnostics_.from_initial_design = true;
+  }
+  if (static_cast<int>(out.size()) >= count) return out;
+
+  // Split the history by outcome.
+  std::vector<Eigen::VectorXd> done_x;
+  std::vector<double> done_y;
+  bool any_infeasible = false;
+  for (const auto& o : observed) {
+    if (o.outcome == PointOutcome::Completed && std::isfinite(o.y)) {
+      done_x.push_back(o.x);
+      done_y.push_back(o.y);
+    } else {
+      any_infeasible = true;
+    }
+  }
+
+  // Objective model on the warped, subsetted completed observations.
+  std::optional<GaussianProcess> objective_base;
+  Eigen::VectorXd warped;
+  double best = 0.0;
+  if (!done_x.empty()) {
+    const Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(done_y.data(), static_cast<Eigen::Index>(done_y.size()));
+    const OutputWarp warp = options_.warp_outputs ? OutputWarp::fit(y) : OutputWarp::standardise_only(y);
+    const Eigen::VectorXd all_warped = warp(y);
+    const auto idx = subset_of_data(all_warped, options_.max_exact_observations, rng);
+    Eigen::MatrixXd x(static_cast<Eigen::Index>(idx.size()), dim);
+    warped.resize(static_cast<Eigen::Index>(idx.size()));
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+      x.row(static_cast<Eigen::Index>(i)) = done_x[idx[i]].transpose();
+      warped(static_cast<Eigen::Index>(i)) = all_warped(idx[i]);
+    }
+    best = all_warped.minCoeff();
+    GpHyperparameters h = GpHyperparameters::defaults(dim);
+    if (x.rows() >= 3) {
+      GpFitOptions fit;
+      fit.random_starts = options_.hyperparameter_random_starts;
+      h = fit_hyperparameters(x, warped, fit, rng);
+    }
+    objective_base.emplace(std::move(x), warped, h);
+    diagnostics_.modelled_points = static_cast<int>(idx.size());
+    diagnostics_.hyperparameters = h;
+  }
+
+  // Feasibility model: a GP on ±1 labels (feasible / not) — label regression, a
+  // cheap stand-in for GP classification; P(feasible) = Φ(μ/σ).
+  std::optional<GaussianProcess> feasibility_base;
+  if (any_infeasible) {
+    Eigen::VectorXd labels(static_cast<Eigen::Index>(observed.size()));
+    for (std::size_t i = 0; i < observed.size(); ++i)
+      labels(static_cast<Eigen::Index>(i)) =
+          observed[i].outcome == PointOutcome::Completed && std::isfinite(observed[i].y) ? 1.0 : -1.0;
+    // Subset with the infeasible points ranked first, so they are kept.
+    const auto idx = subset_of_data(labels, options_.max_exact_observations, rng);
+    Eigen::MatrixXd x(static_cast<Eigen::Index>(idx.size()), dim);
+    Eigen::VectorXd l(static_cast<Eigen::Index>(idx.size()));
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+      x.row(static_cast<Eigen::Index>(i)) = observed[idx[i]].x.transpose();
+      l(static_cast<Eigen::Index>(i)) = labels(idx[i]);
+    }
+    GpFitOptions fit;
+    fit.random_starts = 1;
+    fit.min_noise_variance = 1e-3;
+    const GpHyperparameters h = fit_hyperparameters(x, l, fit, rng);
+    feasibility_base.emplace(std::move(x), std::move(l), h);
+    diagnostics_.used_feasibility_model = true;
+  }
+
+  // The best completed points seed local candidates.
+  std::vector<int> best_order(done_x.size());
+  std::iota(best_order.begin(), best_order.end(), 0);
+  std::stable_sort(best_order.begin(), best_order.end(), [&](int a, int b) { return done_y[a] < done_y[b]; });
+  if (best_order.size() > 5) best_order.resize(5);
+
+  while (static_cast<int>(out.size()) < count) {
+    // Fantasise the running points into both models.
+    std::optional<GaussianProcess> objective, feasibility;
+    const Eigen::MatrixXd pend = rows_of(running, dim);
+    if (objective_base) {
+      if (pend.rows() == 0) {
+        objective = objective_base;
+      } else {
+        Eigen::VectorXd lie(pend.rows());
+        if (options_.pending == PendingStrategy::KrigingBeliever) {
+          Eigen::VectorXd var;
+          objective_base->predict(pend, lie, var);
+        } else {
+          lie.setConstant(options_.pending == PendingStrategy::ConstantLiarMin ? best : warped.mean());
+        }
+        objective = objective_base->with_observations(pend, lie);
+      }
+    }
+    if (feasibility_base) {
+      if (pend.rows() == 0) {
+        feasibility = feasibility_base;
+      } else {
+        Eigen::VectorXd mean, var;
+        feasibility_base->predict(pend, mean, var);
+        feasibility = feasibility_base->with_observations(pend, mean);
+      }
+    }
+    if (!objective && !feasibility) {  // nothing observed yet but the design is exhausted
+      accept(fallback());
+      continue;
+    }
+    const AcquisitionFunction acquisition(objective ? &*objective : nullptr, feasibility ? &*feasibility : nullptr,
+                                          best, options_.acquisition);
+
+    // Candidates: uniform points plus Gaussian clouds around the best points.
+    std::vector<Eigen::VectorXd> candidates;
+    for (int i = 0; i < options_.raw_samples; ++i) candidates.push_back(random_point());
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (int b : best_order) {
+      for (double sd : {0.1, 0.02, 0.004}) {
+        for (int k = 0; k < 12; ++k) {
+          Eigen::VectorXd x = done_x[b];
+          for (int j = 0; j < dim; ++j)
+            if (x(j) >= 0.0) x(j) = std::clamp(x(j) + sd * normal(rng), 0.0, 1.0);
+          candidates.push_back(canonical(std::move(x)));
+        }
+      }
+    }
+    const Eigen::VectorXd scores = acquisition.values(rows_of(candidates, dim));
+    std::vector<int> order(candidates.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores(a) > scores(b); });
+
+    // Refine the best few (distinct) starts; rank the refined points first.
+    std::vector<std::pair<double, Eigen::VectorXd>> ranked;
+    std::vector<Eigen::VectorXd> starts;
+    for (int i : order) {
+      if (static_cast<int>(starts.size()) >= options_.local_starts) break;
+      if (min_distance(candidates[i], starts) < 1e-3) continue;
+      starts.push_back(candidates[i]);
+      auto [x, v] = refine(acquisition, candidates[i], scores(i), space_.continuous, options_.local_evaluations);
+      ranked.emplace_back(v, canonical(std::move(x)));
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (int i : order) ranked.emplace_back(scores(i), candidates[i]);
+
+    bool chosen = false;
+    for (const auto& [v, x] : ranked) {
+      if (!far_enough(x)) continue;
+      diagnostics_.best_acquisition = v;
+      accept(x);
+      chosen = true;
+      break;
+    }
+    if (!chosen) accept(fallback());
+  }
+  return out;
+}
+
+}  // namespace lorafarm::search

@@ -1,0 +1,100 @@
+// Bayesian optimisation on the unit cube (minimisation): a Sobol initial
+// design, then a Matérn-5/2 GP on warped outputs, log-EI (or LCB) weighted by a
+// feasibility model, maximised with L-BFGS from many starts. Running trials
+// enter the model as fantasies (kriging believer or constant liar), so parallel
+// suggestions never coincide. Knows nothing of parameter names: GpSampler maps a
+// SearchSpace to this cube.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "search/acquisition.h"
+#include "search/gaussian_process.h"
+
+namespace lorafarm::search {
+
+enum class PointOutcome {
+  Completed,   // y is the objective value
+  Infeasible,  // ran, but broke a constraint (out of memory, limit exceeded)
+  Failed,      // crashed; treated as infeasible by the feasibility model
+};
+
+struct CubeObservation {
+  Eigen::VectorXd x;  // canonical point of the cube (see CubeSpace::canonicalize)
+  double y = 0.0;     // minimised; ignored unless Completed
+  PointOutcome outcome = PointOutcome::Completed;
+};
+
+// The cube the optimiser searches. Coordinates of inactive conditional
+// parameters hold kInactiveCoordinate; discrete coordinates (ints, one-hot
+// blocks) are not moved by the gradient optimiser, only by `canonicalize`.
+struct CubeSpace {
+  int dim = 0;
+  std::vector<bool> continuous;  // empty: every coordinate is continuous
+  // Snaps a point of [0,1]^dim to the nearest valid encoded point (round ints,
+  // argmax one-hot blocks, inactive coordinates to kInactiveCoordinate).
+  // Empty: the identity (a plain continuous box).
+  std::function<void(Eigen::Ref<Eigen::VectorXd>)> canonicalize;
+
+  static CubeSpace box(int dim);
+};
+
+enum class PendingStrategy {
+  KrigingBeliever,   // y(pending) = posterior mean
+  ConstantLiarMin,   // y(pending) = best observed value
+  ConstantLiarMean,  // y(pending) = mean observed value
+};
+
+struct BayesOptions {
+  int initial_points = 0;  // Sobol design size; 0 = automatic (see initial_design_size)
+  AcquisitionSettings acquisition;
+  PendingStrategy pending = PendingStrategy::KrigingBeliever;
+  bool warp_outputs = true;            // Yeo-Johnson output warp (else standardise only)
+  int raw_samples = 512;               // random candidates scored before local refinement
+  int local_starts = 5;                // best candidates refined by L-BFGS
+  int local_evaluations = 60;          // per start
+  int max_exact_observations = 256;    // past this, a subset of data (see docs/search.md)
+  int hyperparameter_random_starts = 2;
+  double min_separation = 2e-3;        // Euclidean distance in the cube to any running point
+  std::uint64_t seed = 0;
+};
+
+// What the last suggest() did, for benchmarks and logs.
+struct SuggestDiagnostics {
+  int modelled_points = 0;       // observations in the objective GP (after subsetting)
+  bool used_feasibility_model = false;
+  bool from_initial_design = false;
+  double best_acquisition = 0.0;
+  std::optional<GpHyperparameters> hyperparameters;
+};
+
+class BayesOptimizer {
+ public:
+  BayesOptimizer(CubeSpace space, BayesOptions options);
+
+  // `count` new canonical points, at least min_separation from each other and
+  // from every pending (running) point, and never a repeat of an observed point
+  // (within 1e-6). Deterministic
+  // given (options.seed, observed, pending, count).
+  std::vector<Eigen::VectorXd> suggest(std::span<const CubeObservation> observed,
+                                       std::span<const Eigen::VectorXd> pending, int count);
+
+  int initial_design_size() const;
+  const SuggestDiagnostics& diagnostics() const { return diagnostics_; }
+  const CubeSpace& space() const { return space_; }
+
+ private:
+  Eigen::VectorXd design_point(std::uint64_t index) const;
+  Eigen::VectorXd canonical(Eigen::VectorXd x) const;
+
+  CubeSpace space_;
+  BayesOptions options_;
+  SuggestDiagnostics diagnostics_;
+};
+
+}  // namespace lorafarm::search

@@ -1,0 +1,161 @@
+// GpSampler: SearchSpace ⇄ model cube, history ⇄ BayesOptimizer.
+#include "search/gp_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "search/pareto.h"
+
+namespace lorafarm::search {
+namespace {
+
+bool has_objective(const Observation& o) {
+  return !o.objectives.empty() && std::all_of(o.objectives.begin(), o.objectives.end(),
+                                              [](double v) { return std::isfinite(v); });
+}
+
+bool breaks_constraint(const Observation& o) {
+  return std::any_of(o.constraints.begin(), o.constraints.end(), [](double c) { return !(c <= 0.0); });
+}
+
+}  // namespace
+
+GpSampler::GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions options)
+    : space_(std::move(space)), seed_(seed), options_(options) {
+  if (space_.dimensions() == 0) throw InvalidSpace("search_space: the GP sampler needs at least one parameter");
+  for (const auto& p : space_.parameters()) {
+    const int width = p.type == ParamType::Categorical ? static_cast<int>(std::max<std::size_t>(1, p.choices.size())) : 1;
+    slots_.push_back({dim_, width});
+    dim_ += width;
+  }
+  options_.bayes.seed = seed;
+}
+
+void GpSampler::canonicalize(Eigen::Ref<Eigen::VectorXd> x) const {
+  x = to_model(from_model(x));  // decode (rounding, argmax, activity), re-encode
+}
+
+Params GpSampler::from_model(const Eigen::VectorXd& x) const {
+  Params params = Params::object();
+  const auto parameters = space_.parameters();
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    const auto& p = parameters[i];
+    if (!space_.is_active(p, params)) continue;
+    const Slot& s = slots_[i];
+    if (p.type == ParamType::Categorical) {
+      Eigen::Index best = 0;
+      x.segment(s.offset, s.width).maxCoeff(&best);
+      params[p.name] = p.choices[static_cast<std::size_t>(best)];
+    } else {
+      params[p.name] = p.from_unit(std::clamp(x(s.offset), 0.0, 1.0));
+    }
+  }
+  return params;
+}
+
+Eigen::VectorXd GpSampler::to_model(const Params& params) const {
+  Eigen::VectorXd x = Eigen::VectorXd::Constant(dim_, kInactiveCoordinate);
+  const auto parameters = space_.parameters();
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    const auto& p = parameters[i];
+    if (!params.contains(p.name)) continue;
+    const Slot& s = slots_[i];
+    if (p.type == ParamType::Categorical) {
+      const auto it = std::find(p.choices.begin(), p.choices.end(), params[p.name]);
+      x.segment(s.offset, s.width).setZero();
+      x(s.offset + (it - p.choices.begin())) = 1.0;
+    } else {
+      x(s.offset) = p.to_unit(params[p.name]);
+    }
+  }
+  return x;
+}
+
+void GpSampler::enqueue(const Params& params) {
+  space_.validate(params);
+  enqueued_.push_back(params);
+}
+
+void GpSampler::warm_start(std::vector<Observation> previous) {
+  for (auto& o : previous) {
+    if (o.status == ObservationStatus::Running) continue;
+    space_.validate(o.params);
+    warm_.push_back(std::move(o));
+  }
+}
+
+std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> history) {
+  std::vector<Params> out;
+  if (n <= 0) return out;
+  // Enqueued points first.
+  for (const auto& e : enqueued_) {
+    if (static_cast<int>(out.size()) >= n) return out;
+    const bool seen = std::any_of(history.begin(), history.end(), [&](const Observation& o) { return o.params == e; });
+    if (!seen) out.push_back(e);
+  }
+
+  std::vector<const Observation*> all;
+  for (const auto& o : warm_) all.push_back(&o);
+  for (const auto& o : history) all.push_back(&o);
+
+  std::vector<Eigen::VectorXd> pending;
+  std::vector<CubeObservation> observed;
+  std::vector<Eigen::VectorXd> objective_rows;  // for ParEGO
+  std::vector<int> objective_index;             // observed[] index of each row
+  for (const Observation* o : all) {
+    Eigen::VectorXd x = to_model(o->params);
+    if (o->status == ObservationStatus::Running) {
+      pending.push_back(std::move(x));
+      continue;
+    }
+    CubeObservation c{std::move(x), 0.0, PointOutcome::Completed};
+    const bool completed = o->status == ObservationStatus::Completed || o->status == ObservationStatus::Pruned;
+    if (o->status == ObservationStatus::Infeasible || breaks_constraint(*o)) {
+      c.outcome = PointOutcome::Infeasible;
+    } else if (o->status == ObservationStatus::Failed) {
+      c.outcome = PointOutcome::Failed;
+    } else if (completed && has_objective(*o)) {
+      // A pruned trial keeps the value it was stopped at: pessimistic, which is what it deserves.
+      objective_rows.push_back(Eigen::Map<const Eigen::VectorXd>(o->objectives.data(),
+                                                                static_cast<Eigen::Index>(o->objectives.size())));
+      objective_index.push_back(static_cast<int>(observed.size()));
+      c.y = o->objectives.front();
+    } else if (completed && !o->intermediate.empty()) {
+      c.y = o->intermediate.back().value;
+    } else {
+      continue;  // nothing to learn from
+    }
+    observed.push_back(std::move(c));
+  }
+  for (const auto& p : out) pending.push_back(to_model(p));
+
+  CubeSpace cube;
+  cube.dim = dim_;
+  cube.continuous.assign(dim_, true);
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (space_.parameters()[i].type == ParamType::Categorical)
+      for (int k = 0; k < slots_[i].width; ++k) cube.continuous[slots_[i].offset + k] = false;
+  cube.canonicalize = [this](Eigen::Ref<Eigen::VectorXd> x) { canonicalize(x); };
+  BayesOptimizer optimizer(cube, options_.bayes);
+
+  const bool multi = !objective_rows.empty() && objective_rows.front().size() > 1;
+  if (!multi) {
+    for (auto& x : optimizer.suggest(observed, pending, n - static_cast<int>(out.size()))) out.push_back(from_model(x));
+    return out;
+  }
+  // ParEGO: a fresh weight vector per suggestion, the earlier ones pending.
+  Eigen::MatrixXd f(static_cast<Eigen::Index>(objective_rows.size()), objective_rows.front().size());
+  for (std::size_t i = 0; i < objective_rows.size(); ++i) f.row(static_cast<Eigen::Index>(i)) = objective_rows[i].transpose();
+  while (static_cast<int>(out.size()) < n) {
+    std::mt19937_64 rng(mix_seed(seed_ ^ 0xBA7E60ull, history.size() + out.size()));
+    const Eigen::VectorXd s = parego_scalarise(f, random_simplex_weights(static_cast<int>(f.cols()), rng),
+                                               options_.parego_rho);
+    for (std::size_t i = 0; i < objective_index.size(); ++i) observed[objective_index[i]].y = s(static_cast<Eigen::Index>(i));
+    const auto x = optimizer.suggest(observed, pending, 1).front();
+    pending.push_back(x);
+    out.push_back(from_model(x));
+  }
+  return out;
+}
+
+}  // namespace lorafarm::search

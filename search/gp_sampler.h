@@ -1,0 +1,57 @@
+// The GP Bayesian-optimisation sampler: maps a SearchSpace to the cube the
+// BayesOptimizer searches (floats and log-floats as one coordinate, ints
+// relaxed and rounded, categoricals one-hot, inactive conditional parameters at
+// kInactiveCoordinate) and rebuilds its model from the history on every call.
+// Multi-objective histories are scalarised with ParEGO, one random weight
+// vector per suggestion.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "search/bayes_optimizer.h"
+#include "search/sampler.h"
+
+namespace lorafarm::search {
+
+struct GpSamplerOptions {
+  BayesOptions bayes;   // bayes.seed is replaced by the sampler's seed
+  double parego_rho = 0.05;
+};
+
+class GpSampler : public Sampler {
+ public:
+  GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions options = {});
+
+  std::vector<Params> suggest(int n, std::span<const Observation> history) override;
+  std::string name() const override { return "gp"; }
+
+  // User-provided starting points, suggested first (in order) unless the
+  // history already holds them. Validated against the space.
+  void enqueue(const Params& params);
+  // Finished trials of another experiment on the same space, modelled as if
+  // they were this one's (their trial numbers are ignored).
+  void warm_start(std::vector<Observation> previous);
+
+  // The encoding the model sees; public for tests.
+  int model_dimensions() const { return dim_; }
+  Eigen::VectorXd to_model(const Params& params) const;
+  Params from_model(const Eigen::VectorXd& x) const;
+  // Snaps a point of [0,1]^model_dimensions() to a valid encoded configuration.
+  void canonicalize(Eigen::Ref<Eigen::VectorXd> x) const;
+
+ private:
+  struct Slot {
+    int offset = 0;
+    int width = 1;  // categoricals: one coordinate per choice
+  };
+  SearchSpace space_;
+  std::uint64_t seed_;
+  GpSamplerOptions options_;
+  std::vector<Slot> slots_;  // per parameter, in space order
+  int dim_ = 0;
+  std::vector<Params> enqueued_;
+  std::vector<Observation> warm_;
+};
+
+}  // namespace lorafarm::search
