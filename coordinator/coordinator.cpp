@@ -1,0 +1,603 @@
+// The coordinator's event loop: receive, apply (one transaction), commit, send.
+#include "coordinator/coordinator.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "coordinator/lease_table.h"
+#include "coordinator/sampler_factory.h"
+#include "coordinator/trial_lifecycle.h"
+#include "lorafarm/version.h"
+#include "schema/messages.h"
+
+namespace lorafarm::coordinator {
+
+using nlohmann::json;
+using schema::Message;
+using schema::MessageType;
+
+namespace {
+
+double steady_now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string host_name() {
+  char buffer[256] = {};
+  ::gethostname(buffer, sizeof buffer - 1);
+  return buffer;
+}
+
+bool loopback_endpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  for (const char* prefix : {"tcp://127.", "tcp://localhost:", "tcp://[::1]:"})
+    if (endpoint.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// Seconds from now until the deadline the budget sets, if any.
+std::optional<double> seconds_to_deadline(const schema::Budget& budget) {
+  if (budget.deadline_hours) return *budget.deadline_hours * 3600.0;
+  if (!budget.deadline_clock) return std::nullopt;
+  const int hh = std::stoi(budget.deadline_clock->substr(0, budget.deadline_clock->find(':')));
+  const int mm = std::stoi(budget.deadline_clock->substr(budget.deadline_clock->find(':') + 1));
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  std::tm target = local;
+  target.tm_hour = hh;
+  target.tm_min = mm;
+  target.tm_sec = 0;
+  std::time_t when = std::mktime(&target);
+  if (when <= now) when += 24 * 3600;
+  return static_cast<double>(when - now);
+}
+
+std::optional<double> metric(const json& metrics, const std::string& name) {
+  const auto it = metrics.find(name);
+  if (it == metrics.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+}  // namespace
+
+struct Coordinator::State {
+  schema::SweepSpec spec;
+  CoordinatorOptions options;
+  schema::Store store;
+  schema::ExperimentRecord experiment;
+  bool resumed = false;
+  std::unique_ptr<TrialLifecycle> trials;
+  std::unique_ptr<search::Sampler> sampler;
+  LeaseTable leases;
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::router};
+  std::string endpoint;
+  std::vector<std::pair<std::string, Message>> outbox;
+
+  double started = steady_now();
+  std::optional<double> deadline;  // steady seconds
+  double mean_wall = 0;            // moving average of completed attempts' wall time
+  int wall_samples = 0;
+  bool sampler_exhausted = false;
+  bool stopping = false;
+  bool cancelling = false;
+  bool deadline_reached = false;
+  double cancel_deadline = 0;
+  std::int64_t dropped = 0;
+  std::int64_t warnings_logged = 0;
+  double last_heartbeat = 0;
+  double last_progress = 0;
+  double last_expiry = 0;
+
+  State(schema::SweepSpec s, CoordinatorOptions o)
+      : spec(std::move(s)),
+        options(std::move(o)),
+        store(schema::Store::open_writer(options.db_path, options.durability)),
+        leases(options.heartbeat_ms * options.liveness / 1000.0) {}
+
+  double lease_timeout() const { return leases.timeout(); }
+
+  void open_experiment() {
+    const double now = schema::unix_now();
+    store.begin();
+    if (auto existing = store.find_experiment(spec.name)) {
+      if (existing->spec_hash != spec.hash()) {
+        throw std::runtime_error("experiment '" + spec.name + "' in " + options.db_path.string() +
+                                 " was created from a different spec (hash " + existing->spec_hash.substr(0, 12) + ", this spec " +
+                                 spec.hash().substr(0, 12) + "); rename the experiment or use another --db");
+      }
+      experiment = *existing;
+      resumed = true;
+      const auto max_trials = std::max<std::int64_t>(existing->max_trials, spec.budget.trials) + options.extend_budget;
+      if (max_trials != existing->max_trials) store.update_experiment_max_trials(experiment.id, max_trials);
+      experiment.max_trials = max_trials;
+      store.update_experiment_status(experiment.id, "RUNNING", std::nullopt);
+      store.insert_event(experiment.id, std::nullopt, std::nullopt, "RESUMED",
+                         {{"max_trials", max_trials}, {"extend_budget", options.extend_budget}, {"pid", ::getpid()}}, now);
+    } else {
+      if (options.extend_budget > 0) spdlog::info("--extend-budget applies to a resumed experiment; '{}' is new", spec.name);
+      experiment.name = spec.name;
+      experiment.spec_json = spec.document.dump(2);
+      experiment.spec_hash = spec.hash();
+      experiment.seed = spec.seed;
+      experiment.lorafarm_version = kVersion;
+      experiment.git_commit = kGitCommit;
+      experiment.host = host_name();
+      experiment.threads = static_cast<int>(std::thread::hardware_concurrency());
+      experiment.max_trials = spec.budget.trials + options.extend_budget;
+      experiment.created_at = now;
+      experiment.id = store.insert_experiment(experiment);
+      store.insert_event(experiment.id, std::nullopt, std::nullopt, "CREATED", {{"spec_hash", experiment.spec_hash}, {"pid", ::getpid()}}, now);
+    }
+    trials = std::make_unique<TrialLifecycle>(store, experiment.id, spec);
+    trials->load();
+    sampler = make_sampler(spec);
+    for (const auto& o : trials->observations())
+      if (o.status != search::ObservationStatus::Running) sampler->tell(o);
+
+    // Trials that were running when the last coordinator stopped: their
+    // workers get a grace period to reconnect and claim them.
+    const double grace = options.resume_grace_seconds > 0 ? options.resume_grace_seconds : 2 * lease_timeout();
+    const double steady = steady_now();
+    for (std::int64_t n = 0; n < trials->size(); ++n) {
+      const auto& t = trials->trial(n);
+      if (t.status != schema::TrialStatus::Running) continue;
+      auto& w = leases.worker(t.worker);
+      w.last_heard = steady + grace - lease_timeout();
+      leases.grant(t.worker, n, t.attempt);
+    }
+    store.commit();
+    if (const auto d = seconds_to_deadline(spec.budget)) deadline = steady + *d;
+  }
+
+  void bind() {
+    if (!loopback_endpoint(options.bind) && !options.insecure) {
+      throw std::runtime_error("refusing to bind " + options.bind +
+                               " (not loopback) without authentication; CURVE keys are not available yet, pass --insecure on a trusted network");
+    }
+    socket.set(zmq::sockopt::router_handover, 1);
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes * 16));
+    socket.set(zmq::sockopt::linger, 1000);
+    socket.set(zmq::sockopt::sndhwm, 100000);
+    socket.set(zmq::sockopt::rcvhwm, 100000);
+    socket.bind(options.bind);
+    endpoint = socket.get(zmq::sockopt::last_endpoint);
+    spdlog::info("experiment '{}' ({}): listening on {}", spec.name, resumed ? "resumed" : "new", endpoint);
+  }
+
+  // ---- sending -------------------------------------------------------------
+  void send(const std::string& worker, MessageType type, json body) { outbox.emplace_back(worker, Message{type, std::move(body)}); }
+
+  void flush() {
+    for (const auto& [worker, message] : outbox) {
+      const auto frames = schema::encode(message);
+      std::array<zmq::const_buffer, 4> parts{zmq::buffer(worker), zmq::buffer(frames[0]), zmq::buffer(frames[1]), zmq::buffer(frames[2])};
+      try {
+        if (!zmq::send_multipart(socket, parts, zmq::send_flags::dontwait)) spdlog::warn("send to {} would block; dropped", worker);
+      } catch (const zmq::error_t& e) {
+        spdlog::warn("send to {} failed: {}", worker, e.what());
+      }
+    }
+    outbox.clear();
+  }
+
+  void drop(const std::string& who, const std::string& why) {
+    ++dropped;
+    // Log the first few in full, then one line in a thousand, so a flood of
+    // garbage cannot fill the disk.
+    if (++warnings_logged <= 20 || warnings_logged % 1000 == 0)
+      spdlog::warn("dropped a message from {}: {} ({} dropped so far)", who.empty() ? "?" : who, why, dropped);
+  }
+
+  // ---- dispatch --------------------------------------------------------------
+  bool dispatch_blocked(double now) {
+    if (stopping) return true;
+    if (deadline) {
+      if (now >= *deadline) {
+        if (!deadline_reached) spdlog::info("deadline reached: no new trials; waiting for {} running", trials->running());
+        deadline_reached = true;
+        return true;
+      }
+      if (wall_samples > 0 && now + mean_wall > *deadline) return true;  // would not finish in time
+    }
+    return false;
+  }
+
+  bool more_to_create() const { return !sampler_exhausted && trials->size() < experiment.max_trials; }
+
+  void dispatch(double now) {
+    if (dispatch_blocked(now)) return;
+    const int parallel = spec.budget.parallel;
+    while (true) {
+      if (parallel > 0 && trials->running() >= parallel) return;
+      WorkerLease* target = nullptr;
+      for (auto& [id, w] : leases.workers()) {
+        auto& lease = const_cast<WorkerLease&>(w);
+        if (!lease.connected || lease.credit <= 0) continue;
+        if (!target || lease.credit > target->credit) target = &lease;  // spread over workers
+      }
+      if (!target) return;
+      if (trials->queue().empty()) {
+        if (!more_to_create()) return;
+        std::int64_t n = std::min<std::int64_t>(leases.total_credit(), experiment.max_trials - trials->size());
+        if (parallel > 0) n = std::min<std::int64_t>(n, parallel - trials->running());
+        const auto suggestions = sampler->suggest(static_cast<int>(n), trials->observations());
+        if (static_cast<std::int64_t>(suggestions.size()) < n) sampler_exhausted = true;
+        const double wall = schema::unix_now();
+        for (const auto& params : suggestions) trials->create(params, wall);
+        if (trials->queue().empty()) return;
+      }
+      const auto number = trials->start_next(target->id, schema::unix_now());
+      const auto& t = trials->trial(number);
+      leases.grant(target->id, number, t.attempt);
+      target->credit -= 1;
+      send(target->id, MessageType::Assign, assign_body(t));
+    }
+  }
+
+  json assign_body(const schema::TrialRecord& t) const {
+    json body{{"experiment", spec.name}, {"trial", t.number},     {"attempt", t.attempt},
+              {"seed", t.seed},          {"params", t.params},    {"objective", spec.objective.metric},
+              {"spec_dir", spec.spec_dir.string()}};
+    if (spec.trial.kind == schema::TrialKind::Command) {
+      body["kind"] = "command";
+      body["command"] = spec.trial.command;
+      body["shell"] = spec.trial.shell;
+    } else {
+      body["kind"] = "engine";
+      json config = spec.fixed;
+      config["model"] = spec.model;
+      config["data"] = spec.data;
+      body["config"] = config;
+    }
+    if (!spec.fixed.empty()) body["fixed"] = spec.fixed;
+    if (spec.trial.timeout_seconds > 0) body["timeout_seconds"] = spec.trial.timeout_seconds;
+    if (!spec.trial.env.empty()) body["env"] = spec.trial.env;
+    if (const auto limit = spec.memory_limit_mb()) body["memory_limit_mb"] = *limit;
+    return body;
+  }
+
+  // ---- handling ---------------------------------------------------------------
+  void handle(const std::string& worker, const Message& m, double now) {
+    if (m.type == MessageType::Hello) return on_hello(worker, m.body, now);
+    auto* lease = leases.find(worker);
+    if (!lease || !lease->connected) {
+      if (m.type == MessageType::Result || m.type == MessageType::Failed || m.type == MessageType::Heartbeat ||
+          m.type == MessageType::Progress || m.type == MessageType::Request) {
+        send(worker, MessageType::Reject, {{"reason", "unknown worker: say HELLO first"}, {"rehello", true}});
+      } else {
+        drop(worker, std::string("unexpected ") + std::string(to_string(m.type)) + " before HELLO");
+      }
+      return;
+    }
+    leases.heard(worker, now);
+    switch (m.type) {
+      case MessageType::Request:
+        lease->credit = std::min(lease->slots, lease->credit + m.body["slots"].get<int>());
+        return;
+      case MessageType::Heartbeat: return on_heartbeat(worker, m.body);
+      case MessageType::Progress: return on_progress(worker, m.body);
+      case MessageType::Result: return on_result(worker, m.body, now);
+      case MessageType::Failed: return on_failed(worker, m.body, now);
+      default: drop(worker, std::string("a worker may not send ") + std::string(to_string(m.type)));
+    }
+  }
+
+  void on_hello(const std::string& worker, const json& body, double now) {
+    if (body["worker_id"].get<std::string>() != worker) {
+      drop(worker, "HELLO worker_id differs from the socket identity");
+      send(worker, MessageType::Reject, {{"reason", "worker_id must equal the socket routing id"}});
+      return;
+    }
+    const double wall = schema::unix_now();
+    auto& lease = leases.worker(worker);
+    const bool known = lease.connected;
+    lease.connected = true;
+    lease.slots = body["slots"].get<int>();
+    lease.credit = 0;  // the worker follows WELCOME with a REQUEST for its free slots
+    lease.last_heard = now;
+    store.upsert_worker({worker, body["host"].get<std::string>(), lease.slots, body["version"].get<std::string>(),
+                         body.value("capabilities", json::array()), body.value("pid", std::int64_t{0}), wall, wall, "CONNECTED"});
+
+    // Reconcile what the worker says it holds with what we leased to it.
+    std::map<std::int64_t, int> claimed;
+    for (const auto& ref : body.value("running", json::array())) claimed[ref["trial"].get<std::int64_t>()] = ref["attempt"].get<int>();
+    json cancel = json::array();
+    const auto held = lease.trials;  // copy: lose() below edits the table
+    for (const auto& [trial, attempt] : held) {
+      const auto it = claimed.find(trial);
+      if (it != claimed.end() && it->second == attempt) continue;
+      leases.release(trial);
+      if (trials->holds(trial, attempt)) {
+        trials->lose(trial, "worker " + worker + " restarted without it", wall);
+        store.insert_event(experiment.id, trials->trial(trial).id, attempt, "DISOWNED", {{"worker", worker}}, wall);
+      }
+    }
+    for (const auto& [trial, attempt] : claimed) {
+      const auto holder = leases.holder(trial);
+      const bool ours = trials->holds(trial, attempt) && (!holder || *holder == worker);
+      if (ours) {
+        leases.grant(worker, trial, attempt);
+      } else {
+        cancel.push_back({{"trial", trial}, {"attempt", attempt}});
+      }
+    }
+    spdlog::info("worker {} {} ({} slots, {} trials kept, {} cancelled)", worker, known ? "reconnected" : "joined", lease.slots,
+                 claimed.size() - cancel.size(), cancel.size());
+    send(worker, MessageType::Welcome,
+         {{"experiment", spec.name}, {"heartbeat_ms", options.heartbeat_ms}, {"liveness", options.liveness}, {"cancel", cancel}});
+  }
+
+  void on_heartbeat(const std::string& worker, const json& body) {
+    for (const auto& ref : body.value("running", json::array())) {
+      const auto trial = ref["trial"].get<std::int64_t>();
+      const int attempt = ref["attempt"].get<int>();
+      const auto holder = leases.holder(trial);
+      if (trials->holds(trial, attempt) && holder && *holder == worker) continue;
+      send(worker, MessageType::Cancel, {{"trial", trial}, {"attempt", attempt}, {"reason", "no lease"}});
+    }
+  }
+
+  bool owns(const std::string& worker, std::int64_t trial, int attempt) const {
+    const auto holder = leases.holder(trial);
+    return holder && *holder == worker && trials->holds(trial, attempt);
+  }
+
+  void on_progress(const std::string& worker, const json& body) {
+    const auto trial = body["trial"].get<std::int64_t>();
+    const int attempt = body["attempt"].get<int>();
+    if (!owns(worker, trial, attempt)) {
+      send(worker, MessageType::Cancel, {{"trial", trial}, {"attempt", attempt}, {"reason", "no lease"}});
+      return;
+    }
+    const auto step = body["step"].get<std::int64_t>();
+    const auto id = trials->trial(trial).id;
+    for (const auto& [name, value] : body["metrics"].items()) {
+      const std::optional<double> v = value.is_number() ? std::optional<double>(value.get<double>()) : std::nullopt;
+      store.insert_metric(id, attempt, step, name, v);
+      if (name == spec.objective.metric && v) trials->add_intermediate(trial, step, *v);
+    }
+    send(worker, MessageType::Continue, {{"trial", trial}, {"attempt", attempt}});
+  }
+
+  // A RESULT or FAILED for an attempt that does not hold the lease: recorded,
+  // acknowledged (so the worker forgets it), never counted.
+  void record_unowned(const std::string& worker, MessageType type, const json& body, double wall) {
+    const auto trial = body["trial"].get<std::int64_t>();
+    const int attempt = body["attempt"].get<int>();
+    std::string kind = "NOT_HELD_" + std::string(to_string(type));
+    std::optional<std::int64_t> trial_id;
+    if (trial < trials->size()) {
+      const auto& t = trials->trial(trial);
+      trial_id = t.id;
+      if (attempt < t.attempt || (attempt == t.attempt && t.status != schema::TrialStatus::Running)) {
+        const bool duplicate = attempt == t.attempt && schema::is_final(t.status);
+        kind = std::string(duplicate ? "DUPLICATE_" : "STALE_") + std::string(to_string(type));
+      }
+    }
+    json detail{{"worker", worker}, {"trial", trial}, {"attempt", attempt}};
+    if (body.contains("metrics")) detail["metrics"] = body["metrics"];
+    if (body.contains("cause")) detail["cause"] = body["cause"];
+    store.insert_event(experiment.id, trial_id, attempt, kind, detail, wall);
+    spdlog::info("{} trial {} attempt {} from {}: recorded, not counted", kind, trial, attempt, worker);
+    send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
+  }
+
+  void on_result(const std::string& worker, const json& body, double now) {
+    const double wall = schema::unix_now();
+    const auto trial = body["trial"].get<std::int64_t>();
+    const int attempt = body["attempt"].get<int>();
+    if (!owns(worker, trial, attempt)) return record_unowned(worker, MessageType::Result, body, wall);
+    const auto& t = trials->trial(trial);
+    for (const auto& a : body.value("artifacts", json::array()))
+      store.insert_artifact({t.id, attempt, worker, a["path"].get<std::string>(), a["sha256"].get<std::string>(), a["bytes"].get<std::int64_t>()});
+    const auto& metrics = body["metrics"];
+    const auto objective = metric(metrics, spec.objective.metric);
+    leases.release(trial);
+    send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
+    if (!objective) {
+      trials->fail(trial, schema::TrialStatus::Failed, "bad_output: the final result has no number '" + spec.objective.metric + "'", wall);
+      return;
+    }
+    schema::ResultRecord result{t.id, attempt, metrics, std::nullopt, std::nullopt};
+    if (body.contains("peak_rss_mb")) result.peak_rss_mb = body["peak_rss_mb"].get<double>();
+    if (body.contains("wall_seconds")) {
+      result.wall_seconds = body["wall_seconds"].get<double>();
+      mean_wall = (mean_wall * wall_samples + *result.wall_seconds) / (wall_samples + 1);
+      wall_samples = std::min(wall_samples + 1, 50);
+    }
+    bool feasible = true;
+    for (const auto& c : spec.constraints) {
+      auto value = metric(metrics, c.metric);
+      if (!value && c.metric == "peak_rss_mb") value = result.peak_rss_mb;
+      if (value && !c.satisfied(*value)) feasible = false;
+    }
+    trials->complete(trial, result, *objective, feasible, wall);
+    sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
+  }
+
+  void on_failed(const std::string& worker, const json& body, double now) {
+    const double wall = schema::unix_now();
+    const auto trial = body["trial"].get<std::int64_t>();
+    const int attempt = body["attempt"].get<int>();
+    if (!owns(worker, trial, attempt)) return record_unowned(worker, MessageType::Failed, body, wall);
+    leases.release(trial);
+    send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
+    const auto cause = body["cause"].get<std::string>();
+    std::string error = cause;
+    if (body.contains("message") && !body["message"].get<std::string>().empty()) error += ": " + body["message"].get<std::string>();
+    const auto tail = body.value("stderr_tail", std::string());
+    store.insert_event(experiment.id, trials->trial(trial).id, attempt, "TRIAL_FAILED",
+                       {{"worker", worker}, {"cause", cause}, {"message", body.value("message", "")}, {"exit_code", body.value("exit_code", 0)},
+                        {"signal", body.value("signal", 0)}, {"stderr_tail", tail}, {"peak_rss_mb", body.value("peak_rss_mb", 0.0)}},
+                       wall);
+    if (!tail.empty()) error += "\n--- stderr (tail) ---\n" + tail;
+    if (cause == "cancelled") return trials->cancel(trial, wall);
+    const auto status = cause == "stopped" ? schema::TrialStatus::Pruned
+                        : cause == "memory" ? schema::TrialStatus::Infeasible
+                                            : schema::TrialStatus::Failed;
+    trials->fail(trial, status, error, wall);
+    sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
+  }
+
+  void expire_leases(double now) {
+    const double wall = schema::unix_now();
+    for (const auto& gone : leases.expire(now)) {
+      if (gone.connected || !gone.trials.empty())
+        spdlog::warn("worker {} silent for more than {:.1f}s: {} trial(s) lost", gone.id, lease_timeout(), gone.trials.size());
+      for (const auto& [trial, attempt] : gone.trials) {
+        if (!trials->holds(trial, attempt)) continue;
+        trials->lose(trial, "lease expired: worker " + gone.id + " went silent", wall);
+        store.insert_event(experiment.id, trials->trial(trial).id, attempt, "LEASE_EXPIRED", {{"worker", gone.id}}, wall);
+      }
+      if (gone.connected) store.update_worker_status(gone.id, "LOST", wall);
+    }
+  }
+
+  void check_signals(double now) {
+    if (!options.interrupts) return;
+    const int n = options.interrupts->load();
+    if (n >= 1 && !stopping) {
+      stopping = true;
+      spdlog::warn("interrupted: no new trials; waiting for {} running (interrupt again to cancel them)", trials->running());
+    }
+    if (n >= 2 && !cancelling) {
+      cancelling = true;
+      cancel_deadline = now + options.cancel_grace_seconds;
+      spdlog::warn("cancelling {} running trial(s)", trials->running());
+      for (const auto& [id, w] : leases.workers())
+        for (const auto& [trial, attempt] : w.trials) send(id, MessageType::Cancel, {{"trial", trial}, {"attempt", attempt}, {"reason", "interrupted"}});
+    }
+  }
+
+  bool done() const {
+    if (trials->running() > 0) return false;
+    if (stopping || deadline_reached) return true;
+    return trials->queue().empty() && !more_to_create();
+  }
+
+  ProgressSnapshot snapshot(double now) const {
+    ProgressSnapshot p;
+    p.budget = experiment.max_trials;
+    p.created = trials->size();
+    p.completed = trials->count(schema::TrialStatus::Completed);
+    p.failed = trials->count(schema::TrialStatus::Failed) + trials->count(schema::TrialStatus::Lost) + trials->count(schema::TrialStatus::Infeasible);
+    p.pruned = trials->count(schema::TrialStatus::Pruned);
+    p.running = trials->running();
+    p.queued = static_cast<std::int64_t>(trials->queue().size());
+    for (const auto& [id, w] : leases.workers()) p.workers += w.connected ? 1 : 0;
+    for (std::int64_t n = 0; n < trials->size(); ++n) {
+      const auto& t = trials->trial(n);
+      if (t.status != schema::TrialStatus::Completed || !t.objective) continue;
+      if (!p.best || spec.objective.minimised(*t.objective) < spec.objective.minimised(*p.best)) p.best = t.objective;
+    }
+    p.elapsed_seconds = now - started;
+    p.stopping = stopping || deadline_reached;
+    return p;
+  }
+
+  void receive_batch(double now) {
+    std::vector<zmq::message_t> parts;
+    for (int i = 0; i < 4096; ++i) {
+      parts.clear();
+      std::optional<std::size_t> got;
+      try {
+        got = zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        drop("", std::string("receive failed: ") + e.what());
+        continue;
+      }
+      if (!got) return;
+      if (parts.empty()) continue;
+      const std::string worker = parts[0].to_string();
+      std::vector<std::string_view> frames;
+      for (std::size_t k = 1; k < parts.size(); ++k) frames.push_back(parts[k].to_string_view());
+      try {
+        const Message m = schema::decode(frames);
+        store.begin();
+        handle(worker, m, now);
+      } catch (const schema::ProtocolError& e) {
+        drop(worker, e.what());
+      } catch (const nlohmann::json::exception& e) {
+        drop(worker, std::string("bad field: ") + e.what());
+      }
+    }
+  }
+
+  RunOutcome run() {
+    spdlog::info("{} trial(s) in the budget, {} already created; sampler {}", experiment.max_trials, trials->size(), sampler->name());
+    std::array<zmq::pollitem_t, 1> items{{{socket.handle(), 0, ZMQ_POLLIN, 0}}};
+    while (true) {
+      double now = steady_now();
+      check_signals(now);
+      if (done() || (cancelling && now > cancel_deadline)) break;
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      now = steady_now();
+      receive_batch(now);
+      store.begin();
+      dispatch(now);
+      if (now - last_expiry > 0.1) {
+        expire_leases(now);
+        last_expiry = now;
+      }
+      store.commit();
+      flush();
+      if (now - last_heartbeat >= options.heartbeat_ms / 1000.0) {
+        for (const auto& [id, w] : leases.workers())
+          if (w.connected) send(id, MessageType::Heartbeat, json::object());
+        flush();
+        last_heartbeat = now;
+      }
+      if (options.on_progress && now - last_progress > 0.2) {
+        options.on_progress(snapshot(now));
+        last_progress = now;
+      }
+    }
+    return finish();
+  }
+
+  RunOutcome finish() {
+    const double now = steady_now();
+    if (options.on_progress) options.on_progress(snapshot(now));
+    RunOutcome outcome;
+    outcome.experiment_id = experiment.id;
+    outcome.interrupted = stopping;
+    outcome.deadline_reached = deadline_reached;
+    outcome.dropped_messages = dropped;
+    std::int64_t final_count = 0;
+    for (std::int64_t n = 0; n < trials->size(); ++n) final_count += schema::is_final(trials->trial(n).status) ? 1 : 0;
+    outcome.finished = final_count == trials->size() && !more_to_create();
+    const double wall = schema::unix_now();
+    store.begin();
+    store.update_experiment_status(experiment.id, outcome.finished ? "FINISHED" : "INTERRUPTED", wall);
+    store.insert_event(experiment.id, std::nullopt, std::nullopt, outcome.finished ? "FINISHED" : "STOPPED",
+                       {{"interrupted", outcome.interrupted}, {"deadline_reached", outcome.deadline_reached}, {"dropped_messages", dropped}}, wall);
+    store.commit();
+    for (const auto& [id, w] : leases.workers())
+      if (w.connected) send(id, MessageType::Shutdown, {{"reason", outcome.finished ? "sweep finished" : "sweep stopped"}});
+    flush();
+    return outcome;
+  }
+};
+
+Coordinator::Coordinator(schema::SweepSpec spec, CoordinatorOptions options)
+    : state_(std::make_unique<State>(std::move(spec), std::move(options))) {
+  state_->open_experiment();
+  state_->bind();
+}
+
+Coordinator::~Coordinator() = default;
+
+std::string Coordinator::endpoint() const { return state_->endpoint; }
+std::int64_t Coordinator::experiment_id() const { return state_->experiment.id; }
+bool Coordinator::resumed() const { return state_->resumed; }
+bool Coordinator::has_work() const { return !state_->done(); }
+RunOutcome Coordinator::run() { return state_->run(); }
+
+}  // namespace lorafarm::coordinator

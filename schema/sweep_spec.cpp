@@ -1,0 +1,292 @@
+// Sweep-spec parsing and validation: every rejection names the field (as a
+// dotted path), the value found and what is allowed.
+#include "schema/sweep_spec.h"
+
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "schema/sha256.h"
+
+namespace lorafarm::schema {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(std::string_view source, std::string_view field, const std::string& what) {
+  throw SpecError(std::string(source) + ": " + std::string(field) + ": " + what);
+}
+
+std::string shown(const json& value) {
+  auto text = value.dump();
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
+void check_keys(std::string_view source, std::string_view where, const json& object, const std::set<std::string>& allowed) {
+  for (const auto& [key, unused] : object.items()) {
+    if (allowed.count(key)) continue;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    fail(source, std::string(where).empty() ? key : std::string(where) + "." + key, "unknown field; allowed: " + list);
+  }
+}
+
+std::string get_string(std::string_view source, const json& object, const std::string& key, std::string_view where) {
+  const auto& v = object.at(key);
+  if (!v.is_string() || v.get<std::string>().empty()) fail(source, where, "must be a non-empty string, got " + shown(v));
+  return v.get<std::string>();
+}
+
+double get_number(std::string_view source, const json& v, std::string_view where, double min_allowed) {
+  if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min_allowed)
+    fail(source, where, "must be a number >= " + json(min_allowed).dump() + ", got " + shown(v));
+  return v.get<double>();
+}
+
+std::int64_t get_int(std::string_view source, const json& v, std::string_view where, std::int64_t min_allowed) {
+  if (!v.is_number_integer() || v.get<std::int64_t>() < min_allowed)
+    fail(source, where, "must be an integer >= " + std::to_string(min_allowed) + ", got " + shown(v));
+  return v.get<std::int64_t>();
+}
+
+Constraint parse_constraint(std::string_view source, const json& v, std::string_view where) {
+  static const std::regex pattern(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$)");
+  std::smatch m;
+  const std::string text = v.is_string() ? v.get<std::string>() : "";
+  if (!v.is_string() || !std::regex_match(text, m, pattern))
+    fail(source, where, "must be a string \"METRIC OP NUMBER\" with OP one of <=, <, >=, > (e.g. \"peak_rss_mb <= 4096\"), got " + shown(v));
+  Constraint c{m[1], m[2], 0.0};
+  try {
+    std::size_t used = 0;
+    c.bound = std::stod(m[3], &used);
+    if (used != m[3].length()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    fail(source, where, "'" + std::string(m[3]) + "' is not a number");
+  }
+  return c;
+}
+
+void parse_budget(std::string_view source, const json& b, Budget& budget) {
+  if (!b.is_object()) fail(source, "budget", "must be an object {\"trials\": N, ...}, got " + shown(b));
+  check_keys(source, "budget", b, {"trials", "parallel", "max_attempts", "deadline", "retry_failed"});
+  if (!b.contains("trials")) fail(source, "budget.trials", "missing; how many trials to run (an integer >= 1)");
+  budget.trials = get_int(source, b["trials"], "budget.trials", 1);
+  if (b.contains("parallel")) budget.parallel = static_cast<int>(get_int(source, b["parallel"], "budget.parallel", 0));
+  if (b.contains("max_attempts")) budget.max_attempts = static_cast<int>(get_int(source, b["max_attempts"], "budget.max_attempts", 1));
+  if (b.contains("retry_failed")) {
+    if (!b["retry_failed"].is_boolean()) fail(source, "budget.retry_failed", "must be true or false, got " + shown(b["retry_failed"]));
+    budget.retry_failed = b["retry_failed"].get<bool>();
+  }
+  if (b.contains("deadline")) {
+    const auto& d = b["deadline"];
+    static const std::regex clock(R"(^([01]?[0-9]|2[0-3]):([0-5][0-9])$)");
+    if (d.is_number()) {
+      budget.deadline_hours = get_number(source, d, "budget.deadline", 0.0);
+    } else if (d.is_string() && std::regex_match(d.get<std::string>(), clock)) {
+      budget.deadline_clock = d.get<std::string>();
+    } else {
+      fail(source, "budget.deadline", "must be a clock time \"HH:MM\" or a number of hours, got " + shown(d));
+    }
+  }
+}
+
+void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
+  if (!t.is_object()) fail(source, "trial", "must be an object {\"kind\": \"engine\"|\"command\", ...}, got " + shown(t));
+  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env"});
+  if (!t.contains("kind")) fail(source, "trial.kind", "missing; allowed: engine, command");
+  const auto kind = t["kind"].is_string() ? t["kind"].get<std::string>() : "";
+  if (kind == "engine") trial.kind = TrialKind::Engine;
+  else if (kind == "command") trial.kind = TrialKind::Command;
+  else fail(source, "trial.kind", shown(t["kind"]) + " is not allowed; allowed: engine, command");
+  if (trial.kind == TrialKind::Command) {
+    if (!t.contains("command")) fail(source, "trial.command", "missing; a command trial needs an argv array or a shell string");
+    const auto& c = t["command"];
+    if (c.is_string() && !c.get<std::string>().empty()) {
+      trial.shell = true;
+      trial.command = {c.get<std::string>()};
+    } else if (c.is_array() && !c.empty()) {
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        if (!c[i].is_string()) fail(source, "trial.command[" + std::to_string(i) + "]", "must be a string, got " + shown(c[i]));
+        trial.command.push_back(c[i].get<std::string>());
+      }
+    } else {
+      fail(source, "trial.command", "must be a non-empty array of strings or a shell string, got " + shown(c));
+    }
+  } else if (t.contains("command")) {
+    fail(source, "trial.command", "only for \"kind\": \"command\"");
+  }
+  if (t.contains("timeout_seconds")) trial.timeout_seconds = get_number(source, t["timeout_seconds"], "trial.timeout_seconds", 0.0);
+  if (t.contains("env")) {
+    if (!t["env"].is_object()) fail(source, "trial.env", "must be an object of strings, got " + shown(t["env"]));
+    for (const auto& [k, v] : t["env"].items()) {
+      if (!v.is_string()) fail(source, "trial.env." + k, "must be a string, got " + shown(v));
+      trial.env[k] = v.get<std::string>();
+    }
+  }
+}
+
+// Every {placeholder} of a command template must name something a trial provides.
+void check_placeholders(std::string_view source, const SweepSpec& spec) {
+  static const std::set<std::string> builtins{"trial", "seed", "trial_dir", "spec_dir", "attempt"};
+  static const std::regex placeholder(R"(\{([A-Za-z_][A-Za-z0-9_]*)\})");
+  for (std::size_t i = 0; i < spec.trial.command.size(); ++i) {
+    const auto& arg = spec.trial.command[i];
+    for (auto it = std::sregex_iterator(arg.begin(), arg.end(), placeholder); it != std::sregex_iterator(); ++it) {
+      const std::string name = (*it)[1];
+      if (builtins.count(name) || spec.space.index_of(name) || spec.fixed.contains(name)) continue;
+      std::string allowed;
+      for (const auto& p : spec.space.parameters()) allowed += p.name + ", ";
+      for (const auto& [k, unused] : spec.fixed.items()) allowed += k + ", ";
+      allowed += "trial, attempt, seed, trial_dir, spec_dir";
+      fail(source, "trial.command[" + std::to_string(i) + "]", "placeholder {" + name + "} is not a parameter; allowed: " + allowed);
+    }
+  }
+}
+
+}  // namespace
+
+bool Constraint::satisfied(double value) const {
+  if (op == "<=") return value <= bound;
+  if (op == "<") return value < bound;
+  if (op == ">=") return value >= bound;
+  return value > bound;
+}
+
+double Constraint::violation(double value) const { return (op == "<=" || op == "<") ? value - bound : bound - value; }
+
+std::string Constraint::to_string() const { return metric + " " + op + " " + json(bound).dump(); }
+
+const std::vector<std::string>& known_algorithms() {
+  static const std::vector<std::string> names{"random", "sobol", "grid"};
+  return names;
+}
+
+std::string SweepSpec::hash() const {
+  json defining = document;
+  defining.erase("budget");
+  return sha256_hex(defining.dump());
+}
+
+std::optional<double> SweepSpec::memory_limit_mb() const {
+  for (const auto& c : constraints)
+    if (c.metric == "peak_rss_mb" && (c.op == "<=" || c.op == "<")) return c.bound;
+  return std::nullopt;
+}
+
+SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& spec_dir, std::string_view source) {
+  json doc;
+  try {
+    doc = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    throw SpecError(std::string(source) + ": not valid JSON: " + e.what());
+  }
+  if (!doc.is_object()) fail(source, "(top level)", "must be a JSON object, got " + shown(doc));
+  check_keys(source, "", doc,
+             {"name", "seed", "model", "data", "objective", "constraints", "budget", "search", "scheduler", "search_space", "fixed", "trial", "description"});
+
+  SweepSpec spec;
+  spec.document = doc;
+  spec.spec_dir = std::filesystem::absolute(spec_dir).lexically_normal();
+
+  if (!doc.contains("name")) fail(source, "name", "missing; a name for the experiment ([A-Za-z0-9_.-]+)");
+  spec.name = get_string(source, doc, "name", "name");
+  static const std::regex name_pattern(R"(^[A-Za-z0-9_.-]{1,100}$)");
+  if (!std::regex_match(spec.name, name_pattern)) fail(source, "name", shown(doc["name"]) + " must match [A-Za-z0-9_.-]{1,100}");
+
+  if (doc.contains("seed")) {
+    if (!doc["seed"].is_number_integer() || (doc["seed"].is_number_integer() && !doc["seed"].is_number_unsigned()))
+      fail(source, "seed", "must be an integer >= 0, got " + shown(doc["seed"]));
+    spec.seed = doc["seed"].get<std::uint64_t>();
+  }
+
+  if (!doc.contains("trial")) fail(source, "trial", "missing; {\"kind\": \"engine\"} or {\"kind\": \"command\", \"command\": [...]}");
+  parse_trial(source, doc["trial"], spec.trial);
+
+  for (const char* key : {"model", "data"}) {
+    if (!doc.contains(key)) {
+      if (spec.trial.kind == TrialKind::Engine) fail(source, key, "missing; an engine trial needs a model folder and a data folder");
+      continue;
+    }
+    const auto value = get_string(source, doc, key, key);
+    const auto path = std::filesystem::path(value).is_absolute() ? std::filesystem::path(value) : spec.spec_dir / value;
+    (std::string_view(key) == "model" ? spec.model : spec.data) = path.lexically_normal().string();
+  }
+
+  if (doc.contains("objective")) {
+    const auto& o = doc["objective"];
+    if (!o.is_object()) fail(source, "objective", "must be {\"metric\": NAME, \"direction\": \"minimize\"|\"maximize\"}, got " + shown(o));
+    check_keys(source, "objective", o, {"metric", "direction"});
+    if (o.contains("metric")) spec.objective.metric = get_string(source, o, "metric", "objective.metric");
+    if (o.contains("direction")) {
+      const auto d = o["direction"].is_string() ? o["direction"].get<std::string>() : "";
+      if (d != "minimize" && d != "maximize") fail(source, "objective.direction", shown(o["direction"]) + " is not allowed; allowed: minimize, maximize");
+      spec.objective.maximize = d == "maximize";
+    }
+  }
+
+  if (doc.contains("constraints")) {
+    const auto& c = doc["constraints"];
+    if (!c.is_array()) fail(source, "constraints", "must be an array of \"METRIC OP NUMBER\" strings, got " + shown(c));
+    for (std::size_t i = 0; i < c.size(); ++i)
+      spec.constraints.push_back(parse_constraint(source, c[i], "constraints[" + std::to_string(i) + "]"));
+  }
+
+  if (!doc.contains("budget")) fail(source, "budget", "missing; at least {\"trials\": N}");
+  parse_budget(source, doc["budget"], spec.budget);
+
+  if (doc.contains("search")) {
+    const auto& s = doc["search"];
+    if (!s.is_object()) fail(source, "search", "must be {\"algorithm\": NAME, ...options}, got " + shown(s));
+    if (!s.contains("algorithm")) fail(source, "search.algorithm", "missing");
+    spec.algorithm = s["algorithm"].is_string() ? s["algorithm"].get<std::string>() : "";
+    const auto& known = known_algorithms();
+    if (std::find(known.begin(), known.end(), spec.algorithm) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      fail(source, "search.algorithm", shown(s["algorithm"]) + " is not allowed; allowed: " + list);
+    }
+    spec.algorithm_options = s;
+    spec.algorithm_options.erase("algorithm");
+  }
+
+  if (doc.contains("scheduler")) {
+    const auto& s = doc["scheduler"];
+    if (!s.is_object() || !s.contains("type") || !s["type"].is_string())
+      fail(source, "scheduler", "must be {\"type\": \"none\"|\"asha\", ...}, got " + shown(s));
+    const auto type = s["type"].get<std::string>();
+    if (type != "none" && type != "asha") fail(source, "scheduler.type", shown(s["type"]) + " is not allowed; allowed: none, asha");
+    spec.scheduler = s;
+  }
+
+  if (!doc.contains("search_space")) fail(source, "search_space", "missing; {\"name\": {\"type\": ...}, ...}");
+  try {
+    spec.space = search::SearchSpace::from_json(doc["search_space"]);
+  } catch (const search::InvalidSpace& e) {
+    throw SpecError(std::string(source) + ": " + e.what());
+  }
+  if (spec.space.dimensions() == 0) fail(source, "search_space", "has no parameters");
+
+  if (doc.contains("fixed")) {
+    if (!doc["fixed"].is_object()) fail(source, "fixed", "must be an object of settings, got " + shown(doc["fixed"]));
+    spec.fixed = doc["fixed"];
+    for (const auto& [key, unused] : spec.fixed.items()) {
+      if (spec.space.index_of(key)) fail(source, "fixed." + key, "is also a search_space parameter; a setting is either fixed or searched");
+    }
+  }
+  check_placeholders(source, spec);
+  return spec;
+}
+
+SweepSpec load_sweep_spec(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SpecError(path.string() + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  return parse_sweep_spec(text.str(), dir, path.string());
+}
+
+}  // namespace lorafarm::schema
