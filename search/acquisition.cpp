@@ -63,8 +63,13 @@ double log_expected_improvement(double mean, double sd, double best) {
 }
 
 AcquisitionFunction::AcquisitionFunction(const GaussianProcess* objective, const GaussianProcess* feasibility,
-                                         double best, AcquisitionSettings settings)
-    : objective_(objective), feasibility_(feasibility), best_(best), settings_(settings) {}
+                                         double best, AcquisitionSettings settings,
+                                         std::vector<const GaussianProcess*> constraints)
+    : objective_(objective),
+      feasibility_(feasibility),
+      constraints_(std::move(constraints)),
+      best_(best),
+      settings_(settings) {}
 
 // The objective part as a function of (μ, σ²), with its partial derivatives.
 double AcquisitionFunction::objective_term(double mean, double variance, double* dmean, double* dvariance) const {
@@ -95,6 +100,10 @@ Eigen::VectorXd AcquisitionFunction::values(const Eigen::MatrixXd& xs) const {
     feasibility_->predict(xs, mean, variance);
     for (Eigen::Index i = 0; i < xs.rows(); ++i) out(i) += log_ndtr(mean(i) / std::sqrt(variance(i)));
   }
+  for (const GaussianProcess* c : constraints_) {
+    c->predict(xs, mean, variance);
+    for (Eigen::Index i = 0; i < xs.rows(); ++i) out(i) += log_ndtr(-mean(i) / std::sqrt(variance(i)));
+  }
   return out;
 }
 
@@ -109,14 +118,16 @@ double AcquisitionFunction::value(const Eigen::VectorXd& x, Eigen::VectorXd* gra
     total += objective_term(mean, variance, grad ? &am : nullptr, grad ? &av : nullptr);
     if (grad) *grad += am * dmean + av * dvariance;
   }
-  if (feasibility_) {
-    feasibility_->predict_with_gradient(x, mean, variance, dmean, dvariance);
+  // log Φ(sign·μ/σ); ∂(μ/σ)/∂x = μ'/σ - μ σ²'/(2σ³).
+  const auto add_probability = [&](const GaussianProcess& gp, double sign) {
+    gp.predict_with_gradient(x, mean, variance, dmean, dvariance);
     const double sd = std::sqrt(variance);
-    const double u = mean / sd;
+    const double u = sign * mean / sd;
     total += log_ndtr(u);
-    // ∂u/∂x = μ'/σ - μ σ²'/(2σ³)
-    if (grad) *grad += dlog_ndtr(u) * (dmean / sd - mean * dvariance / (2.0 * variance * sd));
-  }
+    if (grad) *grad += sign * dlog_ndtr(u) * (dmean / sd - mean * dvariance / (2.0 * variance * sd));
+  };
+  if (feasibility_) add_probability(*feasibility_, 1.0);
+  for (const GaussianProcess* c : constraints_) add_probability(*c, -1.0);
   return total;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <vector>
 
 #include "search/gaussian_process.h"
 
@@ -37,8 +38,11 @@ struct AcquisitionSettings {
 // it maximises log P(feasible); without a feasibility model P = 1.
 class AcquisitionFunction {
  public:
+  // `constraints`: GPs of constraint values c_k (feasible when c_k ≤ 0), each
+  // adding log P(c_k ≤ 0) = log Φ(-μ_k/σ_k).
   AcquisitionFunction(const GaussianProcess* objective, const GaussianProcess* feasibility,
-                      double best, AcquisitionSettings settings);
+                      double best, AcquisitionSettings settings,
+                      std::vector<const GaussianProcess*> constraints = {});
 
   Eigen::VectorXd values(const Eigen::MatrixXd& xs) const;
   double value(const Eigen::VectorXd& x, Eigen::VectorXd* grad) const;
@@ -47,6 +51,7 @@ class AcquisitionFunction {
   double objective_term(double mean, double variance, double* dmean, double* dvariance) const;
   const GaussianProcess* objective_;
   const GaussianProcess* feasibility_;
+  std::vector<const GaussianProcess*> constraints_;
   double best_;
   AcquisitionSettings settings_;
 };

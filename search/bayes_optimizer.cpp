@@ -220,15 +220,27 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
   if (!done_x.empty()) {
     const Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(done_y.data(), static_cast<Eigen::Index>(done_y.size()));
     const OutputWarp warp = options_.warp_outputs ? OutputWarp::fit(y) : OutputWarp::standardise_only(y);
-    const Eigen::VectorXd all_warped = warp(y);
+    Eigen::VectorXd all_warped = warp(y);
+    best = all_warped.minCoeff();
+    // Runs that failed without saying why (no constraint values) are also
+    // penalised: the objective model sees them at the worst observed value, so
+    // it stops extrapolating improvement into a region that only crashes.
+    std::vector<Eigen::VectorXd> model_x = done_x;
+    const double worst = all_warped.maxCoeff();
+    for (const auto& o : observed) {
+      if (o.outcome == PointOutcome::Failed || (o.outcome == PointOutcome::Infeasible && o.constraints.empty())) {
+        model_x.push_back(o.x);
+        all_warped.conservativeResize(all_warped.size() + 1);
+        all_warped(all_warped.size() - 1) = worst;
+      }
+    }
     const auto idx = subset_of_data(all_warped, options_.max_exact_observations, rng);
     Eigen::MatrixXd x(static_cast<Eigen::Index>(idx.size()), dim);
     warped.resize(static_cast<Eigen::Index>(idx.size()));
     for (std::size_t i = 0; i < idx.size(); ++i) {
-      x.row(static_cast<Eigen::Index>(i)) = done_x[idx[i]].transpose();
+      x.row(static_cast<Eigen::Index>(i)) = model_x[idx[i]].transpose();
       warped(static_cast<Eigen::Index>(i)) = all_warped(idx[i]);
     }
-    best = all_warped.minCoeff();
     GpHyperparameters h = GpHyperparameters::defaults(dim);
     if (x.rows() >= 3) {
       GpFitOptions fit;
@@ -240,10 +252,49 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
     diagnostics_.hyperparameters = h;
   }
 
-  // Feasibility model: a GP on ±1 labels (feasible / not) — label regression, a
+  // Constraint models: when every point that ran carries K constraint values,
+  // one GP per constraint on c_k / rms(c_k) (no centring: 0 stays the boundary).
+  std::vector<GaussianProcess> constraint_base;
+  std::size_t n_constraints = 0;
+  {
+    bool all_have = true;
+    std::vector<int> ran;
+    for (std::size_t i = 0; i < observed.size(); ++i) {
+      if (observed[i].outcome == PointOutcome::Failed) continue;
+      if (ran.empty()) n_constraints = observed[i].constraints.size();
+      all_have = all_have && observed[i].constraints.size() == n_constraints;
+      ran.push_back(static_cast<int>(i));
+    }
+    if (!all_have || ran.size() < 2) n_constraints = 0;
+    for (std::size_t k = 0; k < n_constraints; ++k) {
+      Eigen::VectorXd c(static_cast<Eigen::Index>(ran.size()));
+      for (std::size_t i = 0; i < ran.size(); ++i) c(static_cast<Eigen::Index>(i)) = observed[ran[i]].constraints[k];
+      const double rms = std::sqrt(c.squaredNorm() / static_cast<double>(c.size()));
+      c /= rms > 1e-300 ? rms : 1.0;
+      // Keep the points nearest the boundary when subsetting.
+      const auto idx = subset_of_data(c.cwiseAbs(), options_.max_exact_observations, rng);
+      Eigen::MatrixXd x(static_cast<Eigen::Index>(idx.size()), dim);
+      Eigen::VectorXd v(static_cast<Eigen::Index>(idx.size()));
+      for (std::size_t i = 0; i < idx.size(); ++i) {
+        x.row(static_cast<Eigen::Index>(i)) = observed[ran[idx[i]]].x.transpose();
+        v(static_cast<Eigen::Index>(i)) = c(idx[i]);
+      }
+      GpFitOptions fit;
+      fit.random_starts = 1;
+      const GpHyperparameters h = fit_hyperparameters(x, v, fit, rng);
+      constraint_base.emplace_back(std::move(x), std::move(v), h);
+    }
+  }
+
+  // Feasibility model for what constraint values cannot explain (crashes,
+  // infeasible runs without values): a GP on ±1 labels — label regression, a
   // cheap stand-in for GP classification; P(feasible) = Φ(μ/σ).
+  bool needs_labels = false;
+  for (const auto& o : observed)
+    needs_labels = needs_labels || o.outcome == PointOutcome::Failed ||
+                   (o.outcome == PointOutcome::Infeasible && n_constraints == 0);
   std::optional<GaussianProcess> feasibility_base;
-  if (any_infeasible) {
+  if (needs_labels && any_infeasible) {
     Eigen::VectorXd labels(static_cast<Eigen::Index>(observed.size()));
     for (std::size_t i = 0; i < observed.size(); ++i)
       labels(static_cast<Eigen::Index>(i)) =
@@ -259,10 +310,13 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
     GpFitOptions fit;
     fit.random_starts = 1;
     fit.min_noise_variance = 1e-3;
+    // A feasibility boundary is a step, which the likelihood would fit with an
+    // ever shorter lengthscale, leaving P(feasible) ≈ ½ between observations.
+    fit.min_lengthscale = 0.1;
     const GpHyperparameters h = fit_hyperparameters(x, l, fit, rng);
     feasibility_base.emplace(std::move(x), std::move(l), h);
-    diagnostics_.used_feasibility_model = true;
   }
+  diagnostics_.used_feasibility_model = feasibility_base.has_value() || !constraint_base.empty();
 
   // The best completed points seed local candidates.
   std::vector<int> best_order(done_x.size());
@@ -288,21 +342,24 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
         objective = objective_base->with_observations(pend, lie);
       }
     }
-    if (feasibility_base) {
-      if (pend.rows() == 0) {
-        feasibility = feasibility_base;
-      } else {
-        Eigen::VectorXd mean, var;
-        feasibility_base->predict(pend, mean, var);
-        feasibility = feasibility_base->with_observations(pend, mean);
-      }
-    }
-    if (!objective && !feasibility) {  // nothing observed yet but the design is exhausted
+    // Running points are believed to come out at the feasibility models' means.
+    const auto believe = [&](const GaussianProcess& base) {
+      if (pend.rows() == 0) return base;
+      Eigen::VectorXd mean, var;
+      base.predict(pend, mean, var);
+      return base.with_observations(pend, mean);
+    };
+    if (feasibility_base) feasibility = believe(*feasibility_base);
+    std::vector<GaussianProcess> constraint_models;
+    for (const auto& c : constraint_base) constraint_models.push_back(believe(c));
+    std::vector<const GaussianProcess*> constraint_ptrs;
+    for (const auto& c : constraint_models) constraint_ptrs.push_back(&c);
+    if (!objective && !feasibility && constraint_ptrs.empty()) {  // nothing observed yet, design exhausted
       accept(fallback());
       continue;
     }
     const AcquisitionFunction acquisition(objective ? &*objective : nullptr, feasibility ? &*feasibility : nullptr,
-                                          best, options_.acquisition);
+                                          best, options_.acquisition, constraint_ptrs);
 
     // Candidates: uniform points plus Gaussian clouds around the best points.
     std::vector<Eigen::VectorXd> candidates;

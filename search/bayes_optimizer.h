@@ -28,6 +28,10 @@ struct CubeObservation {
   Eigen::VectorXd x;  // canonical point of the cube (see CubeSpace::canonicalize)
   double y = 0.0;     // minimised; ignored unless Completed
   PointOutcome outcome = PointOutcome::Completed;
+  // Constraint values when known (feasible when all ≤ 0), for Completed and
+  // Infeasible points. When every such point has them, each constraint gets
+  // its own GP and P(feasible) = Π P(c_k ≤ 0) (Gardner et al. 2014).
+  std::vector<double> constraints;
 };
 
 // The cube the optimiser searches. Coordinates of inactive conditional

@@ -14,7 +14,7 @@ namespace {
 // Hyperparameter box (log space) and weakly informative log-normal priors.
 // Lengthscales: the prior median grows like √d, so the expected correlation
 // between random points of the cube does not collapse as the dimension grows.
-constexpr double kMinLogLengthscale = -4.6;  // ℓ ≥ 0.01
+constexpr double kMinLogLengthscale = -4.6;  // ℓ ≥ 0.01 (GpFitOptions may raise it)
 constexpr double kMaxLogLengthscale = 4.6;   // ℓ ≤ 100 (a switched-off dimension)
 constexpr double kLengthscalePriorSd = 1.0;
 constexpr double kMinLogSignal = -3.0;
@@ -128,7 +128,7 @@ GpHyperparameters fit_hyperparameters(const Eigen::MatrixXd& x, const Eigen::Vec
   const int p = d + 2;
   std::vector<double> lower(p), upper(p);
   for (int j = 0; j < d; ++j) {
-    lower[j] = kMinLogLengthscale;
+    lower[j] = std::max(kMinLogLengthscale, std::log(options.min_lengthscale));
     upper[j] = kMaxLogLengthscale;
   }
   lower[d] = kMinLogSignal;

@@ -30,6 +30,7 @@ struct GpFitOptions {
   int max_evaluations = 80;      // per start
   double min_noise_variance = 1e-6;
   double max_noise_variance = 0.5;
+  double min_lengthscale = 0.01;  // in the unit cube
   std::optional<GpHyperparameters> warm_start;
 };
 

@@ -108,7 +108,7 @@ std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> histo
       pending.push_back(std::move(x));
       continue;
     }
-    CubeObservation c{std::move(x), 0.0, PointOutcome::Completed};
+    CubeObservation c{std::move(x), 0.0, PointOutcome::Completed, o->constraints};
     const bool completed = o->status == ObservationStatus::Completed || o->status == ObservationStatus::Pruned;
     if (o->status == ObservationStatus::Infeasible || breaks_constraint(*o)) {
       c.outcome = PointOutcome::Infeasible;
