@@ -22,6 +22,7 @@ std::uint64_t splitmix(std::uint64_t seed, std::uint64_t index) {
 }
 
 constexpr double kRepeatDistance = 1e-6;
+constexpr int kAlwaysRefitBelow = 32;
 
 double min_distance(const Eigen::VectorXd& x, const std::vector<Eigen::VectorXd>& points) {
   double best = std::numeric_limits<double>::infinity();
@@ -102,6 +103,34 @@ std::pair<Eigen::VectorXd, double> refine(const AcquisitionFunction& acquisition
 }
 
 }  // namespace
+
+// Refits when the data has grown by refit_growth since the last fit (always
+// while small); fits on at most max_fit_observations points of the subset.
+GpHyperparameters BayesOptimizer::hyperparameters_for(HyperparameterCache& cache, const Eigen::MatrixXd& x,
+                                                      const Eigen::VectorXd& y, const GpFitOptions& fit, int n,
+                                                      std::mt19937_64& rng) const {
+  const bool fresh = cache.fitted_at < 0 || n <= kAlwaysRefitBelow || n < cache.fitted_at ||
+                     n >= static_cast<double>(cache.fitted_at) * options_.refit_growth ||
+                     cache.hyperparameters.log_lengthscales.size() != x.cols();
+  if (!fresh) return cache.hyperparameters;
+  GpFitOptions options = fit;
+  if (cache.fitted_at >= 0 && cache.hyperparameters.log_lengthscales.size() == x.cols()) {
+    // Past the small-data regime a refit from the last optimum converges fast;
+    // random restarts are kept for the early fits, where the landscape changes most.
+    options.warm_start = cache.hyperparameters;
+    if (n > kAlwaysRefitBelow) options.random_starts = 0;
+  }
+  const auto idx = subset_of_data(y, options_.max_fit_observations, rng);
+  Eigen::MatrixXd xs(static_cast<Eigen::Index>(idx.size()), x.cols());
+  Eigen::VectorXd ys(static_cast<Eigen::Index>(idx.size()));
+  for (std::size_t i = 0; i < idx.size(); ++i) {
+    xs.row(static_cast<Eigen::Index>(i)) = x.row(idx[i]);
+    ys(static_cast<Eigen::Index>(i)) = y(idx[i]);
+  }
+  cache.hyperparameters = fit_hyperparameters(xs, ys, options, rng);
+  cache.fitted_at = n;
+  return cache.hyperparameters;
+}
 
 CubeSpace CubeSpace::box(int dim) {
   CubeSpace s;
@@ -245,7 +274,7 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
     if (x.rows() >= 3) {
       GpFitOptions fit;
       fit.random_starts = options_.hyperparameter_random_starts;
-      h = fit_hyperparameters(x, warped, fit, rng);
+      h = hyperparameters_for(objective_cache_, x, warped, fit, static_cast<int>(done_x.size()), rng);
     }
     objective_base.emplace(std::move(x), warped, h);
     diagnostics_.modelled_points = static_cast<int>(idx.size());
@@ -281,7 +310,9 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
       }
       GpFitOptions fit;
       fit.random_starts = 1;
-      const GpHyperparameters h = fit_hyperparameters(x, v, fit, rng);
+      if (constraint_cache_.size() <= k) constraint_cache_.resize(k + 1);
+      const GpHyperparameters h =
+          hyperparameters_for(constraint_cache_[k], x, v, fit, static_cast<int>(ran.size()), rng);
       constraint_base.emplace_back(std::move(x), std::move(v), h);
     }
   }
@@ -313,7 +344,8 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
     // A feasibility boundary is a step, which the likelihood would fit with an
     // ever shorter lengthscale, leaving P(feasible) ≈ ½ between observations.
     fit.min_lengthscale = 0.1;
-    const GpHyperparameters h = fit_hyperparameters(x, l, fit, rng);
+    const GpHyperparameters h =
+        hyperparameters_for(feasibility_cache_, x, l, fit, static_cast<int>(observed.size()), rng);
     feasibility_base.emplace(std::move(x), std::move(l), h);
   }
   diagnostics_.used_feasibility_model = feasibility_base.has_value() || !constraint_base.empty();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -59,11 +60,16 @@ struct BayesOptions {
   AcquisitionSettings acquisition;
   PendingStrategy pending = PendingStrategy::KrigingBeliever;
   bool warp_outputs = true;            // Yeo-Johnson output warp (else standardise only)
-  int raw_samples = 512;               // random candidates scored before local refinement
-  int local_starts = 5;                // best candidates refined by L-BFGS
-  int local_evaluations = 60;          // per start
+  int raw_samples = 256;               // random candidates scored before local refinement
+  int local_starts = 4;                // best candidates refined by L-BFGS
+  int local_evaluations = 40;          // per start
   int max_exact_observations = 256;    // past this, a subset of data (see docs/search.md)
+  int max_fit_observations = 128;      // hyperparameters are fitted on at most this many
   int hyperparameter_random_starts = 2;
+  // Hyperparameters are refitted on every call while there are ≤ 32 points,
+  // then when the data has grown by this factor since the last fit (in between
+  // the last fit is reused with the new data).
+  double refit_growth = 1.1;
   double min_separation = 2e-3;        // Euclidean distance in the cube to any running point
   std::uint64_t seed = 0;
 };
@@ -93,8 +99,18 @@ class BayesOptimizer {
   const CubeSpace& space() const { return space_; }
 
  private:
+  struct HyperparameterCache {
+    int fitted_at = -1;  // number of points at the last fit
+    GpHyperparameters hyperparameters;
+  };
+  GpHyperparameters hyperparameters_for(HyperparameterCache& cache, const Eigen::MatrixXd& x,
+                                        const Eigen::VectorXd& y, const GpFitOptions& fit, int n,
+                                        std::mt19937_64& rng) const;
   Eigen::VectorXd design_point(std::uint64_t index) const;
   Eigen::VectorXd canonical(Eigen::VectorXd x) const;
+
+  HyperparameterCache objective_cache_, feasibility_cache_;
+  std::vector<HyperparameterCache> constraint_cache_;
 
   CubeSpace space_;
   BayesOptions options_;

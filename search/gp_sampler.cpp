@@ -129,14 +129,17 @@ std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> histo
   }
   for (const auto& p : out) pending.push_back(to_model(p));
 
-  CubeSpace cube;
-  cube.dim = dim_;
-  cube.continuous.assign(dim_, true);
-  for (std::size_t i = 0; i < slots_.size(); ++i)
-    if (space_.parameters()[i].type == ParamType::Categorical)
-      for (int k = 0; k < slots_[i].width; ++k) cube.continuous[slots_[i].offset + k] = false;
-  cube.canonicalize = [this](Eigen::Ref<Eigen::VectorXd> x) { canonicalize(x); };
-  BayesOptimizer optimizer(cube, options_.bayes);
+  if (!optimizer_) {
+    CubeSpace cube;
+    cube.dim = dim_;
+    cube.continuous.assign(dim_, true);
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (space_.parameters()[i].type == ParamType::Categorical)
+        for (int k = 0; k < slots_[i].width; ++k) cube.continuous[slots_[i].offset + k] = false;
+    cube.canonicalize = [this](Eigen::Ref<Eigen::VectorXd> x) { canonicalize(x); };
+    optimizer_ = std::make_unique<BayesOptimizer>(cube, options_.bayes);
+  }
+  BayesOptimizer& optimizer = *optimizer_;
 
   const bool multi = !objective_rows.empty() && objective_rows.front().size() > 1;
   if (!multi) {

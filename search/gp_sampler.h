@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "search/bayes_optimizer.h"
@@ -22,6 +23,8 @@ struct GpSamplerOptions {
 class GpSampler : public Sampler {
  public:
   GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions options = {});
+  GpSampler(const GpSampler&) = delete;  // the optimiser's canonicaliser points back here
+  GpSampler& operator=(const GpSampler&) = delete;
 
   std::vector<Params> suggest(int n, std::span<const Observation> history) override;
   std::string name() const override { return "gp"; }
@@ -50,6 +53,7 @@ class GpSampler : public Sampler {
   GpSamplerOptions options_;
   std::vector<Slot> slots_;  // per parameter, in space order
   int dim_ = 0;
+  std::unique_ptr<BayesOptimizer> optimizer_;  // keeps fitted hyperparameters between calls
   std::vector<Params> enqueued_;
   std::vector<Observation> warm_;
 };

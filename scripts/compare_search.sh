@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Side-by-side table of search_bench and optuna_baseline JSON outputs: median
+# final log10 simple regret [IQR] per function and sampler (lower is better;
+# the best median per function is starred), or median hypervolume for the
+# multi-objective runs (higher is better).
+#
+#   scripts/compare_search.sh gp.json optuna.json [more.json ...]
+#
+# Each file holds one search_bench object or a list of them (optuna_baseline).
+set -euo pipefail
+if [ $# -lt 1 ]; then
+  echo "usage: scripts/compare_search.sh RESULT.json [RESULT.json ...]" >&2
+  exit 2
+fi
+exec /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+
+runs = []
+for path in sys.argv[1:]:
+    with open(path) as f:
+        data = json.load(f)
+    for run in (data if isinstance(data, list) else [data]):
+        name = run["sampler"] + (f" x{run['parallel']}" if run.get("parallel", 1) > 1 else "")
+        runs.append((name, run))
+
+def table(mode, key, better):
+    chosen = [(n, r) for n, r in runs if r["mode"] == mode]
+    if not chosen:
+        return
+    functions = []
+    for _, r in chosen:
+        for res in r["results"]:
+            if res["function"] not in functions:
+                functions.append(res["function"])
+    names = [n for n, _ in chosen]
+    width = max(16, *(len(n) + 2 for n in names))
+    print(f"{mode} — median {key} [IQR]; * = best")
+    print("function".ljust(14) + "".join(n.rjust(width) for n in names))
+    for fn in functions:
+        cells = []
+        for _, r in chosen:
+            res = next((x for x in r["results"] if x["function"] == fn), None)
+            cells.append(res)
+        values = [c[f"median_{key}"] if c else None for c in cells]
+        present = [v for v in values if v is not None]
+        best = (min if better == "low" else max)(present)
+        row = fn.ljust(14)
+        for c, v in zip(cells, values):
+            text = "-" if c is None else f"{v:.2f} [{c['iqr']:.2f}]" + ("*" if v == best else " ")
+            row += text.rjust(width)
+        print(row)
+    row = "ms/suggest".ljust(14)
+    for _, r in chosen:
+        ms = [x["suggest_ms_per_trial"] for x in r["results"]]
+        row += f"{sum(ms) / len(ms):.1f}".rjust(width)
+    print(row)
+    print()
+
+table("single_objective", "log10_regret", "low")
+table("multi_objective", "hypervolume", "high")
+PY
