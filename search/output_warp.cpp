@@ -51,7 +51,7 @@ OutputWarp OutputWarp::standardise_only(const Eigen::VectorXd& y) {
 
 OutputWarp OutputWarp::fit(const Eigen::VectorXd& y) {
   OutputWarp w = standardise_only(y);
-  if (y.size() < 3) return w;
+  if (y.size() < 3 || y.maxCoeff() == y.minCoeff()) return w;  // nothing to fit λ to
   const Eigen::VectorXd z = (y.array() - w.mean_) / w.scale_;
   // The likelihood is smooth and unimodal enough in λ: a grid then golden-section refinement.
   double best = kMinLambda, best_ll = -std::numeric_limits<double>::infinity();

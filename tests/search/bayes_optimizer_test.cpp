@@ -147,6 +147,18 @@ TEST(BayesOptimizer, UsesASubsetOfDataPastTheThreshold) {
   EXPECT_LT((next.front().array() - 0.4).square().sum(), 0.05);
 }
 
+TEST(BayesOptimizer, ConstantObjectiveStillGivesDistinctValidSuggestions) {
+  BayesOptions options;
+  options.initial_points = 5;
+  BayesOptimizer opt(CubeSpace::box(3), options);
+  std::vector<CubeObservation> history;
+  for (const auto& x : opt.suggest({}, {}, 5)) history.push_back({x, 1.0, PointOutcome::Completed});
+  const auto next = opt.suggest(history, {}, 3);
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_GE(min_pairwise(next), 1e-3);
+  for (const auto& x : next) EXPECT_TRUE(x.allFinite() && (x.array() >= 0).all() && (x.array() <= 1).all());
+}
+
 TEST(BayesOptimizer, RejectsPointsOfTheWrongDimension) {
   BayesOptimizer opt(CubeSpace::box(2), BayesOptions{});
   std::vector<CubeObservation> bad{{Eigen::VectorXd::Zero(3), 1.0, PointOutcome::Completed}};

@@ -45,5 +45,11 @@ TEST(OutputWarp, CompressesHeavyRightTailsAndLeavesGaussianDataAlone) {
   EXPECT_LT(z.maxCoeff(), 4.0);
 }
 
+TEST(OutputWarp, ConstantValuesMapToZero) {
+  const OutputWarp w = OutputWarp::fit(Eigen::VectorXd::Constant(5, 3.0));
+  EXPECT_EQ(w.lambda(), 1.0);
+  EXPECT_EQ(w(3.0), 0.0);
+}
+
 }  // namespace
 }  // namespace lorafarm::search
