@@ -1,0 +1,246 @@
+// `lorafarm sweep SPEC`: run (or resume) a sweep. Without --bind it starts its
+// own local worker agents over ipc:// and restarts any that die.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/command.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/summary.h"
+#include "schema/sweep_spec.h"
+
+namespace lorafarm::cli {
+namespace {
+
+std::atomic<int> g_interrupts{0};
+extern "C" void on_sweep_signal(int) { g_interrupts.fetch_add(1); }
+
+struct SweepOptions {
+  std::string spec;
+  std::string db = "lorafarm.db";
+  int workers = 0;
+  std::string bind;
+  std::int64_t extend_budget = 0;
+  bool insecure = false;
+  int heartbeat_ms = 1000;
+  int liveness = 3;
+  std::string durability = "normal";
+  std::string workdir;
+  std::string log_level = "warn";
+  bool json = false;
+};
+
+// Local worker agents: child processes that die with the sweep.
+class LocalWorkers {
+ public:
+  LocalWorkers(std::string endpoint, std::filesystem::path workdir, int heartbeat_ms)
+      : endpoint_(std::move(endpoint)), workdir_(std::move(workdir)), heartbeat_ms_(heartbeat_ms) {}
+  ~LocalWorkers() { stop(); }
+
+  void start(int count) {
+    for (int i = 0; i < count; ++i) pids_.push_back(spawn(i));
+  }
+  // Restarts workers that died (e.g. killed by the OOM killer).
+  void respawn_dead() {
+    for (std::size_t i = 0; i < pids_.size(); ++i) {
+      if (pids_[i] <= 0) continue;
+      int status = 0;
+      if (::waitpid(pids_[i], &status, WNOHANG) == pids_[i]) {
+        spdlog::warn("local worker {} (pid {}) died; restarting it", i, pids_[i]);
+        pids_[i] = spawn(static_cast<int>(i));
+      }
+    }
+  }
+  // Waits up to `seconds` for workers to exit (after SHUTDOWN), then kills the rest.
+  void stop(double seconds = 5.0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (auto& pid : pids_) {
+      while (pid > 0) {
+        if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+          pid = 0;
+          break;
+        }
+        if (std::chrono::steady_clock::now() > until) {
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, nullptr, 0);
+          pid = 0;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+
+ private:
+  pid_t spawn(int index) {
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> args{self,
+                                  "worker",
+                                  "--connect",
+                                  endpoint_,
+                                  "--slots",
+                                  "1",
+                                  "--id",
+                                  "local-" + std::to_string(::getpid()) + "-" + std::to_string(index),
+                                  "--workdir",
+                                  workdir_.string(),
+                                  "--heartbeat-ms",
+                                  std::to_string(heartbeat_ms_),
+                                  "--log-level",
+                                  "warn"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("cannot start a local worker: fork failed");
+    if (pid == 0) {
+      ::setpgid(0, 0);  // a terminal's Ctrl-C goes to the sweep only
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  std::string endpoint_;
+  std::filesystem::path workdir_;
+  int heartbeat_ms_;
+  std::vector<pid_t> pids_;
+};
+
+std::string progress_line(const coordinator::ProgressSnapshot& p) {
+  std::ostringstream s;
+  s << "trials " << p.completed + p.failed + p.pruned << "/" << p.budget << " done (" << p.completed << " ok, " << p.failed << " failed";
+  if (p.pruned) s << ", " << p.pruned << " pruned";
+  s << "), " << p.running << " running, " << p.workers << " worker(s)";
+  if (p.best) s << ", best " << std::setprecision(6) << *p.best;
+  s << ", " << std::fixed << std::setprecision(0) << p.elapsed_seconds << "s";
+  if (p.stopping) s << " [stopping]";
+  return s.str();
+}
+
+int run_sweep(const SweepOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  auto spec = schema::load_sweep_spec(options.spec);
+
+  struct sigaction action {};
+  action.sa_handler = on_sweep_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // Local mode: an ipc:// socket in a private temp folder.
+  std::filesystem::path temp;
+  coordinator::CoordinatorOptions co;
+  co.db_path = options.db;
+  co.insecure = options.insecure;
+  co.heartbeat_ms = options.heartbeat_ms;
+  co.liveness = options.liveness;
+  co.extend_budget = options.extend_budget;
+  co.durability = options.durability == "full" ? schema::Store::Durability::Full : schema::Store::Durability::Normal;
+  co.interrupts = &g_interrupts;
+  if (options.bind.empty()) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "lorafarm-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temp folder for the local socket");
+    temp = pattern;
+    co.bind = "ipc://" + (temp / "coordinator.sock").string();
+  } else {
+    co.bind = options.bind;
+  }
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  double last_plain = -1e9;
+  std::unique_ptr<LocalWorkers> workers;
+  co.on_progress = [&](const coordinator::ProgressSnapshot& p) {
+    if (workers && !p.stopping) workers->respawn_dead();
+    if (options.json) return;
+    if (tty) {
+      std::cerr << "\r\033[K" << progress_line(p) << std::flush;
+    } else if (p.elapsed_seconds - last_plain >= 10) {
+      std::cerr << progress_line(p) << "\n";
+      last_plain = p.elapsed_seconds;
+    }
+  };
+
+  coordinator::Coordinator coord(std::move(spec), co);
+  if (!options.bind.empty()) std::cerr << "coordinator listening on " << coord.endpoint() << "\n";
+  coordinator::RunOutcome outcome;
+  if (coord.has_work()) {
+    if (options.bind.empty()) {
+      const int n = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+      const auto workdir = options.workdir.empty() ? temp / "work" : std::filesystem::path(options.workdir);
+      workers = std::make_unique<LocalWorkers>(coord.endpoint(), workdir, options.heartbeat_ms);
+      workers->start(n);
+    }
+    outcome = coord.run();
+    if (tty && !options.json) std::cerr << "\n";
+    if (workers) workers->stop();
+  } else {
+    outcome.experiment_id = coord.experiment_id();
+    outcome.finished = true;
+    std::cerr << "experiment already finished (use --extend-budget N to add trials)\n";
+  }
+  if (!temp.empty()) {
+    std::error_code ignored;
+    if (options.workdir.empty()) std::filesystem::remove_all(temp, ignored);
+    else std::filesystem::remove(temp / "coordinator.sock", ignored);
+  }
+
+  auto store = schema::Store::open_reader(options.db);
+  const auto experiments = store.experiments();
+  for (const auto& e : experiments) {
+    if (e.id != outcome.experiment_id) continue;
+    const auto summary = coordinator::summarize(store, e);
+    if (options.json) {
+      auto out = coordinator::to_json(summary);
+      out["dropped_messages"] = outcome.dropped_messages;
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << coordinator::render_table(summary);
+    }
+  }
+  if (outcome.interrupted) return kExitInterrupted;
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_sweep_command(CLI::App& root) {
+  auto options = std::make_shared<SweepOptions>();
+  CLI::App* app = root.add_subcommand("sweep", "Run or resume a sweep described by a spec file");
+  app->add_option("spec", options->spec, "Sweep spec (JSON, comments allowed)")->required()->check(CLI::ExistingFile);
+  app->add_option("--db", options->db, "Database file (created if missing; an existing experiment is resumed)");
+  app->add_option("--workers", options->workers, "Local worker agents to start (default: one per core; ignored with --bind)")
+      ->check(CLI::Range(1, 4096));
+  app->add_option("--bind", options->bind, "Listen for remote workers instead, e.g. tcp://0.0.0.0:5555");
+  app->add_flag("--insecure", options->insecure, "Allow a non-loopback --bind without authentication");
+  app->add_option("--extend-budget", options->extend_budget, "Add N trials to a resumed experiment")->check(CLI::NonNegativeNumber);
+  app->add_option("--heartbeat-ms", options->heartbeat_ms, "Heartbeat interval; a worker silent for liveness x this loses its trials")
+      ->check(CLI::Range(10, 60000));
+  app->add_option("--liveness", options->liveness, "Heartbeats missed before a worker counts as dead")->check(CLI::Range(1, 100));
+  app->add_option("--durability", options->durability, "normal: survives process crashes; full: fsync every commit")
+      ->check(CLI::IsMember({"normal", "full"}));
+  app->add_option("--workdir", options->workdir, "Local workers' trial folders (default: a temp folder, removed at the end)");
+  app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app->add_flag("--json", options->json, "Print the final summary as JSON (and no progress line)");
+  app->footer(
+      "Examples:\n  lorafarm sweep examples/command_sweep.json --workers 4\n"
+      "  lorafarm sweep spec.json --bind tcp://0.0.0.0:5555 --insecure   # then: lorafarm worker --connect tcp://HOST:5555");
+  return {app, [options] { return run_sweep(*options); }};
+}
+
+}  // namespace lorafarm::cli

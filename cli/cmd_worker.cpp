@@ -1,0 +1,54 @@
+// `lorafarm worker --connect ENDPOINT`: a worker agent that runs trials for a
+// coordinator until it says the sweep is over.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <iostream>
+
+#include "cli/command.h"
+#include "worker/agent.h"
+
+namespace lorafarm::cli {
+namespace {
+
+std::atomic<int> g_interrupts{0};
+extern "C" void on_worker_signal(int) { g_interrupts.fetch_add(1); }
+
+struct WorkerCliOptions {
+  worker::WorkerOptions agent;
+  std::string log_level = "info";
+};
+
+int run_worker(WorkerCliOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  struct sigaction action {};
+  action.sa_handler = on_worker_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  options.agent.interrupts = &g_interrupts;
+  worker::WorkerAgent agent(options.agent);
+  const auto summary = agent.run();
+  spdlog::info("worker: {} trial(s) run, {} reconnect(s)", summary.trials_run, summary.reconnects);
+  return g_interrupts.load() > 0 && !summary.shutdown_by_coordinator ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace
+
+Command add_worker_command(CLI::App& root) {
+  auto options = std::make_shared<WorkerCliOptions>();
+  CLI::App* app = root.add_subcommand("worker", "Run trials for a coordinator (lorafarm sweep --bind ...)");
+  app->add_option("--connect", options->agent.endpoint, "Coordinator endpoint, e.g. tcp://host:5555")->required();
+  app->add_option("--slots", options->agent.slots, "Trials run at once")->check(CLI::Range(1, 1024));
+  app->add_option("--workdir", options->agent.workdir, "Folder for trial folders (default: a temp folder)");
+  app->add_option("--id", options->agent.id, "Stable worker id (default: HOST-PID)");
+  app->add_option("--heartbeat-ms", options->agent.heartbeat_ms, "Heartbeat interval before the coordinator sets it")->check(CLI::Range(10, 60000));
+  app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app->footer("Example:\n  lorafarm worker --connect tcp://10.0.0.5:5555 --slots 2 --workdir /scratch/lorafarm");
+  return {app, [options] { return run_worker(*options); }};
+}
+
+}  // namespace lorafarm::cli

@@ -1,0 +1,108 @@
+// Experiment summaries computed from the store alone (read-only is enough).
+#include "coordinator/summary.h"
+
+#include <iomanip>
+#include <sstream>
+
+namespace lorafarm::coordinator {
+
+using nlohmann::json;
+
+namespace {
+bool better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
+
+std::string format_number(std::optional<double> v) {
+  if (!v) return "-";
+  std::ostringstream s;
+  s << std::setprecision(6) << *v;
+  return s.str();
+}
+}  // namespace
+
+ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord& experiment) {
+  ExperimentSummary s;
+  s.experiment = experiment;
+  const json spec = json::parse(experiment.spec_json, nullptr, false, true);
+  if (spec.is_object() && spec.contains("objective") && spec["objective"].is_object()) {
+    s.metric = spec["objective"].value("metric", s.metric);
+    s.maximize = spec["objective"].value("direction", "minimize") == "maximize";
+  }
+  if (spec.is_object() && spec.contains("search_space") && spec["search_space"].contains("method")) s.group_by = "method";
+
+  std::map<std::string, GroupRow> groups;
+  for (const auto& t : store.trials(experiment.id)) {
+    ++s.trials;
+    const std::string status(schema::to_string(t.status));
+    ++s.counts[status];
+    std::string group = "all";
+    if (!s.group_by.empty() && t.params.contains(s.group_by)) {
+      const auto& g = t.params[s.group_by];
+      group = g.is_string() ? g.get<std::string>() : g.dump();
+    }
+    auto& row = groups[group];
+    row.group = group;
+    ++row.trials;
+    ++row.counts[status];
+    if (t.status != schema::TrialStatus::Completed || !t.objective) continue;
+    if (!row.best || better(*t.objective, *row.best, s.maximize)) {
+      row.best = t.objective;
+      row.best_trial = t.number;
+      row.best_params = t.params;
+    }
+    if (!s.best || better(*t.objective, *s.best->objective, s.maximize)) s.best = t;
+  }
+  for (auto& [name, row] : groups) s.groups.push_back(std::move(row));
+  for (const auto& e : store.events(experiment.id)) {
+    if (e.kind.find("STALE_") == 0 || e.kind.find("DUPLICATE_") == 0 || e.kind.find("NOT_HELD_") == 0) ++s.not_counted_results;
+  }
+  return s;
+}
+
+json to_json(const ExperimentSummary& s) {
+  json out{{"experiment", s.experiment.name},
+           {"status", s.experiment.status},
+           {"objective", {{"metric", s.metric}, {"direction", s.maximize ? "maximize" : "minimize"}}},
+           {"budget", s.experiment.max_trials},
+           {"trials", s.trials},
+           {"counts", s.counts},
+           {"not_counted_results", s.not_counted_results},
+           {"created_at", s.experiment.created_at},
+           {"lorafarm_version", s.experiment.lorafarm_version},
+           {"git_commit", s.experiment.git_commit},
+           {"host", s.experiment.host}};
+  if (s.best) out["best"] = {{"trial", s.best->number}, {"objective", *s.best->objective}, {"params", s.best->params}};
+  json groups = json::array();
+  for (const auto& g : s.groups) {
+    json row{{"group", g.group}, {"trials", g.trials}, {"counts", g.counts}};
+    if (g.best) row["best"] = {{"trial", *g.best_trial}, {"objective", *g.best}, {"params", g.best_params}};
+    groups.push_back(row);
+  }
+  out["groups"] = groups;
+  if (!s.group_by.empty()) out["group_by"] = s.group_by;
+  return out;
+}
+
+std::string render_table(const ExperimentSummary& s) {
+  std::ostringstream out;
+  const std::string first = s.group_by.empty() ? "" : s.group_by;
+  auto count = [](const std::map<std::string, std::int64_t>& c, const char* k) {
+    const auto it = c.find(k);
+    return it == c.end() ? std::int64_t{0} : it->second;
+  };
+  out << "experiment " << s.experiment.name << " (" << s.experiment.status << "): " << s.trials << " of " << s.experiment.max_trials
+      << " trials, objective " << s.metric << " (" << (s.maximize ? "max" : "min") << ")\n";
+  out << std::left << std::setw(12) << (first.empty() ? "group" : first) << std::right << std::setw(14) << ("best " + s.metric)
+      << std::setw(8) << "trial" << std::setw(11) << "completed" << std::setw(8) << "failed" << std::setw(8) << "pruned" << std::setw(8)
+      << "infeas" << std::setw(6) << "lost" << std::setw(9) << "running" << "\n";
+  for (const auto& g : s.groups) {
+    out << std::left << std::setw(12) << g.group << std::right << std::setw(14) << format_number(g.best) << std::setw(8)
+        << (g.best_trial ? std::to_string(*g.best_trial) : "-") << std::setw(11) << count(g.counts, "COMPLETED") << std::setw(8)
+        << count(g.counts, "FAILED") << std::setw(8) << count(g.counts, "PRUNED") << std::setw(8) << count(g.counts, "INFEASIBLE")
+        << std::setw(6) << count(g.counts, "LOST") << std::setw(9) << count(g.counts, "RUNNING") + count(g.counts, "QUEUED") << "\n";
+  }
+  if (s.best) out << "best: trial " << s.best->number << " " << s.metric << " = " << format_number(s.best->objective) << " " << s.best->params.dump() << "\n";
+  if (s.not_counted_results > 0) out << s.not_counted_results << " late or duplicate result(s) were recorded but not counted\n";
+  return out.str();
+}
+
+}  // namespace lorafarm::coordinator

@@ -1,0 +1,43 @@
+// What a finished (or running) experiment looks like: counts per status, the
+// best trial, and per-method rows when the space has a `method` parameter.
+// Shared by `lorafarm sweep` (its closing table) and `lorafarm status`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/store.h"
+
+namespace lorafarm::coordinator {
+
+struct GroupRow {
+  std::string group;  // a method name, or "all"
+  std::int64_t trials = 0;
+  std::map<std::string, std::int64_t> counts;  // status name -> trials
+  std::optional<double> best;
+  std::optional<std::int64_t> best_trial;
+  nlohmann::json best_params;
+};
+
+struct ExperimentSummary {
+  schema::ExperimentRecord experiment;
+  std::string metric = "val_loss";
+  bool maximize = false;
+  std::string group_by;  // "method" or "" (one row)
+  std::int64_t trials = 0;
+  std::map<std::string, std::int64_t> counts;
+  std::vector<GroupRow> groups;
+  std::optional<schema::TrialRecord> best;
+  std::int64_t not_counted_results = 0;  // stale / duplicate / not-held results in events
+};
+
+ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord& experiment);
+nlohmann::json to_json(const ExperimentSummary& summary);
+// A fixed-width text table, one row per group.
+std::string render_table(const ExperimentSummary& summary);
+
+}  // namespace lorafarm::coordinator

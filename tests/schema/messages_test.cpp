@@ -1,0 +1,80 @@
+// Wire messages: round trips and every way a message can be malformed.
+#include "schema/messages.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace lorafarm::schema {
+namespace {
+
+using ::testing::HasSubstr;
+
+Message decode_frames(const std::string& version, const std::string& type, const std::string& body) {
+  std::array<std::string_view, 3> frames{version, type, body};
+  return decode(frames);
+}
+
+std::string error_of(const std::string& version, const std::string& type, const std::string& body) {
+  try {
+    decode_frames(version, type, body);
+  } catch (const ProtocolError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Messages, RoundTripsEveryType) {
+  const Message hello{MessageType::Hello, {{"worker_id", "w1"}, {"host", "h"}, {"slots", 2}, {"version", "0.1"}, {"running", {{{"trial", 3}, {"attempt", 1}}}}}};
+  const auto frames = encode(hello);
+  const auto back = decode_frames(frames[0], frames[1], frames[2]);
+  EXPECT_EQ(back.type, MessageType::Hello);
+  EXPECT_EQ(back.body, hello.body);
+  for (const auto& [type, name] : std::vector<std::pair<MessageType, std::string>>{{MessageType::Ack, "ACK"}, {MessageType::Stop, "STOP"}}) {
+    EXPECT_EQ(to_string(type), name);
+    EXPECT_EQ(message_type_from(name), type);
+  }
+}
+
+TEST(Messages, RejectsWrongFrameCount) {
+  std::array<std::string_view, 2> two{kProtocolVersion, "HELLO"};
+  EXPECT_THROW(decode(two), ProtocolError);
+}
+
+TEST(Messages, RejectsAnotherProtocolVersion) {
+  EXPECT_THAT(error_of("LORAFARM/0", "HEARTBEAT", "{}"), HasSubstr("protocol version 'LORAFARM/0'"));
+}
+
+TEST(Messages, RejectsAnUnknownType) { EXPECT_THAT(error_of(std::string(kProtocolVersion), "GIMME", "{}"), HasSubstr("unknown message type")); }
+
+TEST(Messages, RejectsAnOversizedBody) {
+  const std::string big(kMaxBodyBytes + 1, ' ');
+  EXPECT_THAT(error_of(std::string(kProtocolVersion), "HEARTBEAT", big), HasSubstr("exceeds the limit"));
+}
+
+TEST(Messages, RejectsABodyThatIsNotJsonOrNotAnObject) {
+  EXPECT_THAT(error_of(std::string(kProtocolVersion), "HEARTBEAT", "{nope"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(error_of(std::string(kProtocolVersion), "HEARTBEAT", "[1,2]"), HasSubstr("must be a JSON object"));
+}
+
+TEST(Messages, RejectsMissingAndWrongTypedFields) {
+  const std::string v(kProtocolVersion);
+  EXPECT_THAT(error_of(v, "REQUEST", "{}"), HasSubstr("REQUEST.slots: missing"));
+  EXPECT_THAT(error_of(v, "REQUEST", R"({"slots": "3"})"), HasSubstr("REQUEST.slots: must be an integer >= 1"));
+  EXPECT_THAT(error_of(v, "REQUEST", R"({"slots": 0})"), HasSubstr("REQUEST.slots"));
+  EXPECT_THAT(error_of(v, "RESULT", R"({"trial": 1, "attempt": 1, "metrics": {"val_loss": "low"}})"), HasSubstr("RESULT.metrics"));
+  EXPECT_THAT(error_of(v, "RESULT", R"({"trial": -1, "attempt": 1, "metrics": {}})"), HasSubstr("RESULT.trial"));
+  EXPECT_THAT(error_of(v, "PROGRESS", R"({"trial": 1, "attempt": 0, "step": 1, "metrics": {}})"), HasSubstr("PROGRESS.attempt"));
+  EXPECT_THAT(error_of(v, "HELLO", R"({"worker_id": "w", "host": "h", "slots": 1, "version": "1", "running": [{"trial": 1}]})"),
+              HasSubstr("HELLO.running"));
+  EXPECT_THAT(error_of(v, "FAILED", R"({"trial": 1, "attempt": 1, "cause": "gremlins"})"), HasSubstr("FAILED.cause"));
+  EXPECT_THAT(error_of(v, "ASSIGN", R"({"trial": 1, "attempt": 1, "experiment": "e", "seed": 1, "params": {}, "kind": "command", "objective": "l"})"),
+              HasSubstr("ASSIGN.command"));
+}
+
+TEST(Messages, AcceptsUnknownExtraFields) {
+  const auto m = decode_frames(std::string(kProtocolVersion), "REQUEST", R"({"slots": 2, "future_field": [1]})");
+  EXPECT_EQ(m.body["slots"], 2);
+}
+
+}  // namespace
+}  // namespace lorafarm::schema

@@ -1,0 +1,208 @@
+// Sweep-spec parsing: a valid spec, and one test per kind of mistake, each
+// checking that the message names the field, the value and what is allowed.
+#include "schema/sweep_spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace lorafarm::schema {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+const char* kValid = R"({
+  // comments are allowed
+  "name": "demo",
+  "seed": 7,
+  "objective": {"metric": "val_loss", "direction": "minimize"},
+  "constraints": ["peak_rss_mb <= 4096"],
+  "budget": {"trials": 10, "parallel": 2, "max_attempts": 2, "deadline": "07:30"},
+  "search": {"algorithm": "sobol"},
+  "search_space": {
+    "method": {"type": "categorical", "values": ["lora", "full"]},
+    "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": true},
+    "rank": {"type": "int", "low": 2, "high": 16, "log": true, "condition": {"param": "method", "not_in": ["full"]}}
+  },
+  "fixed": {"steps": 20},
+  "trial": {"kind": "command", "command": ["python3", "{spec_dir}/t.py", "--lr", "{learning_rate}", "--steps", "{steps}"], "timeout_seconds": 30}
+})";
+
+nlohmann::json valid() { return nlohmann::json::parse(kValid, nullptr, true, true); }
+
+std::string error_of(const nlohmann::json& doc) {
+  try {
+    parse_sweep_spec(doc.dump(), "/tmp", "spec.json");
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(SweepSpec, ParsesAValidSpecWithComments) {
+  const auto spec = parse_sweep_spec(kValid, "/tmp", "spec.json");
+  EXPECT_EQ(spec.name, "demo");
+  EXPECT_EQ(spec.seed, 7u);
+  EXPECT_EQ(spec.budget.trials, 10);
+  EXPECT_EQ(spec.budget.parallel, 2);
+  EXPECT_EQ(spec.budget.max_attempts, 2);
+  EXPECT_EQ(spec.budget.deadline_clock, "07:30");
+  EXPECT_EQ(spec.algorithm, "sobol");
+  EXPECT_EQ(spec.space.dimensions(), 3u);
+  EXPECT_EQ(spec.trial.kind, TrialKind::Command);
+  EXPECT_DOUBLE_EQ(spec.trial.timeout_seconds, 30);
+  ASSERT_EQ(spec.constraints.size(), 1u);
+  EXPECT_EQ(spec.memory_limit_mb(), 4096);
+  EXPECT_TRUE(spec.constraints[0].satisfied(4096));
+  EXPECT_FALSE(spec.constraints[0].satisfied(4097));
+}
+
+TEST(SweepSpec, HashIgnoresTheBudgetButNotTheSpace) {
+  auto a = valid();
+  auto b = valid();
+  b["budget"]["trials"] = 99;
+  auto c = valid();
+  c["search_space"]["learning_rate"]["high"] = 0.1;
+  const auto ha = parse_sweep_spec(a.dump(), "/tmp").hash();
+  EXPECT_EQ(ha, parse_sweep_spec(b.dump(), "/tmp").hash());
+  EXPECT_NE(ha, parse_sweep_spec(c.dump(), "/tmp").hash());
+}
+
+TEST(SweepSpec, RejectsTextThatIsNotJson) {
+  try {
+    parse_sweep_spec("{\"name\": ", "/tmp", "bad.json");
+    FAIL();
+  } catch (const SpecError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr("bad.json"), HasSubstr("not valid JSON")));
+  }
+}
+
+TEST(SweepSpec, RejectsAnUnknownTopLevelFieldListingTheAllowedOnes) {
+  auto d = valid();
+  d["budjet"] = 3;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budjet"), HasSubstr("unknown field"), HasSubstr("budget")));
+}
+
+TEST(SweepSpec, RejectsAMissingOrMalformedName) {
+  auto d = valid();
+  d.erase("name");
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("name"), HasSubstr("missing")));
+  d["name"] = "has space";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("name"), HasSubstr("has space"), HasSubstr("[A-Za-z0-9_.-]")));
+}
+
+TEST(SweepSpec, RejectsANegativeSeed) {
+  auto d = valid();
+  d["seed"] = -1;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("seed"), HasSubstr("-1"), HasSubstr(">= 0")));
+}
+
+TEST(SweepSpec, RejectsAnUnknownTrialKind) {
+  auto d = valid();
+  d["trial"]["kind"] = "docker";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("trial.kind"), HasSubstr("docker"), HasSubstr("engine, command")));
+}
+
+TEST(SweepSpec, RejectsACommandTrialWithoutOrWithABadCommand) {
+  auto d = valid();
+  d["trial"].erase("command");
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("trial.command"), HasSubstr("missing")));
+  d["trial"]["command"] = {"python3", 3};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("trial.command[1]"), HasSubstr("must be a string"), HasSubstr("3")));
+}
+
+TEST(SweepSpec, RejectsAnEngineTrialWithoutModel) {
+  auto d = valid();
+  d["trial"] = {{"kind", "engine"}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("model"), HasSubstr("missing")));
+}
+
+TEST(SweepSpec, RejectsAnUnknownPlaceholder) {
+  auto d = valid();
+  d["trial"]["command"] = {"run", "{learnig_rate}"};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("trial.command[1]"), HasSubstr("{learnig_rate}"), HasSubstr("learning_rate")));
+}
+
+TEST(SweepSpec, RejectsABadBudget) {
+  auto d = valid();
+  d.erase("budget");
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budget"), HasSubstr("missing")));
+  d = valid();
+  d["budget"]["trials"] = 0;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budget.trials"), HasSubstr(">= 1"), HasSubstr("got 0")));
+  d = valid();
+  d["budget"]["trials"] = 2.5;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budget.trials"), HasSubstr("integer"), HasSubstr("2.5")));
+  d = valid();
+  d["budget"]["deadline"] = "7pm";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budget.deadline"), HasSubstr("7pm"), HasSubstr("HH:MM")));
+  d = valid();
+  d["budget"]["max_attempts"] = 0;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("budget.max_attempts"), HasSubstr(">= 1")));
+}
+
+TEST(SweepSpec, RejectsABadObjectiveDirection) {
+  auto d = valid();
+  d["objective"]["direction"] = "lower";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("objective.direction"), HasSubstr("lower"), HasSubstr("minimize, maximize")));
+}
+
+TEST(SweepSpec, RejectsAMalformedConstraint) {
+  auto d = valid();
+  d["constraints"] = {"peak_rss_mb =< 4096"};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("constraints[0]"), HasSubstr("=<"), HasSubstr("METRIC OP NUMBER")));
+}
+
+TEST(SweepSpec, RejectsAnUnknownAlgorithm) {
+  auto d = valid();
+  d["search"]["algorithm"] = "hyperband";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search.algorithm"), HasSubstr("hyperband"), HasSubstr("random, sobol, grid")));
+}
+
+TEST(SweepSpec, RejectsBadSearchSpaceParameters) {
+  auto d = valid();
+  d["search_space"]["rank"]["type"] = "integer";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.rank.type"), HasSubstr("integer"), HasSubstr("float, int, categorical")));
+  d = valid();
+  d["search_space"]["learning_rate"]["low"] = 1.0;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.learning_rate.low"), HasSubstr("greater than high")));
+  d = valid();
+  d["search_space"]["learning_rate"]["low"] = 0;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.learning_rate.low"), HasSubstr("> 0 when log")));
+  d = valid();
+  d["search_space"]["method"]["values"] = nlohmann::json::array();
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.method.values"), HasSubstr("at least one")));
+  d = valid();
+  d["search_space"]["rank"]["hgih"] = 3;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.rank.hgih"), HasSubstr("unknown field")));
+}
+
+TEST(SweepSpec, RejectsBadConditions) {
+  auto d = valid();
+  d["search_space"]["rank"]["condition"]["param"] = "metod";
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.rank.condition.param"), HasSubstr("metod")));
+  d = valid();
+  d["search_space"]["rank"]["condition"] = {{"param", "learning_rate"}, {"in", {1}}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.rank.condition.param"), HasSubstr("categorical")));
+  d = valid();
+  d["search_space"]["rank"]["condition"] = {{"param", "method"}, {"in", {"qlora"}}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search_space.rank.condition"), HasSubstr("qlora")));
+}
+
+TEST(SweepSpec, RejectsAFixedSettingThatIsAlsoSearched) {
+  auto d = valid();
+  d["fixed"]["learning_rate"] = 0.1;
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("fixed.learning_rate"), HasSubstr("either fixed or searched")));
+}
+
+TEST(SweepSpec, LoadNamesAMissingFile) {
+  try {
+    load_sweep_spec("/nonexistent/spec.json");
+    FAIL();
+  } catch (const SpecError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/nonexistent/spec.json"));
+  }
+}
+
+}  // namespace
+}  // namespace lorafarm::schema

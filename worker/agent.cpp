@@ -1,0 +1,282 @@
+// The worker's event loop: one thread polls the DEALER socket and the output
+// pipes of every running trial.
+#include "worker/agent.h"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "lorafarm/version.h"
+#include "schema/messages.h"
+#include "worker/trial_runner.h"
+
+namespace lorafarm::worker {
+
+using nlohmann::json;
+using schema::Message;
+using schema::MessageType;
+
+std::string default_worker_id() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+namespace {
+using TrialKey = std::pair<std::int64_t, int>;  // (trial, attempt)
+}
+
+struct WorkerAgent::State {
+  WorkerOptions options;
+  zmq::context_t context{1};
+  std::unique_ptr<zmq::socket_t> socket;
+  std::map<TrialKey, std::unique_ptr<TrialProcess>> running;
+  std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
+  WorkerSummary summary;
+  bool welcomed = false;
+  bool draining = false;
+  bool cancelling = false;
+  bool shutdown = false;
+  int heartbeat_ms;
+  int liveness;
+  double last_heard = 0;
+  double last_sent_heartbeat = 0;
+  double hello_sent = 0;
+  double reconnect_at = 0;  // > 0 while waiting to reconnect
+  int backoff_ms = 0;
+
+  explicit State(WorkerOptions o) : options(std::move(o)), heartbeat_ms(options.heartbeat_ms), liveness(options.liveness) {
+    if (options.id.empty()) options.id = default_worker_id();
+    if (options.self_exe.empty()) options.self_exe = std::filesystem::read_symlink("/proc/self/exe");
+    if (options.workdir.empty()) options.workdir = std::filesystem::temp_directory_path() / ("lorafarm-worker-" + options.id);
+    std::filesystem::create_directories(options.workdir);
+    if (options.slots < 1) throw std::invalid_argument("--slots must be >= 1, got " + std::to_string(options.slots));
+  }
+
+  void send(MessageType type, const json& body) {
+    if (!socket) return;
+    const auto frames = schema::encode({type, body});
+    std::array<zmq::const_buffer, 3> parts{zmq::buffer(frames[0]), zmq::buffer(frames[1]), zmq::buffer(frames[2])};
+    try {
+      zmq::send_multipart(*socket, parts, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("send {} failed: {}", to_string(type), e.what());
+    }
+  }
+
+  json held() const {
+    json refs = json::array();
+    for (const auto& [key, p] : running) refs.push_back({{"trial", key.first}, {"attempt", key.second}});
+    for (const auto& [key, m] : unacked) refs.push_back({{"trial", key.first}, {"attempt", key.second}});
+    return refs;
+  }
+
+  void connect(double now) {
+    socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+    socket->set(zmq::sockopt::routing_id, options.id);
+    socket->set(zmq::sockopt::linger, 2000);
+    socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes * 16));
+    socket->set(zmq::sockopt::sndhwm, 100000);
+    socket->set(zmq::sockopt::rcvhwm, 100000);
+    socket->connect(options.endpoint);
+    welcomed = false;
+    last_heard = now;
+    hello(now);
+  }
+
+  void hello(double now) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    send(MessageType::Hello, {{"worker_id", options.id},
+                              {"host", host},
+                              {"slots", options.slots},
+                              {"version", kVersion},
+                              {"capabilities", {"command", "engine"}},
+                              {"running", held()},
+                              {"pid", ::getpid()}});
+    hello_sent = now;
+  }
+
+  void disconnect(double now) {
+    socket.reset();  // queued messages are dropped; RESULT/FAILED are resent from `unacked`
+    welcomed = false;
+    backoff_ms = backoff_ms == 0 ? heartbeat_ms : std::min(backoff_ms * 2, 8000);
+    reconnect_at = now + backoff_ms / 1000.0;
+    ++summary.reconnects;
+    spdlog::warn("coordinator silent for {:.1f}s; reconnecting in {} ms ({} trial(s) still running)", now - last_heard, backoff_ms, running.size());
+  }
+
+  int free_slots() const { return options.slots - static_cast<int>(running.size()); }
+
+  void on_message(const Message& m, double now) {
+    last_heard = now;
+    switch (m.type) {
+      case MessageType::Welcome: {
+        welcomed = true;
+        backoff_ms = 0;
+        heartbeat_ms = m.body["heartbeat_ms"].get<int>();
+        liveness = m.body["liveness"].get<int>();
+        for (const auto& ref : m.body.value("cancel", json::array())) {
+          const TrialKey key{ref["trial"].get<std::int64_t>(), ref["attempt"].get<int>()};
+          unacked.erase(key);
+          if (auto it = running.find(key); it != running.end()) it->second->kill("cancelled", now);
+        }
+        for (const auto& [key, outcome] : unacked) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
+        if (!draining && free_slots() > 0) send(MessageType::Request, {{"slots", free_slots()}});
+        spdlog::info("worker {}: connected to {} ({} slot(s))", options.id, options.endpoint, options.slots);
+        return;
+      }
+      case MessageType::Reject:
+        if (m.body.value("rehello", false)) return hello(now);
+        throw std::runtime_error("the coordinator rejected this worker: " + m.body["reason"].get<std::string>());
+      case MessageType::Assign: return on_assign(m.body, now);
+      case MessageType::Continue: return;
+      case MessageType::Stop:
+      case MessageType::Cancel: {
+        const TrialKey key{m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()};
+        if (auto it = running.find(key); it != running.end()) {
+          it->second->kill(m.type == MessageType::Stop ? "stopped" : "cancelled", now);
+        } else if (m.type == MessageType::Cancel) {
+          unacked.erase(key);
+        }
+        return;
+      }
+      case MessageType::Ack:
+        unacked.erase({m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()});
+        return;
+      case MessageType::Heartbeat: return;
+      case MessageType::Shutdown:
+        spdlog::info("worker {}: shutdown ({})", options.id, m.body.value("reason", ""));
+        shutdown = true;
+        summary.shutdown_by_coordinator = true;
+        for (auto& [key, p] : running) p->kill("cancelled", now);
+        return;
+      default: spdlog::warn("worker {}: unexpected {} from the coordinator", options.id, to_string(m.type));
+    }
+  }
+
+  void on_assign(const json& body, double now) {
+    auto launch = TrialLaunch::from_assign(body);
+    const TrialKey key{launch.trial, launch.attempt};
+    if (running.count(key)) return;  // a duplicate ASSIGN
+    if (free_slots() <= 0 || draining) {
+      send(MessageType::Failed, {{"trial", key.first}, {"attempt", key.second}, {"cause", "cancelled"},
+                                 {"message", draining ? "worker is shutting down" : "worker has no free slot"}});
+      return;
+    }
+    running.emplace(key, std::make_unique<TrialProcess>(std::move(launch), options.workdir, options.self_exe));
+    ++summary.trials_run;
+  }
+
+  void reap(double now) {
+    for (auto it = running.begin(); it != running.end();) {
+      if (!it->second->poll(now)) {
+        ++it;
+        continue;
+      }
+      const auto& outcome = it->second->outcome();
+      unacked[it->first] = outcome;
+      if (welcomed) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
+      cleanup(*it->second, outcome["type"] == "RESULT");
+      it = running.erase(it);
+      if (welcomed && !draining && !shutdown) send(MessageType::Request, {{"slots", 1}});
+    }
+  }
+
+  // A successful trial that left nothing behind leaves no folder behind.
+  static void cleanup(const TrialProcess& p, bool succeeded) {
+    if (!succeeded) return;
+    std::error_code ec;
+    const auto artifacts = p.trial_dir() / "artifacts";
+    if (std::filesystem::is_empty(artifacts, ec) && !ec) {
+      std::filesystem::remove(artifacts, ec);
+      if (std::filesystem::is_empty(p.trial_dir(), ec) && !ec) std::filesystem::remove(p.trial_dir(), ec);
+    }
+  }
+
+  void check_interrupts(double now) {
+    if (!options.interrupts) return;
+    const int n = options.interrupts->load();
+    if (n >= 1 && !draining) {
+      draining = true;
+      spdlog::warn("worker {}: finishing {} running trial(s), then exiting (interrupt again to cancel them)", options.id, running.size());
+    }
+    if (n >= 2 && !cancelling) {
+      cancelling = true;
+      for (auto& [key, p] : running) p->kill("cancelled", now);
+    }
+  }
+
+  WorkerSummary run() {
+    double now = monotonic_seconds();
+    connect(now);
+    std::vector<zmq::pollitem_t> items;
+    std::vector<std::pair<TrialProcess*, int>> pipes;
+    while (true) {
+      now = monotonic_seconds();
+      check_interrupts(now);
+      if ((shutdown || draining) && running.empty()) {
+        // Give the coordinator a moment to acknowledge the last results.
+        if (shutdown || unacked.empty() || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
+      }
+      items.clear();
+      pipes.clear();
+      if (socket) items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+      for (auto& [key, p] : running) {
+        for (int fd : {p->stdout_fd(), p->stderr_fd()}) {
+          if (fd < 0) continue;
+          items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+          pipes.emplace_back(p.get(), fd);
+        }
+      }
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(running.empty() ? 50 : 20));
+      now = monotonic_seconds();
+      const std::size_t first_pipe = socket ? 1 : 0;
+      for (std::size_t i = 0; i < pipes.size(); ++i) {
+        if (!(items[first_pipe + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
+        for (auto& report : pipes[i].first->read_available(pipes[i].second))
+          if (welcomed) send(MessageType::Progress, report);
+      }
+      if (socket && (items[0].revents & ZMQ_POLLIN)) receive(now);
+      reap(now);
+      if (!socket && now >= reconnect_at) connect(now);
+      if (socket) {
+        if (now - last_heard > heartbeat_ms * liveness / 1000.0) {
+          disconnect(now);
+        } else if (now - last_sent_heartbeat >= heartbeat_ms / 1000.0) {
+          if (welcomed) send(MessageType::Heartbeat, {{"running", held()}});
+          else if (now - hello_sent >= heartbeat_ms / 1000.0) hello(now);
+          last_sent_heartbeat = now;
+        }
+      }
+    }
+    return summary;
+  }
+
+  void receive(double now) {
+    std::vector<zmq::message_t> parts;
+    for (int i = 0; i < 1024 && socket; ++i) {
+      parts.clear();
+      if (!zmq::recv_multipart(*socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+      std::vector<std::string_view> frames;
+      for (auto& p : parts) frames.push_back(p.to_string_view());
+      try {
+        on_message(schema::decode(frames), now);
+      } catch (const schema::ProtocolError& e) {
+        spdlog::warn("worker {}: dropped a message from the coordinator: {}", options.id, e.what());
+      }
+    }
+  }
+};
+
+WorkerAgent::WorkerAgent(WorkerOptions options) : state_(std::make_unique<State>(std::move(options))) {}
+WorkerAgent::~WorkerAgent() = default;
+WorkerSummary WorkerAgent::run() { return state_->run(); }
+
+}  // namespace lorafarm::worker

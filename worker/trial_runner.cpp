@@ -1,0 +1,350 @@
+// Child-process management for trials: fork/exec, pipes, timeouts, wait4.
+#include "worker/trial_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include "schema/sha256.h"
+#include "worker/command_template.h"
+
+extern char** environ;
+
+namespace lorafarm::worker {
+
+using nlohmann::json;
+
+namespace {
+constexpr std::size_t kStderrTail = 4096;
+constexpr std::size_t kMaxLine = 1 << 20;
+constexpr double kKillGraceSeconds = 1.0;
+
+std::string signal_name(int sig) {
+  const char* name = ::strsignal(sig);
+  return name ? name : "signal " + std::to_string(sig);
+}
+
+// Resident set size of a live process, from /proc (MB).
+std::optional<double> current_rss_mb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (!(in >> pages_total >> pages_resident)) return std::nullopt;
+  return static_cast<double>(pages_resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+}  // namespace
+
+double monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+TrialLaunch TrialLaunch::from_assign(const json& body) {
+  TrialLaunch l;
+  l.experiment = body["experiment"].get<std::string>();
+  l.trial = body["trial"].get<std::int64_t>();
+  l.attempt = body["attempt"].get<int>();
+  l.seed = body["seed"].get<std::uint64_t>();
+  l.params = body["params"];
+  l.engine = body["kind"] == "engine";
+  if (body.contains("command"))
+    for (const auto& c : body["command"]) l.command.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+  l.shell = body.value("shell", false);
+  l.timeout_seconds = body.value("timeout_seconds", 0.0);
+  if (body.contains("env"))
+    for (const auto& [k, v] : body["env"].items()) l.env[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  l.config = body.value("config", json::object());
+  l.fixed = body.value("fixed", json::object());
+  l.spec_dir = body.value("spec_dir", std::string());
+  l.objective = body["objective"].get<std::string>();
+  if (body.contains("memory_limit_mb")) l.memory_limit_mb = body["memory_limit_mb"].get<double>();
+  return l;
+}
+
+TrialProcess::TrialProcess(TrialLaunch launch, const std::filesystem::path& workdir, const std::filesystem::path& self_exe)
+    : launch_(std::move(launch)), started_(monotonic_seconds()) {
+  trial_dir_ = workdir / launch_.experiment / ("trial-" + std::to_string(launch_.trial) + "-a" + std::to_string(launch_.attempt));
+  try {
+    std::filesystem::create_directories(trial_dir_ / "artifacts");
+    spawn(self_exe);
+  } catch (const std::exception& e) {
+    fail_now("spawn", e.what());
+  }
+}
+
+TrialProcess::~TrialProcess() {
+  if (pid_ > 0 && !finished_) {
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  close_fd(out_fd_);
+  close_fd(err_fd_);
+}
+
+void TrialProcess::spawn(const std::filesystem::path& self_exe) {
+  // Everything the child needs is built before fork: after fork only
+  // async-signal-safe calls are made.
+  std::map<std::string, std::string> values;
+  for (const auto& [k, v] : launch_.fixed.items())
+    if (!v.is_object() && !v.is_array()) values[k] = placeholder_text(v);
+  for (const auto& [k, v] : launch_.params.items()) values[k] = placeholder_text(v);
+  values["trial"] = std::to_string(launch_.trial);
+  values["attempt"] = std::to_string(launch_.attempt);
+  values["seed"] = std::to_string(launch_.seed);
+  values["trial_dir"] = trial_dir_.string();
+  values["spec_dir"] = launch_.spec_dir;
+
+  std::vector<std::string> argv;
+  if (launch_.engine) {
+    json config = launch_.config;
+    for (const auto& [k, v] : launch_.params.items()) config[k] = v;
+    config["seed"] = launch_.seed;
+    config["adapter_path"] = (trial_dir_ / "artifacts").string();
+    const auto path = trial_dir_ / "trial.json";
+    std::ofstream(path) << config.dump(2) << "\n";
+    argv = {self_exe.string(), "train", "--config", path.string(), "--json"};
+  } else if (launch_.shell) {
+    argv = {"/bin/sh", "-c", substitute_shell(launch_.command.at(0), values)};
+  } else {
+    for (const auto& arg : launch_.command) argv.push_back(substitute(arg, values));
+  }
+
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos && kv.rfind("LORAFARM_PARAM_", 0) != 0) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  for (const auto& [k, v] : launch_.env) env[k] = v;
+  for (const auto& [k, v] : launch_.params.items()) env[param_env_name(k)] = placeholder_text(v);
+  env["LORAFARM_EXPERIMENT"] = launch_.experiment;
+  env["LORAFARM_TRIAL"] = values["trial"];
+  env["LORAFARM_ATTEMPT"] = values["attempt"];
+  env["LORAFARM_SEED"] = values["seed"];
+  env["LORAFARM_TRIAL_DIR"] = trial_dir_.string();
+  env["LORAFARM_ARTIFACT_DIR"] = (trial_dir_ / "artifacts").string();
+  env["LORAFARM_OBJECTIVE"] = launch_.objective;
+
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> c_argv, c_env;
+  for (auto& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  for (auto& e : env_strings) c_env.push_back(e.data());
+  c_env.push_back(nullptr);
+  const std::string input = launch_.params.dump() + "\n";
+  const std::string dir = trial_dir_.string();
+
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the worker died before prctl
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    ::execve(c_argv[0], c_argv.data(), c_env.data());
+    // execve needs a path; search PATH for bare names.
+    ::execvpe(c_argv[0], c_argv.data(), c_env.data());
+    const char* message = "lorafarm worker: cannot execute the trial command\n";
+    [[maybe_unused]] auto ignored = ::write(2, message, std::strlen(message));
+    ::_exit(127);
+  }
+  pid_ = pid;
+  ::setpgid(pid, pid);  // also from the parent, to avoid racing the child
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ::fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  [[maybe_unused]] auto written = ::write(in_pipe[1], input.data(), input.size());  // parameters fit in the pipe buffer
+  ::close(in_pipe[1]);
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+  ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  ::fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+}
+
+void TrialProcess::close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+std::vector<json> TrialProcess::read_available(int fd) {
+  std::vector<json> reports;
+  char buffer[65536];
+  while (fd >= 0) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0 || errno != EAGAIN) {
+        if (fd == out_fd_) {
+          if (!out_buffer_.empty()) handle_line(out_buffer_, reports);
+          out_buffer_.clear();
+          close_fd(out_fd_);
+        } else {
+          close_fd(err_fd_);
+        }
+      }
+      break;
+    }
+    if (fd == err_fd_) {
+      err_tail_.append(buffer, static_cast<std::size_t>(n));
+      if (err_tail_.size() > 2 * kStderrTail) err_tail_.erase(0, err_tail_.size() - kStderrTail);
+      continue;
+    }
+    out_buffer_.append(buffer, static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = out_buffer_.find('\n', start)) != std::string::npos; start = nl + 1)
+      handle_line(std::string_view(out_buffer_).substr(start, nl - start), reports);
+    out_buffer_.erase(0, start);
+    if (out_buffer_.size() > kMaxLine) {  // a line without end: treat as garbage
+      handle_line(std::string_view(out_buffer_).substr(0, 200), reports);
+      out_buffer_.clear();
+    }
+  }
+  return reports;
+}
+
+void TrialProcess::handle_line(std::string_view line, std::vector<json>& reports) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  if (line.empty()) return;
+  json value = json::parse(line, nullptr, false);
+  if (value.is_discarded() || !value.is_object()) {
+    ++garbage_lines_;
+    last_garbage_ = std::string(line.substr(0, 200));
+    return;
+  }
+  if (value.value("final", false) == true) {
+    final_ = std::move(value);
+    return;
+  }
+  if (value.contains("step") && value["step"].is_number_integer()) {
+    json metrics = json::object();
+    for (const auto& [k, v] : value.items())
+      if (k != "step" && v.is_number()) metrics[k] = v;
+    reports.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", value["step"]}, {"metrics", metrics}});
+    return;
+  }
+  if (value.contains(launch_.objective)) candidate_final_ = std::move(value);
+}
+
+void TrialProcess::kill(const std::string& cause, double now) {
+  if (finished_ || pid_ <= 0 || !kill_cause_.empty()) return;
+  kill_cause_ = cause;
+  kill_sent_ = now;
+  ::kill(-pid_, SIGTERM);
+}
+
+bool TrialProcess::poll(double now) {
+  if (finished_) return true;
+  if (kill_cause_.empty() && launch_.timeout_seconds > 0 && now - started_ > launch_.timeout_seconds) {
+    kill_cause_ = "timeout";
+    kill_sent_ = now;
+    ::kill(-pid_, SIGKILL);  // a timed-out trial gets no grace
+    sigkill_sent_ = true;
+  }
+  if (kill_cause_.empty() && launch_.memory_limit_mb && now - last_memory_check_ > 0.1) {
+    last_memory_check_ = now;
+    if (const auto rss = current_rss_mb(pid_); rss && *rss > *launch_.memory_limit_mb) {
+      kill_cause_ = "memory";
+      kill_sent_ = now;
+      ::kill(-pid_, SIGKILL);
+      sigkill_sent_ = true;
+    }
+  }
+  if (!kill_cause_.empty() && !sigkill_sent_ && now - kill_sent_ > kKillGraceSeconds) {
+    ::kill(-pid_, SIGKILL);
+    sigkill_sent_ = true;
+  }
+  int status = 0;
+  rusage usage{};
+  const pid_t done = ::wait4(pid_, &status, WNOHANG, &usage);
+  if (done != pid_) return false;
+  // Drain what the child wrote before it exited; grandchildren holding the
+  // pipes open do not keep the trial alive.
+  std::vector<json> ignored;
+  if (out_fd_ >= 0) read_available(out_fd_);
+  if (err_fd_ >= 0) read_available(err_fd_);
+  close_fd(out_fd_);
+  close_fd(err_fd_);
+  if (!kill_cause_.empty()) ::kill(-pid_, SIGKILL);  // leftovers of the group
+  finish(status, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  return true;
+}
+
+void TrialProcess::fail_now(const std::string& cause, const std::string& message) {
+  finished_ = true;
+  outcome_ = {{"type", "FAILED"},
+              {"body", {{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"cause", cause}, {"message", message}, {"wall_seconds", 0.0}}}};
+}
+
+void TrialProcess::finish(int status, double peak_rss_mb) {
+  finished_ = true;
+  const double wall = monotonic_seconds() - started_;
+  json body{{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"peak_rss_mb", peak_rss_mb}, {"wall_seconds", wall}};
+  auto failed = [&](const std::string& cause, const std::string& message) {
+    body["cause"] = cause;
+    body["message"] = message;
+    body["stderr_tail"] = err_tail_.size() > kStderrTail ? err_tail_.substr(err_tail_.size() - kStderrTail) : err_tail_;
+    if (WIFEXITED(status)) body["exit_code"] = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) body["signal"] = WTERMSIG(status);
+    outcome_ = {{"type", "FAILED"}, {"body", body}};
+  };
+  if (kill_cause_ == "timeout") return failed("timeout", "exceeded the timeout of " + json(launch_.timeout_seconds).dump() + " s");
+  if (kill_cause_ == "memory")
+    return failed("memory", "resident memory exceeded the limit of " + json(*launch_.memory_limit_mb).dump() + " MB");
+  if (!kill_cause_.empty()) return failed(kill_cause_, kill_cause_ == "stopped" ? "stopped by the scheduler" : "cancelled");
+  if (WIFSIGNALED(status)) return failed("signal", "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + signal_name(WTERMSIG(status)) + ")");
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return failed("exit", "exited with status " + std::to_string(WEXITSTATUS(status)));
+  const auto& final = final_ ? final_ : candidate_final_;
+  if (!final) {
+    std::string message = "no final result on stdout (a JSON line with \"final\": true and \"" + launch_.objective + "\")";
+    if (garbage_lines_ > 0) message += "; " + std::to_string(garbage_lines_) + " line(s) were not JSON objects, the last: " + last_garbage_;
+    return failed("bad_output", message);
+  }
+  if (!final->contains(launch_.objective) || !(*final)[launch_.objective].is_number())
+    return failed("bad_output", "the final result has no number \"" + launch_.objective + "\": " + final->dump().substr(0, 200));
+  json metrics = json::object();
+  for (const auto& [k, v] : final->items())
+    if (v.is_number() && k != "step") metrics[k] = v;
+  body["metrics"] = metrics;
+  body["artifacts"] = artifacts();
+  outcome_ = {{"type", "RESULT"}, {"body", body}};
+}
+
+std::vector<json> TrialProcess::artifacts() const {
+  std::vector<json> out;
+  std::error_code ec;
+  const auto dir = trial_dir_ / "artifacts";
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    try {
+      out.push_back({{"path", it->path().string()}, {"sha256", schema::sha256_file(it->path())},
+                     {"bytes", static_cast<std::int64_t>(it->file_size())}});
+    } catch (const std::exception&) {
+      // A file that vanished while we hashed it is not an artifact.
+    }
+  }
+  return out;
+}
+
+}  // namespace lorafarm::worker

@@ -1,0 +1,106 @@
+// One trial in a child process. Engine trials and command trials differ only
+// in argv: an engine trial is `lorafarm train --config trial.json --json`; both
+// speak the same protocol on stdout, one JSON object per line:
+//   {"step": 10, "val_loss": 2.1, ...}     intermediate report -> PROGRESS
+//   {"final": true, "val_loss": 1.9, ...}  the result           -> RESULT
+// Anything else on stdout is ignored (but a trial without a final line fails
+// as bad_output). The child gets the parameters as JSON on stdin and as
+// LORAFARM_PARAM_<NAME> variables, runs in its own process group in its trial
+// folder, and dies with the worker (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lorafarm::worker {
+
+// Everything an ASSIGN says about a trial.
+struct TrialLaunch {
+  std::string experiment;
+  std::int64_t trial = 0;
+  int attempt = 1;
+  std::uint64_t seed = 0;
+  nlohmann::json params = nlohmann::json::object();
+  bool engine = false;
+  std::vector<std::string> command;
+  bool shell = false;
+  double timeout_seconds = 0;
+  std::map<std::string, std::string> env;
+  nlohmann::json config = nlohmann::json::object();  // engine: fixed settings + model + data
+  nlohmann::json fixed = nlohmann::json::object();
+  std::string spec_dir;
+  std::string objective = "val_loss";
+  std::optional<double> memory_limit_mb;
+
+  // From a validated ASSIGN body.
+  static TrialLaunch from_assign(const nlohmann::json& body);
+};
+
+class TrialProcess {
+ public:
+  // Creates the trial folder and starts the child. A failure to start is not
+  // thrown: the process is then finished with cause "spawn".
+  TrialProcess(TrialLaunch launch, const std::filesystem::path& workdir, const std::filesystem::path& self_exe);
+  ~TrialProcess();
+  TrialProcess(const TrialProcess&) = delete;
+  TrialProcess& operator=(const TrialProcess&) = delete;
+
+  const TrialLaunch& launch() const { return launch_; }
+  const std::filesystem::path& trial_dir() const { return trial_dir_; }
+  pid_t pid() const { return pid_; }
+  // Open output pipes to poll (-1 once closed).
+  int stdout_fd() const { return out_fd_; }
+  int stderr_fd() const { return err_fd_; }
+
+  // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
+  // bodies) found in complete lines.
+  std::vector<nlohmann::json> read_available(int fd);
+  // Enforces timeout and memory limit, reaps the child. True once finished.
+  bool poll(double now);
+  // Stops the child (SIGTERM to its group, SIGKILL a second later); `cause` is
+  // what FAILED will say ("stopped", "cancelled").
+  void kill(const std::string& cause, double now);
+  bool finished() const { return finished_; }
+  // The RESULT or FAILED message to send: {"type": "RESULT"|"FAILED", "body": {...}}.
+  const nlohmann::json& outcome() const { return outcome_; }
+
+ private:
+  void spawn(const std::filesystem::path& self_exe);
+  void handle_line(std::string_view line, std::vector<nlohmann::json>& reports);
+  void close_fd(int& fd);
+  void finish(int status, double peak_rss_mb);
+  void fail_now(const std::string& cause, const std::string& message);
+  std::vector<nlohmann::json> artifacts() const;
+
+  TrialLaunch launch_;
+  std::filesystem::path trial_dir_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  double started_ = 0;
+  std::string out_buffer_;
+  std::string err_tail_;
+  std::optional<nlohmann::json> final_;
+  std::optional<nlohmann::json> candidate_final_;  // a non-step object carrying the objective
+  std::size_t garbage_lines_ = 0;
+  std::string last_garbage_;
+  std::string kill_cause_;
+  double kill_sent_ = 0;
+  bool sigkill_sent_ = false;
+  double last_memory_check_ = 0;
+  bool finished_ = false;
+  nlohmann::json outcome_;
+};
+
+// Monotonic seconds.
+double monotonic_seconds();
+
+}  // namespace lorafarm::worker
