@@ -22,5 +22,6 @@ struct Command {
 Command add_info_command(CLI::App& root);
 Command add_eval_command(CLI::App& root);
 Command add_generate_command(CLI::App& root);
+Command add_quantize_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       add_info_command(app),
       add_eval_command(app),
       add_generate_command(app),
+      add_quantize_command(app),
   };
 
   try {
