@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 
 #include "engine/error.h"
 #include "engine/forward.h"
@@ -21,6 +22,19 @@ double cross_entropy(const float* row, Eigen::Index vocab, TokenId target) {
   return std::log(sum) + max_logit - row[target];
 }
 
+// Adds the summed cross-entropy and the count of predicted tokens of one batch.
+void score_batch(const Model& model, std::span<const std::vector<TokenId>> sequences, double& loss, int64_t& tokens) {
+  const TokenBatch batch = TokenBatch::from_sequences(sequences);
+  const Matrix logits = forward(model, batch);
+  for (int b = 0; b < batch.batch; ++b) {
+    for (int t = 0; t + 1 < batch.lengths[static_cast<std::size_t>(b)]; ++t) {
+      const Eigen::Index row = static_cast<Eigen::Index>(b) * batch.length + t;
+      loss += cross_entropy(&logits(row, 0), logits.cols(), batch.at(b, t + 1));
+      ++tokens;
+    }
+  }
+}
+
 }  // namespace
 
 EvalResult evaluate_sequences(const Model& model, std::vector<std::vector<TokenId>> samples,
@@ -35,20 +49,31 @@ EvalResult evaluate_sequences(const Model& model, std::vector<std::vector<TokenI
   // Length-sorted batches waste little on padding; the sum does not depend on order.
   std::stable_sort(samples.begin(), samples.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
 
+  // Batches run in parallel, one per thread (each forward pass then runs its
+  // GEMMs single-threaded): coarse tasks keep small models from drowning in
+  // synchronisation. Per-batch sums are added in order, so the result does not
+  // depend on the thread count.
+  const auto batch_size = static_cast<std::size_t>(std::max(1, options.batch_size));
+  const std::size_t batches = (samples.size() + batch_size - 1) / batch_size;
+  std::vector<double> batch_loss(batches, 0.0);
+  std::vector<int64_t> batch_tokens(batches, 0);
+  std::exception_ptr error;  // exceptions may not cross an OpenMP region
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t i = 0; i < batches; ++i) {
+    try {
+      score_batch(model, std::span(samples).subspan(i * batch_size, std::min(batch_size, samples.size() - i * batch_size)),
+                  batch_loss[i], batch_tokens[i]);
+    } catch (...) {
+#pragma omp critical
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
   EvalResult result;
   double total_loss = 0;
-  const auto batch_size = static_cast<std::size_t>(std::max(1, options.batch_size));
-  for (std::size_t first = 0; first < samples.size(); first += batch_size) {
-    const std::size_t count = std::min(batch_size, samples.size() - first);
-    const TokenBatch batch = TokenBatch::from_sequences(std::span(samples).subspan(first, count));
-    const Matrix logits = forward(model, batch);
-    for (int b = 0; b < batch.batch; ++b) {
-      for (int t = 0; t + 1 < batch.lengths[static_cast<std::size_t>(b)]; ++t) {
-        const Eigen::Index row = static_cast<Eigen::Index>(b) * batch.length + t;
-        total_loss += cross_entropy(&logits(row, 0), logits.cols(), batch.at(b, t + 1));
-        ++result.tokens;
-      }
-    }
+  for (std::size_t i = 0; i < batches; ++i) {
+    total_loss += batch_loss[i];
+    result.tokens += batch_tokens[i];
   }
   result.samples = static_cast<int64_t>(samples.size());
   result.loss = total_loss / static_cast<double>(result.tokens);

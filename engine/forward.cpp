@@ -66,7 +66,7 @@ Matrix forward(const Model& model, const TokenBatch& batch) {
   for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int>(i % batch.length);
 
   Matrix x = embed(model, batch.ids);
-  Matrix normed, q, k, v, attended, seq_out, out;
+  Matrix normed, q, k, v, attended, out;
   for (const DecoderBlock& block : model.blocks) {
     rms_norm(x, block.input_norm, eps, normed);
     block.q_proj.forward(normed, q);
@@ -74,13 +74,8 @@ Matrix forward(const Model& model, const TokenBatch& batch) {
     block.v_proj.forward(normed, v);
     apply_rope(q, c.num_heads, rope, positions);
     apply_rope(k, c.num_kv_heads, rope, positions);
-    attended.resize(q.rows(), q.cols());
-    for (int b = 0; b < batch.batch; ++b) {
-      const Eigen::Index row = static_cast<Eigen::Index>(b) * batch.length;
-      causal_attention(q.middleRows(row, batch.length), k.middleRows(row, batch.length),
-                       v.middleRows(row, batch.length), c.num_heads, c.num_kv_heads, 0, c.sliding_window, seq_out);
-      attended.middleRows(row, batch.length) = seq_out;
-    }
+    batched_causal_attention(q, k, v, c.num_heads, c.num_kv_heads, batch.length, batch.lengths, c.sliding_window,
+                             attended);
     block.o_proj.forward(attended, out);
     x += out;
     mlp_residual(block, eps, x);

@@ -87,39 +87,66 @@ void apply_rope(Matrix& x, int heads, const RopeTable& table, std::span<const in
   }
 }
 
-void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v, int heads, int kv_heads, int q_start,
-                      int window, Matrix& out, std::vector<Matrix>* probs) {
-  const auto n = q.rows();
-  const auto total = k.rows();
+namespace {
+
+// One head of one sequence: out = softmax(mask(q kᵀ/√d)) v, rows of q at
+// positions q_start.. and rows of k, v at positions 0..
+template <typename Q, typename K, typename V, typename Out>
+void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int window, Out&& out, Matrix* probs) {
+  const auto n = qh.rows();
+  const auto total = kh.rows();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(qh.cols()));
+  Matrix scores = (qh * kh.transpose()) * scale;  // (n, total)
+  for (Eigen::Index t = 0; t < n; ++t) {
+    const Eigen::Index pos = q_start + t;
+    const Eigen::Index first = window > 0 ? std::max<Eigen::Index>(0, pos - window + 1) : 0;
+    const Eigen::Index last = std::min<Eigen::Index>(pos, total - 1);
+    auto row = scores.row(t);
+    const float max_score = row.segment(first, last - first + 1).maxCoeff();
+    float sum = 0;
+    for (Eigen::Index s = first; s <= last; ++s) {
+      row(s) = std::exp(row(s) - max_score);
+      sum += row(s);
+    }
+    row.head(first).setZero();
+    row.tail(total - last - 1).setZero();
+    row.segment(first, last - first + 1) /= sum;
+  }
+  out.noalias() = scores * vh;
+  if (probs) *probs = std::move(scores);
+}
+
+}  // namespace
+
+void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v, int heads,
+                      int kv_heads, int q_start, int window, Matrix& out, std::vector<Matrix>* probs) {
   const auto d = q.cols() / heads;
   const int group = heads / kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  out.resize(n, q.cols());
+  out.resize(q.rows(), q.cols());
   if (probs) probs->assign(static_cast<std::size_t>(heads), Matrix());
-
 #pragma omp parallel for schedule(static)
   for (int h = 0; h < heads; ++h) {
     const int kvh = h / group;
-    const auto qh = q.middleCols(h * d, d);
-    const auto kh = k.middleCols(kvh * d, d);
-    const auto vh = v.middleCols(kvh * d, d);
-    Matrix scores = (qh * kh.transpose()) * scale;  // (n, total)
-    for (Eigen::Index t = 0; t < n; ++t) {
-      const Eigen::Index pos = q_start + t;
-      const Eigen::Index first = window > 0 ? std::max<Eigen::Index>(0, pos - window + 1) : 0;
-      auto row = scores.row(t);
-      float max_score = -INFINITY;
-      for (Eigen::Index s = first; s <= pos; ++s) max_score = std::max(max_score, row(s));
-      float sum = 0;
-      for (Eigen::Index s = 0; s < total; ++s) {
-        const float e = (s >= first && s <= pos) ? std::exp(row(s) - max_score) : 0.0f;
-        row(s) = e;
-        sum += e;
-      }
-      row /= sum;
+    attention_head(q.middleCols(h * d, d), k.middleCols(kvh * d, d), v.middleCols(kvh * d, d), q_start, window,
+                   out.middleCols(h * d, d), probs ? &(*probs)[static_cast<std::size_t>(h)] : nullptr);
+  }
+}
+
+void batched_causal_attention(const Matrix& q, const Matrix& k, const Matrix& v, int heads, int kv_heads,
+                              int length, std::span<const int> lengths, int window, Matrix& out) {
+  const auto d = q.cols() / heads;
+  const int group = heads / kv_heads;
+  const int batch = static_cast<int>(lengths.size());
+  out.setZero(q.rows(), q.cols());
+#pragma omp parallel for collapse(2) schedule(dynamic)
+  for (int b = 0; b < batch; ++b) {
+    for (int h = 0; h < heads; ++h) {
+      const Eigen::Index row = static_cast<Eigen::Index>(b) * length;
+      const int n = lengths[static_cast<std::size_t>(b)];  // padding rows stay zero
+      const int kvh = h / group;
+      attention_head(q.block(row, h * d, n, d), k.block(row, kvh * d, n, d), v.block(row, kvh * d, n, d), 0, window,
+                     out.block(row, h * d, n, d), nullptr);
     }
-    out.middleCols(h * d, d).noalias() = scores * vh;
-    if (probs) (*probs)[static_cast<std::size_t>(h)] = std::move(scores);
   }
 }
 

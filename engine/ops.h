@@ -37,6 +37,11 @@ void apply_rope(Matrix& x, int heads, const RopeTable& table, std::span<const in
 void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v, int heads, int kv_heads,
                       int q_start, int window, Matrix& out, std::vector<Matrix>* probs = nullptr);
 
+// causal_attention for a right-padded batch: sequence b occupies rows
+// b·length .. b·length + lengths[b] − 1; padding rows of `out` are zero.
+void batched_causal_attention(const Matrix& q, const Matrix& k, const Matrix& v, int heads, int kv_heads,
+                              int length, std::span<const int> lengths, int window, Matrix& out);
+
 // silu(g) ⊙ u, elementwise.
 void swiglu(const Matrix& gate, const Matrix& up, Matrix& out);
 
