@@ -437,6 +437,8 @@ void save_quantized_model(const QuantizedModel& qm, const std::filesystem::path&
   }
   ModelConfig config = c;
   config.quantization = qm.quantization;
+  // A stale shard index would take precedence over the file written here.
+  std::filesystem::remove(folder / "model.safetensors.index.json");
   write_safetensors(folder / "model.safetensors", tensors, {{"format", "mlx"}});
   nlohmann::json json = config.to_json();
   json["quantization_config"] = json["quantization"];  // mlx-lm writes both
