@@ -1,0 +1,143 @@
+// Training throughput: tokens/s, achieved GFLOP/s and peak RSS of LoRA, DoRA,
+// QLoRA and full fine-tuning steps on the bundled model and on random `small`
+// (and, with --medium, `medium`) models, batch 4 × 256 of random tokens.
+// Each configuration runs in its own child process so its peak RSS is its own.
+//
+//   train_bench [--threads 2] [--steps 5] [--medium]
+//   train_bench --one MODEL METHOD   (one configuration, one JSON line)
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/memory.h"
+#include "engine/model.h"
+#include "engine/optimizer.h"
+#include "engine/tensor.h"
+#include "engine/trainable_model.h"
+
+using namespace lorafarm::engine;
+
+namespace {
+
+struct Args {
+  int threads = 2;
+  int steps = 5;
+  bool medium = false;
+  std::string one_model, one_method;
+};
+
+Model make_model(const std::string& name) {
+  if (name == "stories260K") return Model::load(std::string(LORAFARM_SOURCE_DIR) + "/examples/models/stories260K");
+  return Model::random(preset_config(name), 1);
+}
+
+TrainBatch random_batch(int vocab, int batch, int length, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  TrainBatch b;
+  b.batch = batch;
+  b.length = length;
+  for (int i = 0; i < batch * length; ++i) {
+    b.inputs.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
+    b.targets.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
+  }
+  b.weights.assign(b.inputs.size(), 1.0f);
+  return b;
+}
+
+// FLOPs of one training token: 2·N forward; backward 2·N for input gradients
+// (frozen weights) plus 2·N for weight gradients when every weight trains;
+// attention adds 4·L·d per layer forward (QKᵀ and PV) and twice that backward.
+double flops_per_token(const ModelConfig& c, bool full, int length) {
+  const double n = static_cast<double>(c.parameter_count());
+  const double attention = 3.0 * 4.0 * c.num_layers * length / 2.0 * c.num_heads * c.head_dim;
+  return (full ? 6.0 : 4.0) * n + attention;
+}
+
+int run_one(const Args& args) {
+  set_num_threads(args.threads);
+  Model model = make_model(args.one_model);
+  const ModelConfig config = model.config;
+  AdapterConfig adapter;
+  if (args.one_method == "qlora") {
+    adapter.quantization = QuantizationConfig{};
+  } else {
+    adapter.type = parse_fine_tune_type(args.one_method);
+  }
+  const int batch = 4, length = 256;
+  TrainableModel tm(std::move(model), adapter, 1);
+  AdamW optimizer(tm.parameters(), {});
+  const TrainBatch data = random_batch(config.vocab_size, batch, length, 3);
+  auto step = [&] {
+    tm.zero_grad();
+    tm.forward_backward(data, 1.0f / static_cast<float>(data.loss_tokens()), false, 0);
+    optimizer.step(tm.parameters(), 1e-4);
+  };
+  step();  // warm-up: allocations, page faults
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < args.steps; ++i) step();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double tokens = static_cast<double>(args.steps) * batch * length;
+  const bool full = adapter.type == FineTuneType::kFull;
+  const double gflops = tokens * flops_per_token(config, full, length) / seconds / 1e9;
+  const MemoryTally predicted = estimate_training_memory(config, adapter, {batch, length, false});
+  nlohmann::json out = {{"model", args.one_model},
+                        {"method", args.one_method},
+                        {"threads", args.threads},
+                        {"batch", batch},
+                        {"seq_length", length},
+                        {"steps", args.steps},
+                        {"tokens_per_second", tokens / seconds},
+                        {"seconds_per_step", seconds / args.steps},
+                        {"gflops", gflops},
+                        {"trainable_params", tm.trainable_params()},
+                        {"peak_rss_mb", peak_rss_mb()},
+                        {"predicted_peak_rss_mb", predicted_peak_rss_mb(predicted)}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) args.threads = std::atoi(argv[++i]);
+    else if (a == "--steps" && i + 1 < argc) args.steps = std::atoi(argv[++i]);
+    else if (a == "--medium") args.medium = true;
+    else if (a == "--one" && i + 2 < argc) {
+      args.one_model = argv[++i];
+      args.one_method = argv[++i];
+    } else {
+      std::cerr << "usage: train_bench [--threads N] [--steps N] [--medium] | --one MODEL METHOD\n";
+      return 2;
+    }
+  }
+  if (!args.one_model.empty()) {
+    try {
+      return run_one(args);
+    } catch (const std::exception& e) {
+      std::cout << nlohmann::json{{"model", args.one_model}, {"method", args.one_method}, {"error", e.what()}}.dump()
+                << std::endl;
+      return 1;
+    }
+  }
+  std::vector<std::string> models = {"stories260K", "small"};
+  if (args.medium) models.push_back("medium");
+  for (const std::string& model : models) {
+    for (const char* method : {"lora", "qlora", "dora", "full"}) {
+      const int steps = model == "medium" ? std::min(args.steps, 3) : args.steps;
+      const std::string command = std::string(argv[0]) + " --threads " + std::to_string(args.threads) + " --steps " +
+                                  std::to_string(steps) + " --one " + model + " " + method;
+      std::fflush(stdout);
+      if (std::system(command.c_str()) == -1) return 1;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,175 @@
+// `lorafarm train`: fine-tune a model with LoRA, DoRA, QLoRA or in full, from
+// flags and/or a JSON config with mlx-lm's option names. With --json, every
+// report is one JSON line on stdout (the worker reads these).
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "engine/error.h"
+#include "engine/memory.h"
+#include "engine/trainer.h"
+
+namespace lorafarm::cli {
+namespace {
+
+struct TrainCommandOptions {
+  std::string config_file;
+  nlohmann::json flags = nlohmann::json::object();  // only the flags given, under their config names
+  nlohmann::json lora = nlohmann::json::object();
+  nlohmann::json quantization = nlohmann::json::object();
+  bool json = false;
+};
+
+nlohmann::json read_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw engine::InvalidInput(path + ": cannot read the training config");
+  try {
+    return nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw engine::InvalidInput(path + ": not valid JSON: " + e.what());
+  }
+}
+
+std::string progress_bar(int64_t step, int64_t total) {
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * step / std::max<int64_t>(total, 1));
+  return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(kWidth - filled), '.') +
+         "] " + std::to_string(step) + "/" + std::to_string(total);
+}
+
+int run_train(const TrainCommandOptions& options) {
+  nlohmann::json j = options.config_file.empty() ? nlohmann::json::object() : read_config(options.config_file);
+  if (!j.is_object()) throw engine::InvalidInput(options.config_file + ": the training config must be a JSON object");
+  for (const auto& [key, value] : options.flags.items()) j[key] = value;
+  if (!options.lora.empty()) {
+    if (!j.contains("lora_parameters")) j["lora_parameters"] = nlohmann::json::object();
+    for (const auto& [key, value] : options.lora.items()) j["lora_parameters"][key] = value;
+  }
+  if (!options.quantization.empty()) {
+    if (!j.contains("quantization") || j["quantization"].is_null()) j["quantization"] = nlohmann::json::object();
+    for (const auto& [key, value] : options.quantization.items()) j["quantization"][key] = value;
+  }
+  const engine::TrainConfig config = engine::TrainConfig::from_json(j);
+  const bool tty = !options.json && isatty(STDERR_FILENO);
+
+  engine::TrainCallbacks callbacks;
+  callbacks.on_message = [&](const std::string& m) { std::cerr << "lorafarm train: " << m << "\n"; };
+  if (tty) {
+    callbacks.on_step = [](int64_t step, int64_t total) {
+      std::cerr << "\r" << progress_bar(step, total) << std::flush;
+      if (step == total) std::cerr << "\n";
+    };
+  }
+  callbacks.on_report = [&](const engine::StepReport& r) {
+    if (options.json) {
+      std::cout << nlohmann::json{{"step", r.step}, {"train_loss", r.train_loss}, {"learning_rate", r.learning_rate},
+                                  {"tokens_per_second", r.tokens_per_second}, {"trained_tokens", r.trained_tokens},
+                                  {"peak_rss_mb", r.peak_rss_mb}}.dump()
+                << std::endl;
+      return;
+    }
+    if (tty) std::cerr << "\r\033[K";
+    std::printf("step %lld: train loss %.4f, lr %.3g, %.0f tokens/s, %lld tokens, peak %.1f MiB\n",
+                static_cast<long long>(r.step), r.train_loss, r.learning_rate, r.tokens_per_second,
+                static_cast<long long>(r.trained_tokens), r.peak_rss_mb);
+    std::fflush(stdout);
+  };
+  callbacks.on_eval = [&](const engine::EvalReport& r) {
+    if (options.json) {
+      std::cout << nlohmann::json{{"step", r.step}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}}.dump() << std::endl;
+      return;
+    }
+    if (tty) std::cerr << "\r\033[K";
+    std::printf("step %lld: val loss %.4f, val ppl %.2f\n", static_cast<long long>(r.step), r.val_loss, r.val_ppl);
+    std::fflush(stdout);
+  };
+
+  const engine::TrainResult result = engine::train(config, callbacks);
+  const double predicted = engine::predicted_peak_rss_mb(result.memory);
+  auto optional_number = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  if (options.json) {
+    std::cout << nlohmann::json{{"final", true},
+                                {"val_loss", result.val_loss},
+                                {"val_ppl", result.val_ppl},
+                                {"test_loss", optional_number(result.test_loss)},
+                                {"test_ppl", optional_number(result.test_ppl)},
+                                {"peak_rss_mb", result.peak_rss_mb},
+                                {"trainable_params", result.trainable_params},
+                                {"tokens_per_second", result.tokens_per_second},
+                                {"train_seconds", result.train_seconds},
+                                {"trained_tokens", result.trained_tokens},
+                                {"memory_bytes", result.memory.to_json()},
+                                {"adapter_path", config.adapter_path},
+                                {"unquantized_layers", result.unquantized_layers}}
+                     .dump()
+              << std::endl;
+    return kExitOk;
+  }
+  std::printf("final: val loss %.4f (ppl %.2f)", result.val_loss, result.val_ppl);
+  if (result.test_loss) std::printf(", test loss %.4f (ppl %.2f)", *result.test_loss, *result.test_ppl);
+  std::printf("\n%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (tally %.1f MiB)\n",
+              static_cast<long long>(result.trainable_params), result.tokens_per_second, result.train_seconds,
+              result.peak_rss_mb, predicted);
+  std::printf("adapter saved to %s\n", config.adapter_path.c_str());
+  return kExitOk;
+}
+
+// A flag that, when given, sets `key` in `target` (a JSON object of config names).
+template <class T>
+void json_option(CLI::App* app, const std::string& flag, nlohmann::json& target, const std::string& key,
+                 const std::string& help) {
+  app->add_option_function<T>(flag, [&target, key](const T& v) { target[key] = v; }, help);
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& root) {
+  auto o = std::make_shared<TrainCommandOptions>();
+  CLI::App* app = root.add_subcommand("train", "Fine-tune a model (LoRA, DoRA, QLoRA or full)");
+  app->add_option("-c,--config", o->config_file, "JSON config with mlx-lm option names (flags override it)")
+      ->check(CLI::ExistingFile);
+  json_option<std::string>(app, "--model", o->flags, "model", "Model folder (Hugging Face layout)");
+  json_option<std::string>(app, "--data", o->flags, "data", "Folder with train/valid/test.jsonl");
+  json_option<std::string>(app, "--fine-tune-type", o->flags, "fine_tune_type", "lora | dora | qlora | full");
+  json_option<int>(app, "--num-layers", o->flags, "num_layers", "Adapt the last N blocks (-1 = all)");
+  json_option<int>(app, "--rank", o->lora, "rank", "LoRA rank");
+  json_option<float>(app, "--scale", o->lora, "scale", "LoRA scale (mlx-lm multiplier, default 20)");
+  json_option<float>(app, "--alpha", o->lora, "alpha", "LoRA alpha: scale = alpha/rank (PEFT)");
+  app->add_flag_callback("--rslora", [o] { o->lora["rslora"] = true; }, "Scale = alpha/sqrt(rank)");
+  json_option<float>(app, "--dropout", o->lora, "dropout", "LoRA dropout");
+  json_option<std::vector<std::string>>(app, "--keys", o->lora, "keys", "Modules to adapt (e.g. self_attn.q_proj)");
+  json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
+  json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");
+  json_option<std::string>(app, "--quant-mode", o->quantization, "mode", "QLoRA: affine | nf4");
+  json_option<int>(app, "--batch-size", o->flags, "batch_size", "Samples per batch");
+  json_option<int>(app, "--iters", o->flags, "iters", "Optimizer steps");
+  json_option<double>(app, "--learning-rate", o->flags, "learning_rate", "Peak learning rate");
+  json_option<std::string>(app, "--lr-schedule", o->flags, "lr_schedule", "constant | cosine | linear");
+  json_option<double>(app, "--weight-decay", o->flags, "weight_decay", "AdamW weight decay");
+  json_option<double>(app, "--max-grad-norm", o->flags, "max_grad_norm", "Clip gradients to this global norm");
+  app->add_flag_callback("--grad-checkpoint", [o] { o->flags["grad_checkpoint"] = true; }, "Recompute activations per block");
+  json_option<int>(app, "--grad-accumulation-steps", o->flags, "grad_accumulation_steps", "Micro-batches per step");
+  app->add_flag_callback("--mask-prompt", [o] { o->flags["mask_prompt"] = true; }, "Loss on completions only");
+  json_option<int>(app, "--steps-per-report", o->flags, "steps_per_report", "Report every N steps");
+  json_option<int>(app, "--steps-per-eval", o->flags, "steps_per_eval", "Validate every N steps");
+  json_option<int>(app, "--val-batches", o->flags, "val_batches", "Validation batches (-1 = all)");
+  json_option<int>(app, "--save-every", o->flags, "save_every", "Save the adapter every N steps");
+  json_option<uint64_t>(app, "--seed", o->flags, "seed", "Random seed");
+  json_option<int>(app, "--max-seq-length", o->flags, "max_seq_length", "Cut samples at this many tokens");
+  json_option<std::string>(app, "--batch-order", o->flags, "batch_order", "sorted (mlx-lm) | shuffle");
+  json_option<std::string>(app, "--adapter-path", o->flags, "adapter_path", "Folder to save the adapter in");
+  json_option<std::string>(app, "--format", o->flags, "adapter_format", "Adapter layout: mlx | peft");
+  json_option<std::string>(app, "--resume-adapter-file", o->flags, "resume_adapter_file", "Start from this adapter");
+  json_option<int>(app, "--threads", o->flags, "threads", "Threads (0 = all cores)");
+  app->add_flag("--json", o->json, "JSON lines on stdout");
+  app->footer(
+      "Example:\n  lorafarm train --model examples/models/stories260K --data examples/data/fortunes \\\n"
+      "    --fine-tune-type lora --rank 8 --iters 300 --batch-size 8 --learning-rate 1e-3 --max-seq-length 256");
+  return {app, [o] { return run_train(*o); }};
+}
+
+}  // namespace lorafarm::cli

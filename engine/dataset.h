@@ -1,0 +1,81 @@
+// Fine-tuning data as mlx-lm reads it: `{train,valid,test}.jsonl` whose lines
+// are {"text"}, {"prompt", "completion"} or {"messages": [{"role", "content"}]},
+// tokenized with BOS (when the tokenizer adds one) and EOS appended, cut at
+// max_seq_length, optionally with the prompt masked out of the loss; batched
+// in length-sorted groups whose order is reshuffled every epoch.
+//
+// Chat template (used for `messages`; lorafarm does not run the Jinja
+// templates of tokenizer_config.json): each message becomes
+//   "### System:\n{content}\n\n" / "### User:\n{content}\n\n" / "### Assistant:\n{content}\n\n"
+// and the prompt of a sample is everything before the last message's content
+// (its header included). `prompt`/`completion` records are the plain
+// concatenation prompt + completion (no template).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/tokenizer.h"
+#include "engine/train_batch.h"
+
+namespace lorafarm::engine {
+
+struct Sample {
+  std::vector<TokenId> tokens;
+  int prompt_tokens = 0;  // tokens before the first one that carries loss (0 = none masked)
+};
+
+struct DataOptions {
+  int max_seq_length = 2048;
+  bool mask_prompt = false;
+  bool add_eos = true;  // mlx-lm appends EOS when the text does not end with it
+};
+
+// The chat template described above, applied to (role, content) pairs.
+std::string render_chat(const std::vector<std::pair<std::string, std::string>>& messages, bool add_assistant_header);
+
+// Tokenizes {folder}/{split}.jsonl. A record that ends up with no token
+// carrying loss (empty text, or a prompt that fills max_seq_length) is an
+// InvalidInput naming its line. An empty file too.
+std::vector<Sample> load_split(const std::filesystem::path& folder, const std::string& split, const Tokenizer& tokenizer,
+                               const DataOptions& options);
+
+// Right-padded batch of samples[indices]: inputs t, targets t+1; weight 1 on
+// real targets past the prompt.
+TrainBatch make_batch(const std::vector<Sample>& samples, std::span<const std::size_t> indices);
+
+// Groups of `batch_size` sample indices in order of length (mlx-lm); the
+// last incomplete group is kept only when keep_partial.
+std::vector<std::vector<std::size_t>> length_sorted_batches(const std::vector<Sample>& samples, int batch_size,
+                                                            bool keep_partial);
+
+// An endless stream of training batches: every epoch visits the length-sorted
+// groups in a fresh seeded order ("sorted", as mlx-lm), or regroups a seeded
+// permutation of the samples ("shuffle", as the fortunes reference runs).
+class BatchStream {
+ public:
+  enum class Order { kSortedGroups, kShuffled };
+  BatchStream(const std::vector<Sample>& samples, int batch_size, uint64_t seed, Order order);
+  TrainBatch next();
+  int64_t epoch() const { return epoch_; }
+
+ private:
+  void new_epoch();
+  const std::vector<Sample>& samples_;
+  int batch_size_;
+  Order order_;
+  std::mt19937_64 rng_;
+  std::vector<std::vector<std::size_t>> batches_;
+  std::vector<std::size_t> order_of_batches_;
+  std::size_t position_ = 0;
+  int64_t epoch_ = -1;
+};
+
+// Seeded Fisher–Yates with rng() % n: the same order on every platform.
+void seeded_shuffle(std::vector<std::size_t>& items, std::mt19937_64& rng);
+
+}  // namespace lorafarm::engine

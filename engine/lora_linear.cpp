@@ -1,0 +1,193 @@
+// LoRA / DoRA / trainable linear layers: forward with a cache, analytic backward.
+#include "engine/lora_linear.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/quantized_base.h"
+
+namespace lorafarm::engine {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+Matrix dropout_mask(Eigen::Index rows, Eigen::Index cols, float p, uint64_t seed) {
+  Matrix mask(rows, cols);
+  const float keep = 1.0f / (1.0f - p);
+  const auto threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
+  const uint64_t base = splitmix64(seed);
+  for (Eigen::Index i = 0; i < mask.size(); ++i) {
+    mask.data()[i] = splitmix64(base ^ static_cast<uint64_t>(i)) < threshold ? 0.0f : keep;
+  }
+  return mask;
+}
+
+void AdaptedLinear::set_quantized_base(std::shared_ptr<const QuantizedMatrix> quantized) {
+  if (train_base_) throw InvalidInput("a quantized base cannot be fine-tuned in full");
+  quantized_ = std::move(quantized);
+}
+
+Eigen::Index AdaptedLinear::in_features() const {
+  return quantized_ ? quantized_base_cols(*quantized_) : base_->in_features();
+}
+
+Eigen::Index AdaptedLinear::out_features() const {
+  return quantized_ ? quantized_base_rows(*quantized_) : base_->out_features();
+}
+
+void AdaptedLinear::add_adapter(const LoraSettings& settings, std::mt19937_64& rng) {
+  const Eigen::Index in = in_features(), out = out_features();
+  if (settings.rank <= 0 || settings.rank > std::min(in, out)) {
+    throw InvalidInput("lora rank " + std::to_string(settings.rank) + " must be between 1 and " +
+                       std::to_string(std::min(in, out)) + " for a layer of " + std::to_string(in) + " -> " +
+                       std::to_string(out));
+  }
+  if (settings.dropout < 0 || settings.dropout >= 1) {
+    throw InvalidInput("lora dropout " + std::to_string(settings.dropout) + " must be in [0, 1)");
+  }
+  settings_ = settings;
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  std::uniform_real_distribution<float> uniform(-bound, bound);
+  lora_a_.resize(in, settings.rank);
+  for (Eigen::Index i = 0; i < lora_a_.size(); ++i) lora_a_.data()[i] = uniform(rng);
+  lora_b_ = Matrix::Zero(settings.rank, out);
+  lora_a_grad_ = Matrix::Zero(in, settings.rank);
+  lora_b_grad_ = Matrix::Zero(settings.rank, out);
+  if (settings.dora) {
+    magnitude_ = base_weight().rowwise().norm();
+    magnitude_grad_ = Vector::Zero(out);
+  }
+}
+
+void AdaptedLinear::make_trainable() {
+  if (quantized_) throw InvalidInput("a quantized base cannot be fine-tuned in full");
+  train_base_ = true;
+  weight_grad_ = Matrix::Zero(base_->weight.rows(), base_->weight.cols());
+  if (base_->has_bias()) bias_grad_ = Vector::Zero(base_->bias.size());
+}
+
+Matrix AdaptedLinear::base_weight() const { return quantized_ ? quantized_base_dense(*quantized_) : base_->weight; }
+
+void AdaptedLinear::base_product(const Matrix& x, Matrix& y) const {
+  if (quantized_) {
+    quantized_base_product(*quantized_, x, y);
+  } else {
+    y.noalias() = x * base_->weight.transpose();
+  }
+}
+
+void AdaptedLinear::base_transposed_product(const Matrix& g, Matrix& dx) const {
+  if (quantized_) {
+    quantized_base_input_grad(*quantized_, g, dx);  // dequantized on the fly, a tile at a time
+  } else {
+    dx.noalias() += g * base_->weight;
+  }
+}
+
+Vector AdaptedLinear::adapted_row_norms() const {
+  Matrix adapted = base_weight();
+  adapted.noalias() += settings_.scale * (lora_a_ * lora_b_).transpose();
+  return adapted.rowwise().norm();
+}
+
+void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optional<uint64_t> dropout_seed) const {
+  base_product(x, y);
+  if (has_adapter()) {
+    Cache local;
+    Cache& c = cache ? *cache : local;
+    if (settings_.dropout > 0 && dropout_seed) {  // dropout only while training
+      c.drop_mask = dropout_mask(x.rows(), x.cols(), settings_.dropout, *dropout_seed);
+      c.xa.noalias() = x.cwiseProduct(c.drop_mask) * lora_a_;
+    } else {
+      c.drop_mask.resize(0, 0);
+      c.xa.noalias() = x * lora_a_;
+    }
+    y.noalias() += settings_.scale * c.xa * lora_b_;
+    if (is_dora()) {
+      c.dora_norm = adapted_row_norms();
+      c.dora_scale = magnitude_.cwiseQuotient(c.dora_norm);
+      if (cache) c.z = y;
+      y.array().rowwise() *= c.dora_scale.transpose().array();
+    }
+  }
+  if (base_->has_bias()) y.rowwise() += base_->bias.transpose();
+}
+
+void AdaptedLinear::backward(const Matrix& x, const Cache& cache, const Matrix& dy, Matrix* dx) {
+  if (train_base_) {
+    weight_grad_.noalias() += dy.transpose() * x;
+    if (base_->has_bias()) bias_grad_ += dy.colwise().sum().transpose();
+  }
+  if (!has_adapter()) {
+    if (dx) base_transposed_product(dy, *dx);
+    return;
+  }
+  // g = dL/dz: the gradient before DoRA's (constant-norm) magnitude scaling.
+  Matrix scaled;
+  const Matrix* g = &dy;
+  if (is_dora()) {
+    magnitude_grad_ += (dy.cwiseProduct(cache.z)).colwise().sum().transpose().cwiseQuotient(cache.dora_norm);
+    scaled = dy;
+    scaled.array().rowwise() *= cache.dora_scale.transpose().array();
+    g = &scaled;
+  }
+  const float s = settings_.scale;
+  lora_b_grad_.noalias() += s * cache.xa.transpose() * (*g);
+  const Matrix dxa = s * (*g) * lora_b_.transpose();  // (rows, r)
+  if (cache.drop_mask.size() > 0) {
+    lora_a_grad_.noalias() += x.cwiseProduct(cache.drop_mask).transpose() * dxa;
+  } else {
+    lora_a_grad_.noalias() += x.transpose() * dxa;
+  }
+  if (!dx) return;
+  base_transposed_product(*g, *dx);
+  if (cache.drop_mask.size() > 0) {
+    dx->noalias() += (dxa * lora_a_.transpose()).cwiseProduct(cache.drop_mask);
+  } else {
+    dx->noalias() += dxa * lora_a_.transpose();
+  }
+}
+
+void AdaptedLinear::collect_parameters(const std::string& prefix, std::vector<ParamRef>& out) {
+  auto add = [&](const std::string& suffix, std::vector<int64_t> shape, float* value, float* grad, int64_t size) {
+    out.push_back({prefix + suffix, std::move(shape), value, grad, size});
+  };
+  if (train_base_) {
+    Matrix& w = base_->weight;
+    add(".weight", {w.rows(), w.cols()}, w.data(), weight_grad_.data(), w.size());
+    if (base_->has_bias()) add(".bias", {base_->bias.size()}, base_->bias.data(), bias_grad_.data(), base_->bias.size());
+  }
+  if (has_adapter()) {
+    add(".lora_a", {lora_a_.rows(), lora_a_.cols()}, lora_a_.data(), lora_a_grad_.data(), lora_a_.size());
+    add(".lora_b", {lora_b_.rows(), lora_b_.cols()}, lora_b_.data(), lora_b_grad_.data(), lora_b_.size());
+    if (is_dora()) add(".m", {magnitude_.size()}, magnitude_.data(), magnitude_grad_.data(), magnitude_.size());
+  }
+}
+
+void AdaptedLinear::zero_grad() {
+  weight_grad_.setZero();
+  bias_grad_.setZero();
+  lora_a_grad_.setZero();
+  lora_b_grad_.setZero();
+  magnitude_grad_.setZero();
+}
+
+Matrix AdaptedLinear::merged_weight() const {
+  Matrix w = base_weight();
+  if (!has_adapter()) return w;
+  w.noalias() += settings_.scale * (lora_a_ * lora_b_).transpose();
+  if (is_dora()) {
+    const Vector scale = magnitude_.cwiseQuotient(w.rowwise().norm());
+    w.array().colwise() *= scale.array();
+  }
+  return w;
+}
+
+}  // namespace lorafarm::engine

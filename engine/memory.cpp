@@ -1,0 +1,108 @@
+// Byte tallies by category, measured peak RSS, and the peak-memory predictor.
+#include "engine/memory.h"
+
+#include <sys/resource.h>
+
+#include <fstream>
+#include <string>
+
+namespace lorafarm::engine {
+namespace {
+
+double status_field_mb(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;  // kB
+  }
+  return -1;
+}
+
+constexpr int64_t kFloat = 4;
+
+}  // namespace
+
+nlohmann::json MemoryTally::to_json() const {
+  return {{"base_weights", base_weights}, {"quantized_weights", quantized_weights},
+          {"adapter_params", adapter_params}, {"gradients", gradients},
+          {"optimizer_state", optimizer_state}, {"activations", activations}, {"total", total()}};
+}
+
+double peak_rss_mb() {
+  const double hwm = status_field_mb("VmHWM");
+  if (hwm >= 0) return hwm;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kB
+}
+
+double current_rss_mb() { return status_field_mb("VmRSS"); }
+
+int64_t quantized_weight_bytes(int64_t out, int64_t in, const QuantizationConfig& q) {
+  const int64_t elements = out * in;
+  if (q.mode == QuantizationConfig::Mode::kNf4) {
+    // 4-bit codes, one 8-bit absmax per 64-block, one float scale per 256 absmaxes.
+    return elements / 2 + elements / 64 + (elements / 64 / 256 + 1) * kFloat;
+  }
+  // MLX affine: packed bits plus a float scale and bias per group.
+  return elements * q.bits / 8 + 2 * kFloat * (elements / q.group_size);
+}
+
+MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
+  MemoryTally t;
+  const int64_t h = c.hidden_size, ff = c.intermediate_size;
+  const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
+  const std::array<std::pair<int64_t, int64_t>, 7> shapes = {
+      std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
+  const int64_t embed = int64_t{c.vocab_size} * h * (c.tie_word_embeddings ? 1 : 2);
+  const int64_t norms = (2 * int64_t{c.num_layers} + 1) * h;
+  const bool full = adapter.type == FineTuneType::kFull;
+
+  // Weights.
+  t.base_weights = (embed + norms) * kFloat;
+  for (const auto& [in, out] : shapes) {
+    const int64_t dense = in * out * kFloat * c.num_layers;
+    if (adapter.quantization && in % adapter.quantization->group_size == 0) {
+      t.quantized_weights += quantized_weight_bytes(out, in, *adapter.quantization) * c.num_layers;
+    } else {
+      t.base_weights += dense;
+    }
+  }
+  const int64_t trainable = expected_trainable_params(c, adapter);
+  if (!full) t.adapter_params = trainable * kFloat;
+  t.gradients = trainable * kFloat;
+  t.optimizer_state = 2 * trainable * kFloat;
+
+  // Activations of one micro-batch (floats), see TrainableModel::BlockCache.
+  const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
+  const int blocks = full ? c.num_layers
+                          : (adapter.num_layers == -1 ? c.num_layers : std::min(adapter.num_layers, c.num_layers));
+  int64_t lin_cache = 0;
+  if (!full) {
+    for (Module m : adapter.modules()) {
+      lin_cache += n * adapter.rank;
+      if (adapter.type == FineTuneType::kDora) lin_cache += n * shapes[m].second;
+      if (adapter.dropout > 0) lin_cache += n * shapes[m].first;
+    }
+  }
+  const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
+  const int64_t per_block = n * (4 * h + 2 * qd + 2 * kvd + 3 * ff) + probs + lin_cache;
+  const int64_t stored = shape.grad_checkpoint ? blocks * n * h + per_block : blocks * per_block;
+  // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...) and
+  // the head: a 256-row chunk of logits, the final norm's input/output and dx.
+  const int64_t temporaries = n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + 256 * int64_t{c.vocab_size} + 4 * n * h;
+  // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
+  int64_t widest = 0;
+  for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
+  const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
+  t.activations = (stored + temporaries + dense_scratch) * kFloat;
+  return t;
+}
+
+double predicted_peak_rss_mb(const MemoryTally& tally) {
+  // Code, libraries, tokenizer and allocator slack of the `lorafarm train` process.
+  constexpr double kOverheadMb = 12.0;
+  return static_cast<double>(tally.total()) / (1024.0 * 1024.0) + kOverheadMb;
+}
+
+}  // namespace lorafarm::engine

@@ -1,0 +1,110 @@
+// Backward kernels: RMSNorm, RoPE, causal GQA attention, SwiGLU, the
+// cross-entropy head and the embedding.
+#include "engine/ops_backward.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lorafarm::engine {
+
+void rms_norm_backward(const Matrix& x, const Vector& weight, const Vector& inv_rms, const Matrix& dy, Matrix& dx,
+                       Vector* weight_grad) {
+  const auto n = static_cast<float>(x.cols());
+  dx.resize(x.rows(), x.cols());
+#pragma omp parallel for schedule(static)
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const float inv = inv_rms(r);
+    const auto g = dy.row(r).cwiseProduct(weight.transpose());
+    const float dot = g.dot(x.row(r));
+    dx.row(r) = inv * g - (inv * inv * inv * dot / n) * x.row(r);
+  }
+  if (weight_grad) {
+    // Σ_r dy[r] ⊙ x[r]·r[r], as one product so it uses the GEMV kernel.
+    weight_grad->noalias() += (dy.cwiseProduct(x)).transpose() * inv_rms;
+  }
+}
+
+void apply_rope_backward(Matrix& grad, int heads, const RopeTable& table, std::span<const int> positions) {
+  apply_rope(grad, heads, table, positions, /*inverse=*/true);
+}
+
+void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v,
+                               const std::vector<Matrix>& probs, Eigen::Ref<const Matrix> d_out, int heads,
+                               int kv_heads, Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv) {
+  const auto d = q.cols() / heads;
+  const int group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+#pragma omp parallel for schedule(static)
+  for (int kvh = 0; kvh < kv_heads; ++kvh) {
+    const auto kh = k.middleCols(kvh * d, d);
+    const auto vh = v.middleCols(kvh * d, d);
+    auto dkh = dk.middleCols(kvh * d, d);
+    auto dvh = dv.middleCols(kvh * d, d);
+    dkh.setZero();
+    dvh.setZero();
+    Matrix dp;
+    for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+      const Matrix& p = probs[static_cast<std::size_t>(h)];
+      const auto doh = d_out.middleCols(h * d, d);
+      dvh.noalias() += p.transpose() * doh;
+      dp.noalias() = doh * vh.transpose();
+      // dS = P ⊙ (dP − rowsum(dP ⊙ P)); masked entries have P = 0 and stay 0.
+      const Eigen::VectorXf row_dot = dp.cwiseProduct(p).rowwise().sum();
+      dp = p.cwiseProduct(dp.colwise() - row_dot) * scale;
+      dq.middleCols(h * d, d).noalias() = dp * kh;
+      dkh.noalias() += dp.transpose() * q.middleCols(h * d, d);
+    }
+  }
+}
+
+void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, Matrix& d_gate, Matrix& d_up) {
+  const auto g = gate.array();
+  const Eigen::ArrayXXf sigmoid = 1.0f / (1.0f + (-g).exp());
+  d_up = (d_act.array() * g * sigmoid).matrix();
+  d_gate = (d_act.array() * up.array() * sigmoid * (1.0f + g * (1.0f - sigmoid))).matrix();
+}
+
+double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
+                          std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad) {
+  constexpr Eigen::Index kChunk = 256;
+  const Eigen::Index rows = x.rows();
+  if (dx) dx->resize(rows, x.cols());
+  std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
+  Matrix logits;
+  for (Eigen::Index first = 0; first < rows; first += kChunk) {
+    const Eigen::Index count = std::min(kChunk, rows - first);
+    const auto xc = x.middleRows(first, count);
+    logits.noalias() = xc * head.transpose();
+#pragma omp parallel for schedule(static)
+    for (Eigen::Index i = 0; i < count; ++i) {
+      const auto r = static_cast<std::size_t>(first + i);
+      auto row = logits.row(i);
+      const float w = weights[r];
+      if (w <= 0) {
+        row.setZero();  // no loss, no gradient
+        continue;
+      }
+      const float max_logit = row.maxCoeff();
+      const float target_logit = row(targets[r]);
+      row.array() = (row.array() - max_logit).exp();
+      const float sum = row.sum();
+      row_loss[r] = w * (std::log(static_cast<double>(sum)) + max_logit - target_logit);
+      if (dx) {
+        row *= loss_scale * w / sum;
+        row(targets[r]) -= loss_scale * w;
+      }
+    }
+    if (!dx) continue;
+    dx->middleRows(first, count).noalias() = logits * head;
+    if (head_grad) head_grad->noalias() += logits.transpose() * xc;
+  }
+  double total = 0;
+  for (double l : row_loss) total += l;  // in row order: the same sum for any thread count
+  return total;
+}
+
+void embedding_backward(std::span<const TokenId> ids, const Matrix& dx, Matrix& embedding_grad) {
+  for (std::size_t r = 0; r < ids.size(); ++r) embedding_grad.row(ids[r]) += dx.row(static_cast<Eigen::Index>(r));
+}
+
+}  // namespace lorafarm::engine

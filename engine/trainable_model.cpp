@@ -1,0 +1,470 @@
+// Forward with saved activations and the analytic backward of a LLaMA-family
+// model, for LoRA, DoRA, QLoRA and full fine-tuning.
+#include "engine/trainable_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/ops_backward.h"
+#include "engine/quantized_base.h"
+
+namespace lorafarm::engine {
+
+struct TrainableModel::Context {
+  const TrainBatch& batch;
+  RopeTable rope;
+  std::vector<int> positions;
+
+  Context(const ModelConfig& c, const TrainBatch& b) : batch(b) {
+    rope = make_rope_table(c, std::max(b.length, 1));
+    positions.resize(b.inputs.size());
+    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int>(i % b.length);
+  }
+};
+
+// What a block's backward needs from its forward.
+struct TrainableModel::BlockCache {
+  Matrix x;  // block input
+  Matrix normed1, q, k, v, attended, h, normed2, gate, up, act;
+  Vector inv1, inv2;
+  std::array<AdaptedLinear::Cache, 7> lin;
+  std::vector<std::vector<Matrix>> probs;  // [sequence][head] softmax (n, n)
+};
+
+namespace {
+
+Linear& module_linear(DecoderBlock& b, Module m) {
+  switch (m) {
+    case kQ: return b.q_proj;
+    case kK: return b.k_proj;
+    case kV: return b.v_proj;
+    case kO: return b.o_proj;
+    case kGate: return b.gate_proj;
+    case kUp: return b.up_proj;
+    case kDown: return b.down_proj;
+  }
+  throw InvalidInput("bad module");
+}
+
+// (in, out) of a module from the config alone.
+std::pair<int64_t, int64_t> module_shape(const ModelConfig& c, Module m) {
+  const int64_t h = c.hidden_size, q = int64_t{c.num_heads} * c.head_dim, kv = int64_t{c.num_kv_heads} * c.head_dim;
+  switch (m) {
+    case kQ: return {h, q};
+    case kK:
+    case kV: return {h, kv};
+    case kO: return {q, h};
+    case kGate:
+    case kUp: return {h, c.intermediate_size};
+    case kDown: return {c.intermediate_size, h};
+  }
+  return {0, 0};
+}
+
+uint64_t layer_seed(uint64_t seed, int block, Module m) {
+  return seed * 0x100000001B3ull + static_cast<uint64_t>(block) * 7 + static_cast<uint64_t>(m) + 1;
+}
+
+std::string layer_name(int block, Module m) {
+  return "model.layers." + std::to_string(block) + "." + kLinearModules[m];
+}
+
+int adapted_blocks(const ModelConfig& c, int num_layers) {
+  if (num_layers == -1) return c.num_layers;
+  if (num_layers < 1 || num_layers > c.num_layers) {
+    throw InvalidInput("num_layers " + std::to_string(num_layers) + " is out of range: the model has " +
+                       std::to_string(c.num_layers) + " blocks (use 1.." + std::to_string(c.num_layers) +
+                       ", or -1 for all)");
+  }
+  return num_layers;
+}
+
+}  // namespace
+
+FineTuneType parse_fine_tune_type(std::string_view name) {
+  if (name == "lora" || name == "qlora") return FineTuneType::kLora;
+  if (name == "dora") return FineTuneType::kDora;
+  if (name == "full") return FineTuneType::kFull;
+  throw InvalidInput("fine_tune_type '" + std::string(name) + "' is not one of lora, dora, qlora, full");
+}
+
+const char* fine_tune_type_name(FineTuneType type) {
+  switch (type) {
+    case FineTuneType::kLora: return "lora";
+    case FineTuneType::kDora: return "dora";
+    case FineTuneType::kFull: return "full";
+  }
+  return "?";
+}
+
+float AdapterConfig::effective_scale() const {
+  if (!alpha) return scale;
+  return rslora ? *alpha / std::sqrt(static_cast<float>(rank)) : *alpha / static_cast<float>(rank);
+}
+
+std::vector<Module> AdapterConfig::modules() const {
+  std::vector<Module> out;
+  if (keys.empty()) {
+    for (int m = 0; m < 7; ++m) out.push_back(static_cast<Module>(m));
+    return out;
+  }
+  for (const std::string& key : keys) {
+    int found = -1;
+    for (int m = 0; m < 7; ++m) {
+      const std::string_view full = kLinearModules[m];
+      if (key == full || key == full.substr(full.find('.') + 1)) found = m;
+    }
+    if (found < 0) {
+      std::string known;
+      for (const char* name : kLinearModules) known += std::string(known.empty() ? "" : ", ") + name;
+      throw InvalidInput("unknown lora key '" + key + "'; known keys: " + known);
+    }
+    if (std::find(out.begin(), out.end(), found) == out.end()) out.push_back(static_cast<Module>(found));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TrainableModel::TrainableModel(Model model, const AdapterConfig& config, uint64_t seed)
+    : model_(std::make_unique<Model>(std::move(model))), config_(config) {
+  init(seed, nullptr);
+}
+
+TrainableModel::TrainableModel(Model model, const AdapterConfig& config, uint64_t seed,
+                               std::vector<std::map<std::string, QuantizedMatrix>> quantized)
+    : model_(std::make_unique<Model>(std::move(model))), config_(config) {
+  if (!config_.quantization) config_.quantization = quantized.empty() || quantized[0].empty()
+                                                        ? QuantizationConfig{}
+                                                        : quantized[0].begin()->second.config;
+  init(seed, &quantized);
+}
+
+void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized) {
+  const AdapterConfig& config = config_;
+  const ModelConfig& c = model_->config;
+  base_fingerprint_ = model_fingerprint(*model_);
+  const int adapted = config.type == FineTuneType::kFull ? c.num_layers : adapted_blocks(c, config.num_layers);
+  first_block_ = c.num_layers - adapted;
+  layers_.reserve(static_cast<std::size_t>(c.num_layers) * 7);
+  for (DecoderBlock& b : model_->blocks) {
+    for (int m = 0; m < 7; ++m) layers_.emplace_back(module_linear(b, static_cast<Module>(m)));
+  }
+  if (config.quantization) {
+    if (config.type == FineTuneType::kFull) throw InvalidInput("full fine-tuning cannot use a quantized base (qlora)");
+    quantize_base(*config.quantization, prequantized);
+  }
+
+  if (config.type == FineTuneType::kFull) {
+    for (AdaptedLinear& l : layers_) l.make_trainable();
+    embed_grad_ = Matrix::Zero(model_->embed_tokens.rows(), model_->embed_tokens.cols());
+    if (!c.tie_word_embeddings) head_grad_ = Matrix::Zero(model_->lm_head.rows(), model_->lm_head.cols());
+    for (const DecoderBlock& b : model_->blocks) {
+      input_norm_grad_.push_back(Vector::Zero(b.input_norm.size()));
+      post_norm_grad_.push_back(Vector::Zero(b.post_attention_norm.size()));
+    }
+    final_norm_grad_ = Vector::Zero(model_->final_norm.size());
+  } else {
+    LoraSettings settings;
+    settings.rank = config.rank;
+    settings.scale = config.effective_scale();
+    settings.dropout = config.dropout;
+    settings.dora = config.type == FineTuneType::kDora;
+    const std::vector<Module> modules = config.modules();
+    for (Module m : modules) {
+      const auto [in, out] = module_shape(c, m);
+      if (config.rank < 1 || config.rank > std::min(in, out)) {
+        throw InvalidInput("lora rank " + std::to_string(config.rank) + " is out of range for " + kLinearModules[m] +
+                           " (" + std::to_string(in) + " -> " + std::to_string(out) + "): use 1.." +
+                           std::to_string(std::min(in, out)));
+      }
+    }
+    std::mt19937_64 rng(seed);
+    for (int block = first_block_; block < c.num_layers; ++block) {
+      for (Module m : modules) layer(block, m).add_adapter(settings, rng);
+    }
+  }
+
+  // Parameters in a fixed order: embedding, blocks, final norm, head.
+  auto add = [&](std::string name, std::vector<int64_t> shape, float* value, float* grad, int64_t size) {
+    parameters_.push_back({std::move(name), std::move(shape), value, grad, size});
+  };
+  const bool full = config.type == FineTuneType::kFull;
+  if (full) {
+    Matrix& e = model_->embed_tokens;
+    add("model.embed_tokens.weight", {e.rows(), e.cols()}, e.data(), embed_grad_.data(), e.size());
+  }
+  for (int block = 0; block < c.num_layers; ++block) {
+    const std::string prefix = "model.layers." + std::to_string(block) + ".";
+    DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
+    if (full) {
+      const auto i = static_cast<std::size_t>(block);
+      add(prefix + "input_layernorm.weight", {b.input_norm.size()}, b.input_norm.data(), input_norm_grad_[i].data(),
+          b.input_norm.size());
+      add(prefix + "post_attention_layernorm.weight", {b.post_attention_norm.size()}, b.post_attention_norm.data(),
+          post_norm_grad_[i].data(), b.post_attention_norm.size());
+    }
+    for (int m = 0; m < 7; ++m) layer(block, static_cast<Module>(m)).collect_parameters(prefix + kLinearModules[m], parameters_);
+  }
+  if (full) {
+    Vector& n = model_->final_norm;
+    add("model.norm.weight", {n.size()}, n.data(), final_norm_grad_.data(), n.size());
+    if (!c.tie_word_embeddings) {
+      Matrix& hd = model_->lm_head;
+      add("lm_head.weight", {hd.rows(), hd.cols()}, hd.data(), head_grad_.data(), hd.size());
+    }
+  }
+}
+
+void TrainableModel::quantize_base(const QuantizationConfig& q,
+                                   std::vector<std::map<std::string, QuantizedMatrix>>* prequantized) {
+  for (int block = 0; block < model_->config.num_layers; ++block) {
+    for (int m = 0; m < 7; ++m) {
+      AdaptedLinear& l = layer(block, static_cast<Module>(m));
+      Linear& base = module_linear(model_->blocks[static_cast<std::size_t>(block)], static_cast<Module>(m));
+      if (prequantized) {
+        auto& packed = (*prequantized)[static_cast<std::size_t>(block)];
+        const auto it = packed.find(kLinearModules[m]);
+        if (it == packed.end()) {
+          unquantized_.push_back(layer_name(block, static_cast<Module>(m)));
+        } else {
+          l.set_quantized_base(std::make_shared<const QuantizedMatrix>(std::move(it->second)));
+        }
+        continue;
+      }
+      if (base.weight.cols() % q.group_size != 0) {
+        unquantized_.push_back(layer_name(block, static_cast<Module>(m)));
+        continue;
+      }
+      l.set_quantized_base(quantize_for_qlora(base.weight, q));
+      base.weight = Matrix();  // the dense copy goes: memory must actually drop
+    }
+  }
+  if (unquantized_.size() == layers_.size()) {
+    const ModelConfig& c = model_->config;
+    throw InvalidInput("qlora: no linear layer can be quantized with group_size " + std::to_string(q.group_size) +
+                       " (hidden " + std::to_string(c.hidden_size) + ", intermediate " +
+                       std::to_string(c.intermediate_size) + " are not multiples of it)");
+  }
+}
+
+int64_t TrainableModel::trainable_params() const {
+  int64_t n = 0;
+  for (const ParamRef& p : parameters_) n += p.size;
+  return n;
+}
+
+void TrainableModel::zero_grad() {
+  for (const ParamRef& p : parameters_) std::fill(p.grad, p.grad + p.size, 0.0f);
+}
+
+Matrix TrainableModel::embed(const std::vector<TokenId>& ids) const {
+  const ModelConfig& c = model_->config;
+  Matrix x(static_cast<Eigen::Index>(ids.size()), c.hidden_size);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= c.vocab_size) {
+      throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (size " +
+                         std::to_string(c.vocab_size) + ")");
+    }
+    x.row(static_cast<Eigen::Index>(i)) = model_->embed_tokens.row(ids[i]);
+  }
+  return x;
+}
+
+void TrainableModel::block_forward(int block, const Context& ctx, Matrix& x, BlockCache* cache,
+                                   std::optional<uint64_t> seed) const {
+  const ModelConfig& c = model_->config;
+  const DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const TrainBatch& batch = ctx.batch;
+  BlockCache local;
+  BlockCache& bc = cache ? *cache : local;
+  auto lin_cache = [&](Module m) { return cache ? &bc.lin[m] : nullptr; };
+  auto run = [&](Module m, const Matrix& in, Matrix& out) {
+    const std::optional<uint64_t> s = seed ? std::optional(layer_seed(*seed, block, m)) : std::nullopt;
+    layer(block, m).forward(in, out, lin_cache(m), s);
+  };
+
+  if (cache) bc.x = x;
+  rms_norm(x, b.input_norm, eps, bc.normed1, &bc.inv1);
+  run(kQ, bc.normed1, bc.q);
+  run(kK, bc.normed1, bc.k);
+  run(kV, bc.normed1, bc.v);
+  apply_rope(bc.q, c.num_heads, ctx.rope, ctx.positions);
+  apply_rope(bc.k, c.num_kv_heads, ctx.rope, ctx.positions);
+  bc.attended.resize(bc.q.rows(), bc.q.cols());
+  if (cache) bc.probs.assign(static_cast<std::size_t>(batch.batch), {});
+  Matrix out;
+  for (int s = 0; s < batch.batch; ++s) {
+    const Eigen::Index row = static_cast<Eigen::Index>(s) * batch.length;
+    causal_attention(bc.q.middleRows(row, batch.length), bc.k.middleRows(row, batch.length),
+                     bc.v.middleRows(row, batch.length), c.num_heads, c.num_kv_heads, 0, c.sliding_window, out,
+                     cache ? &bc.probs[static_cast<std::size_t>(s)] : nullptr);
+    bc.attended.middleRows(row, batch.length) = out;
+  }
+  run(kO, bc.attended, out);
+  x += out;
+  if (cache) bc.h = x;
+  rms_norm(x, b.post_attention_norm, eps, bc.normed2, &bc.inv2);
+  run(kGate, bc.normed2, bc.gate);
+  run(kUp, bc.normed2, bc.up);
+  swiglu(bc.gate, bc.up, bc.act);
+  run(kDown, bc.act, out);
+  x += out;
+}
+
+void TrainableModel::block_backward(int block, const Context& ctx, BlockCache& bc, const Matrix& d_out, Matrix* dx) {
+  const ModelConfig& c = model_->config;
+  const DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
+  const TrainBatch& batch = ctx.batch;
+  const bool full = config_.type == FineTuneType::kFull;
+  const auto i = static_cast<std::size_t>(block);
+  const Eigen::Index rows = d_out.rows();
+
+  Matrix d_act = Matrix::Zero(rows, bc.act.cols());
+  layer(block, kDown).backward(bc.act, bc.lin[kDown], d_out, &d_act);
+  Matrix d_gate, d_up;
+  swiglu_backward(bc.gate, bc.up, d_act, d_gate, d_up);
+  Matrix d_normed = Matrix::Zero(rows, c.hidden_size);
+  layer(block, kGate).backward(bc.normed2, bc.lin[kGate], d_gate, &d_normed);
+  layer(block, kUp).backward(bc.normed2, bc.lin[kUp], d_up, &d_normed);
+  Matrix dh;
+  rms_norm_backward(bc.h, b.post_attention_norm, bc.inv2, d_normed, dh, full ? &post_norm_grad_[i] : nullptr);
+  dh += d_out;
+
+  Matrix d_att = Matrix::Zero(rows, bc.attended.cols());
+  layer(block, kO).backward(bc.attended, bc.lin[kO], dh, &d_att);
+  Matrix dq(rows, bc.q.cols()), dk(rows, bc.k.cols()), dv(rows, bc.v.cols());
+  for (int s = 0; s < batch.batch; ++s) {
+    const Eigen::Index row = static_cast<Eigen::Index>(s) * batch.length;
+    const Eigen::Index n = batch.length;
+    causal_attention_backward(bc.q.middleRows(row, n), bc.k.middleRows(row, n), bc.v.middleRows(row, n),
+                              bc.probs[static_cast<std::size_t>(s)], d_att.middleRows(row, n), c.num_heads,
+                              c.num_kv_heads, dq.middleRows(row, n), dk.middleRows(row, n), dv.middleRows(row, n));
+  }
+  apply_rope_backward(dq, c.num_heads, ctx.rope, ctx.positions);
+  apply_rope_backward(dk, c.num_kv_heads, ctx.rope, ctx.positions);
+  if (!dx) {  // nothing upstream trains: only this block's adapter gradients are needed
+    layer(block, kQ).backward(bc.normed1, bc.lin[kQ], dq, nullptr);
+    layer(block, kK).backward(bc.normed1, bc.lin[kK], dk, nullptr);
+    layer(block, kV).backward(bc.normed1, bc.lin[kV], dv, nullptr);
+    return;
+  }
+  d_normed.setZero();
+  layer(block, kQ).backward(bc.normed1, bc.lin[kQ], dq, &d_normed);
+  layer(block, kK).backward(bc.normed1, bc.lin[kK], dk, &d_normed);
+  layer(block, kV).backward(bc.normed1, bc.lin[kV], dv, &d_normed);
+  rms_norm_backward(bc.x, b.input_norm, bc.inv1, d_normed, *dx, full ? &input_norm_grad_[i] : nullptr);
+  *dx += dh;
+}
+
+TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, float grad_scale, bool grad_checkpoint,
+                                                      uint64_t dropout_seed) {
+  const ModelConfig& c = model_->config;
+  const bool full = config_.type == FineTuneType::kFull;
+  const Context ctx(c, batch);
+  Loss result;
+  result.tokens = batch.loss_tokens();
+
+  Matrix x = embed(batch.inputs);
+  std::vector<BlockCache> caches(static_cast<std::size_t>(c.num_layers - first_block_));
+  for (int block = 0; block < c.num_layers; ++block) {
+    if (block < first_block_) {
+      block_forward(block, ctx, x, nullptr, dropout_seed);
+      continue;
+    }
+    BlockCache& bc = caches[static_cast<std::size_t>(block - first_block_)];
+    if (grad_checkpoint) {
+      bc.x = x;  // keep only the block input; the rest is recomputed in backward
+      block_forward(block, ctx, x, nullptr, dropout_seed);
+    } else {
+      block_forward(block, ctx, x, &bc, dropout_seed);
+    }
+  }
+
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  Matrix normed, d_normed, dx;
+  Vector inv;
+  rms_norm(x, model_->final_norm, eps, normed, &inv);
+  Matrix* head_grad = full ? (c.tie_word_embeddings ? &embed_grad_ : &head_grad_) : nullptr;
+  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad);
+  rms_norm_backward(x, model_->final_norm, inv, d_normed, dx, full ? &final_norm_grad_ : nullptr);
+
+  for (int block = c.num_layers - 1; block >= first_block_; --block) {
+    BlockCache& bc = caches[static_cast<std::size_t>(block - first_block_)];
+    if (grad_checkpoint) {
+      Matrix input = bc.x;
+      block_forward(block, ctx, input, &bc, dropout_seed);
+    }
+    const bool need_dx = full || block > first_block_;
+    Matrix d_prev;
+    block_backward(block, ctx, bc, dx, need_dx ? &d_prev : nullptr);
+    bc = BlockCache();  // release this block's activations now
+    dx = std::move(d_prev);
+  }
+  if (full) embedding_backward(batch.inputs, dx, embed_grad_);
+  return result;
+}
+
+TrainableModel::Loss TrainableModel::loss(const TrainBatch& batch) const {
+  const ModelConfig& c = model_->config;
+  const Context ctx(c, batch);
+  Matrix x = embed(batch.inputs);
+  for (int block = 0; block < c.num_layers; ++block) block_forward(block, ctx, x, nullptr, std::nullopt);
+  Matrix normed;
+  rms_norm(x, model_->final_norm, static_cast<float>(c.rms_norm_eps), normed);
+  Loss result;
+  result.tokens = batch.loss_tokens();
+  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, 1.0f, nullptr, nullptr);
+  return result;
+}
+
+Model TrainableModel::merged_model() const {
+  Model merged;
+  merged.config = model_->config;
+  merged.config.quantization.reset();
+  merged.embed_tokens = model_->embed_tokens;
+  merged.lm_head = model_->lm_head;
+  merged.final_norm = model_->final_norm;
+  merged.blocks = model_->blocks;
+  for (int block = 0; block < merged.config.num_layers; ++block) {
+    for (int m = 0; m < 7; ++m) {
+      module_linear(merged.blocks[static_cast<std::size_t>(block)], static_cast<Module>(m)).weight =
+          layer(block, static_cast<Module>(m)).merged_weight();
+    }
+  }
+  return merged;
+}
+
+std::string model_fingerprint(const Model& model) {
+  // FNV-1a over the dimensions and the embedding's bytes.
+  uint64_t hash = 0xcbf29ce484222325ull;
+  auto mix = [&](const void* data, std::size_t n) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  };
+  const ModelConfig& c = model.config;
+  for (int v : {c.hidden_size, c.intermediate_size, c.num_layers, c.num_heads, c.num_kv_heads, c.vocab_size}) {
+    mix(&v, sizeof v);
+  }
+  mix(model.embed_tokens.data(), static_cast<std::size_t>(model.embed_tokens.size()) * sizeof(float));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+int64_t expected_trainable_params(const ModelConfig& c, const AdapterConfig& config) {
+  if (config.type == FineTuneType::kFull) return c.parameter_count();
+  const int blocks = adapted_blocks(c, config.num_layers);
+  int64_t per_block = 0;
+  for (Module m : config.modules()) {
+    const auto [in, out] = module_shape(c, m);
+    per_block += int64_t{config.rank} * (in + out) + (config.type == FineTuneType::kDora ? out : 0);
+  }
+  return per_block * blocks;
+}
+
+}  // namespace lorafarm::engine

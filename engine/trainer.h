@@ -1,0 +1,108 @@
+// The fine-tuning loop with mlx-lm's options: batches from the data set,
+// gradient accumulation and clipping, AdamW with a schedule, reports every
+// steps_per_report steps, validation every steps_per_eval on val_batches,
+// checkpoints every save_every, and at the end the adapter, the full
+// validation and test scores. Same seed and thread count ⇒ the same losses,
+// bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/adapter_io.h"
+#include "engine/dataset.h"
+#include "engine/lr_schedule.h"
+#include "engine/memory.h"
+#include "engine/optimizer.h"
+#include "engine/trainable_model.h"
+
+namespace lorafarm::engine {
+
+struct TrainConfig {
+  std::string model;  // HF model folder
+  std::string data;   // folder with train/valid/test.jsonl
+  AdapterConfig adapter;
+  int batch_size = 4;
+  int iters = 1000;
+  double learning_rate = 1e-5;
+  LrSchedule lr_schedule;  // peak = learning_rate unless its arguments say otherwise
+  AdamWOptions optimizer;
+  double max_grad_norm = 0;  // 0 = no clipping
+  bool grad_checkpoint = false;
+  int grad_accumulation_steps = 1;
+  bool mask_prompt = false;
+  int steps_per_report = 10;
+  int steps_per_eval = 200;
+  int val_batches = 25;   // -1 = the whole validation set
+  int test_batches = -1;  // -1 = the whole test set
+  int save_every = 100;   // 0 = only at the end
+  uint64_t seed = 0;
+  int max_seq_length = 2048;
+  bool add_eos = true;
+  std::string batch_order = "sorted";  // "sorted" (mlx-lm) | "shuffle"
+  std::string adapter_path = "adapters";
+  std::string adapter_format = "mlx";  // mlx | peft
+  std::string resume_adapter_file;
+  bool test = true;  // score test.jsonl at the end when it exists
+  int threads = 0;
+
+  // mlx-lm style JSON (unknown keys are an error naming them).
+  static TrainConfig from_json(const nlohmann::json& json);
+  nlohmann::json to_json() const;
+  // Checks ranges; InvalidInput naming the field.
+  void validate() const;
+};
+
+struct StepReport {
+  int64_t step = 0;
+  double train_loss = 0;
+  double learning_rate = 0;
+  double tokens_per_second = 0;
+  int64_t trained_tokens = 0;
+  double peak_rss_mb = 0;
+};
+
+struct EvalReport {
+  int64_t step = 0;
+  double val_loss = 0;
+  double val_ppl = 0;
+};
+
+struct TrainResult {
+  double val_loss = 0, val_ppl = 0;
+  std::optional<double> test_loss, test_ppl;
+  double peak_rss_mb = 0;
+  int64_t trainable_params = 0;
+  double tokens_per_second = 0;
+  double train_seconds = 0;
+  int64_t trained_tokens = 0;
+  std::vector<double> step_losses;  // train loss of every optimizer step
+  MemoryTally memory;
+  std::vector<std::string> unquantized_layers;
+};
+
+struct TrainCallbacks {
+  std::function<void(const std::string&)> on_message;  // notes (e.g. layers left unquantized)
+  std::function<void(int64_t step, int64_t total)> on_step;
+  std::function<void(const StepReport&)> on_report;
+  std::function<void(const EvalReport&)> on_eval;
+};
+
+// Mean loss (nats per target token) of `samples` in length-sorted batches;
+// `max_batches` < 0 = all.
+struct SplitLoss {
+  double loss = 0;
+  int64_t tokens = 0;
+};
+SplitLoss evaluate_loss(const TrainableModel& model, const std::vector<Sample>& samples, int batch_size,
+                        int max_batches);
+
+// Loads the model, the data and the adapter config, and trains.
+TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks = {});
+
+}  // namespace lorafarm::engine
