@@ -22,6 +22,9 @@ struct Command {
 Command add_info_command(CLI::App& root);
 Command add_eval_command(CLI::App& root);
 Command add_generate_command(CLI::App& root);
+Command add_train_command(CLI::App& root);
+Command add_fuse_command(CLI::App& root);
+Command add_validate_command(CLI::App& root);
 Command add_quantize_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

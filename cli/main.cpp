@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
       add_info_command(app),
       add_eval_command(app),
       add_generate_command(app),
+      add_train_command(app),
+      add_fuse_command(app),
+      add_validate_command(app),
       add_quantize_command(app),
   };
 
