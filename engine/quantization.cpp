@@ -3,6 +3,9 @@
 #include "engine/quantization.h"
 
 #include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -92,7 +95,7 @@ void affine_quantize(const Matrix& weight, QuantizedMatrix& m) {
   }
 }
 
-// Groups [g0, g1) of row r, written contiguously to dst: w = scale·q + bias.
+// Groups [g0, g1) of row r, written contiguously to dst: w = fma(scale, q, bias).
 template <int Bits>
 void affine_dequantize_groups(const QuantizedMatrix& m, int64_t r, int64_t g0, int64_t g1, float* dst) {
   constexpr int per_word = 32 / Bits;
@@ -102,11 +105,48 @@ void affine_dequantize_groups(const QuantizedMatrix& m, int64_t r, int64_t g0, i
   const uint32_t* words = m.packed.data() + (r * m.cols * Bits) / 32 + g0 * words_per_group;
   const float* scales = m.scales.data() + r * gpr;
   const float* biases = m.biases.data() + r * gpr;
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (Bits == 4) {
+    // 8 codes of one word at once: shift each lane by 4j, mask, convert, scale·q + bias.
+    const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i low = _mm256_set1_epi32(15);
+    for (int64_t g = g0; g < g1; ++g) {
+      const __m256 scale = _mm256_set1_ps(scales[g]), bias = _mm256_set1_ps(biases[g]);
+      for (int64_t w = 0; w < words_per_group; ++w, ++words, dst += 8) {
+        const __m256i q = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(*words)), shifts), low);
+        _mm256_storeu_ps(dst, _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(q), bias));
+      }
+    }
+    return;
+  }
+  if constexpr (Bits == 8) {
+    // Little-endian words: code j of a word is byte j, so 8 codes are 8 consecutive bytes.
+    const auto* bytes = reinterpret_cast<const uint8_t*>(words);
+    for (int64_t g = g0; g < g1; ++g) {
+      const __m256 scale = _mm256_set1_ps(scales[g]), bias = _mm256_set1_ps(biases[g]);
+      for (int64_t i = 0; i < gs; i += 8, bytes += 8, dst += 8) {
+        const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+        _mm256_storeu_ps(dst, _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(q), bias));
+      }
+    }
+    return;
+  }
+#endif
   for (int64_t g = g0; g < g1; ++g) {
     const float scale = scales[g], bias = biases[g];
     for (int64_t w = 0; w < words_per_group; ++w, ++words) {
       const uint32_t word = *words;
-      for (int j = 0; j < per_word; ++j) *dst++ = scale * static_cast<float>((word >> (j * Bits)) & mask) + bias;
+      for (int j = 0; j < per_word; ++j) {
+        // Through int32: an unsigned conversion has no single instruction before
+        // AVX-512. fma where the hardware has it, rounding like the vector paths.
+        const auto q = static_cast<float>(static_cast<int32_t>((word >> (j * Bits)) & mask));
+#ifdef FP_FAST_FMAF
+        dst[j] = std::fma(scale, q, bias);
+#else
+        dst[j] = scale * q + bias;
+#endif
+      }
+      dst += per_word;
     }
   }
 }
