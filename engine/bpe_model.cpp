@@ -63,6 +63,10 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
     byte_tokens_[byte] = it == vocab_.end() ? -1 : it->second;
     if (it == vocab_.end()) all_byte_tokens_ = false;
   }
+  for (int c = 0; c < 128; ++c) {
+    const auto it = vocab_.find(std::string(1, static_cast<char>(c)));
+    ascii_ids_[c] = it == vocab_.end() ? -1 : it->second;
+  }
   if (options_.unk_token) {
     const auto it = vocab_.find(*options_.unk_token);
     if (it == vocab_.end()) throw InvalidInput("model.unk_token: \"" + *options_.unk_token + "\" is not in the vocabulary");
@@ -91,9 +95,17 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<TokenId>& ids)
     if (pending_unk) ids.push_back(*unk_id_);
     pending_unk = false;
   };
+  const bool plain = options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty();
   std::string with_affixes;
   std::size_t pos = 0;
   while (pos < word.size()) {
+    const auto byte = static_cast<unsigned char>(word[pos]);
+    if (plain && byte < 128 && ascii_ids_[byte] >= 0) {  // the common case, without hashing
+      flush_unk();
+      ids.push_back(ascii_ids_[byte]);
+      ++pos;
+      continue;
+    }
     const std::size_t length = unicode::char_length(word, pos);
     std::string_view ch = word.substr(pos, length);
     const bool first = pos == 0;

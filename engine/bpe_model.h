@@ -63,6 +63,7 @@ class BpeModel {
   std::vector<bool> has_piece_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::array<TokenId, 256> byte_tokens_{};  // -1 when <0xNN> is not in the vocabulary
+  std::array<TokenId, 128> ascii_ids_{};    // ids of one-character ASCII tokens, -1 when absent
   bool all_byte_tokens_ = false;
   std::optional<TokenId> unk_id_;
   BpeOptions options_;
