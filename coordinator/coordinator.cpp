@@ -510,6 +510,7 @@ struct Coordinator::State {
       try {
         got = zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait);
       } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return;
         drop("", std::string("receive failed: ") + e.what());
         continue;
       }
@@ -537,7 +538,11 @@ struct Coordinator::State {
       double now = steady_now();
       check_signals(now);
       if (done() || (cancelling && now > cancel_deadline)) break;
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;  // a signal: handled at the top of the loop
+      }
       now = steady_now();
       receive_batch(now);
       store.begin();

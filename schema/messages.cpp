@@ -53,7 +53,8 @@ bool matches(Kind kind, const json& v) {
     case Kind::String: return v.is_string() && v.get_ref<const std::string&>().size() <= 4096;
     case Kind::Int: return v.is_number_integer();
     case Kind::NonNegInt: return v.is_number_integer() && (v.is_number_unsigned() || v.get<std::int64_t>() >= 0);
-    case Kind::PositiveInt: return v.is_number_integer() && (v.is_number_unsigned() || v.get<std::int64_t>() >= 1);
+    case Kind::PositiveInt:
+      return v.is_number_integer() && (v.is_number_unsigned() ? v.get<std::uint64_t>() >= 1 : v.get<std::int64_t>() >= 1);
     case Kind::Number: return v.is_number() && std::isfinite(v.get<double>());
     case Kind::Bool: return v.is_boolean();
     case Kind::Object: return v.is_object();

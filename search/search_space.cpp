@@ -86,7 +86,11 @@ std::vector<nlohmann::json> Parameter::grid_values() const {
   for (int i = 0; i < k; ++i) {
     const double t = k == 1 ? 0.5 : static_cast<double>(i) / (k - 1);
     const double w = warp(*this, low) + t * (warp(*this, high) - warp(*this, low));
-    const double v = std::clamp(unwarp(*this, w), low, high);
+    double v = std::clamp(unwarp(*this, w), low, high);
+    if (v != 0) {  // 12 significant digits: 1e-3, not 0.0010000000000000002
+      const double scale = std::pow(10.0, 11 - std::floor(std::log10(std::fabs(v))));
+      v = std::clamp(std::round(v * scale) / scale, low, high);
+    }
     nlohmann::json value = type == ParamType::Int ? nlohmann::json(static_cast<std::int64_t>(std::round(v))) : nlohmann::json(v);
     if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
   }

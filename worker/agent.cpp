@@ -235,7 +235,11 @@ struct WorkerAgent::State {
           pipes.emplace_back(p.get(), fd);
         }
       }
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(running.empty() ? 50 : 20));
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(running.empty() ? 50 : 20));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;  // a signal: handled at the top of the loop
+      }
       now = monotonic_seconds();
       const std::size_t first_pipe = socket ? 1 : 0;
       for (std::size_t i = 0; i < pipes.size(); ++i) {
@@ -263,7 +267,12 @@ struct WorkerAgent::State {
     std::vector<zmq::message_t> parts;
     for (int i = 0; i < 1024 && socket; ++i) {
       parts.clear();
-      if (!zmq::recv_multipart(*socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+      try {
+        if (!zmq::recv_multipart(*socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+        return;
+      }
       std::vector<std::string_view> frames;
       for (auto& p : parts) frames.push_back(p.to_string_view());
       try {

@@ -1,6 +1,8 @@
 // Child-process management for trials: fork/exec, pipes, timeouts, wait4.
 #include "worker/trial_runner.h"
 
+#include "worker/engine_trial_config.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -101,8 +103,7 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
 
   std::vector<std::string> argv;
   if (launch_.engine) {
-    json config = launch_.config;
-    for (const auto& [k, v] : launch_.params.items()) config[k] = v;
+    json config = engine_trial_config(launch_.config, launch_.params);
     config["seed"] = launch_.seed;
     config["adapter_path"] = (trial_dir_ / "artifacts").string();
     const auto path = trial_dir_ / "trial.json";
