@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh) and runs the main job on the bundled
-# model: its base perplexity in and out of domain, and a greedy story.
+# Sets everything up (scripts/setup.sh) and runs the main job: a sweep over
+# LoRA, QLoRA, DoRA and full fine-tuning of the bundled stories260K model on
+# the out-of-domain fortunes set (examples/quickstart.json), ending with the
+# method-comparison table. Results go to runs/quickstart.db; running the script
+# again resumes (and re-prints) that experiment instead of starting over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 BIN=${BUILD_DIR:-build}/lorafarm
-MODEL=examples/models/stories260K
+mkdir -p runs
 
-"$BIN" info "$MODEL"
+echo "== base model on the fortunes validation split (before fine-tuning)"
+"$BIN" eval --model examples/models/stories260K --data examples/data/fortunes --split valid
 echo
-echo "== base perplexity (in domain: tinystories, out of domain: fortunes)"
-"$BIN" eval --model "$MODEL" --data examples/data/tinystories --split valid
-"$BIN" eval --model "$MODEL" --data examples/data/fortunes --split valid
-echo
-echo "== greedy generation"
-"$BIN" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 60
+echo "== sweep: examples/quickstart.json"
+"$BIN" sweep examples/quickstart.json --db runs/quickstart.db --workers "$(nproc)"
