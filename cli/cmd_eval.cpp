@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "engine/adapter_io.h"
 #include "engine/evaluate.h"
 #include "engine/model.h"
 #include "engine/tensor.h"
@@ -14,6 +15,7 @@ namespace {
 struct EvalCommandOptions {
   std::string model;
   std::string data;
+  std::string adapter;
   std::string split = "valid";
   int max_seq_length = 2048;
   int batch_size = 8;
@@ -23,7 +25,10 @@ struct EvalCommandOptions {
 
 int run_eval(const EvalCommandOptions& options) {
   engine::set_num_threads(options.threads);
-  const engine::Model model = engine::Model::load(options.model);
+  // With an adapter, the model is the base with the adapter merged in.
+  const engine::Model model = options.adapter.empty()
+                                  ? engine::Model::load(options.model)
+                                  : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
   const auto tokenizer = engine::load_tokenizer(options.model);
   engine::EvalOptions eval;
   eval.max_seq_length = options.max_seq_length;
@@ -53,6 +58,7 @@ Command add_eval_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("eval", "Mean cross-entropy and perplexity on a data split");
   app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
   app->add_option("--data", options->data, "Data folder with {train,valid,test}.jsonl")->required()->check(CLI::ExistingDirectory);
+  app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply")->check(CLI::ExistingDirectory);
   app->add_option("--split", options->split, "Split to score")->check(CLI::IsMember({"train", "valid", "test"}))->capture_default_str();
   app->add_option("--max-seq-length", options->max_seq_length, "Cut samples at this many tokens")->check(CLI::PositiveNumber)->capture_default_str();
   app->add_option("--batch-size", options->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();

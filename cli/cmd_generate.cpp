@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "engine/adapter_io.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/tensor.h"
@@ -12,6 +13,7 @@ namespace {
 
 struct GenerateCommandOptions {
   std::string model;
+  std::string adapter;
   std::string prompt;
   int max_tokens = 100;
   float temperature = 0.0f;
@@ -22,7 +24,9 @@ struct GenerateCommandOptions {
 
 int run_generate(const GenerateCommandOptions& options) {
   engine::set_num_threads(options.threads);
-  const engine::Model model = engine::Model::load(options.model);
+  const engine::Model model = options.adapter.empty()
+                                  ? engine::Model::load(options.model)
+                                  : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
   const auto tokenizer = engine::load_tokenizer(options.model);
   std::vector<engine::TokenId> ids;
   if (tokenizer->add_bos()) ids.push_back(*tokenizer->bos_id());
@@ -60,6 +64,7 @@ Command add_generate_command(CLI::App& root) {
   auto options = std::make_shared<GenerateCommandOptions>();
   CLI::App* app = root.add_subcommand("generate", "Continue a prompt");
   app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
+  app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply")->check(CLI::ExistingDirectory);
   app->add_option("--prompt", options->prompt, "Text to continue")->required();
   app->add_option("--max-tokens", options->max_tokens, "New tokens at most")->check(CLI::NonNegativeNumber)->capture_default_str();
   app->add_option("--temp", options->temperature, "Sampling temperature (0 = greedy)")->check(CLI::NonNegativeNumber)->capture_default_str();

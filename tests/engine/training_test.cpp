@@ -203,10 +203,10 @@ TEST(Trainer, SameSeedGivesBitIdenticalLossesAndTheLossFalls) {
   TrainConfig c = small_config(dir, "lora");
   c.adapter.dropout = 0.1f;
   c.grad_accumulation_steps = 2;
-  c.iters = 20;
+  c.iters = 8;
   const TrainResult a = train(c);
   const TrainResult b = train(c);
-  ASSERT_EQ(a.step_losses.size(), 20u);
+  ASSERT_EQ(a.step_losses.size(), 8u);
   for (std::size_t i = 0; i < a.step_losses.size(); ++i) EXPECT_EQ(a.step_losses[i], b.step_losses[i]) << "step " << i;
   EXPECT_EQ(a.val_loss, b.val_loss);
   c.seed = 1;
@@ -389,6 +389,8 @@ TEST(TrainCli, BadInputGetsOneClearLine) {
   expect_one_line_error(with({"--num-layers", "6"}), "num_layers 6 is out of range");
   expect_one_line_error(with({"--num-layers", "-2"}), "num_layers -2 is out of range");
 
+  std::filesystem::create_directories(dir / "empty");
+  std::filesystem::create_directories(dir / "masked");
   write_file(dir / "empty" / "train.jsonl", "");
   write_file(dir / "empty" / "valid.jsonl", R"({"text": "hello there"})" "\n");
   auto a = base;
