@@ -400,7 +400,8 @@ TEST(TrainCli, BadInputGetsOneClearLine) {
   write_file(dir / "masked" / "train.jsonl", R"({"prompt": "a prompt that is long enough", "completion": " x"})" "\n");
   write_file(dir / "masked" / "valid.jsonl", R"({"text": "hello there"})" "\n");
   a[4] = (dir / "masked").string();
-  a.insert(a.end(), {"--mask-prompt", "--max-seq-length", "4"});
+  a[10] = "4";  // --max-seq-length
+  a.push_back("--mask-prompt");
   expect_one_line_error(run_lorafarm(a), "no token carries loss");
 
   write_file(dir / "bad.json", R"({"model": "m", "data": "d", "lora_rank": 3})");
