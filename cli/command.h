@@ -26,5 +26,9 @@ Command add_train_command(CLI::App& root);
 Command add_fuse_command(CLI::App& root);
 Command add_validate_command(CLI::App& root);
 Command add_quantize_command(CLI::App& root);
+Command add_sweep_command(CLI::App& root);
+Command add_worker_command(CLI::App& root);
+Command add_status_command(CLI::App& root);
+Command add_trials_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

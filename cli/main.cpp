@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
       add_fuse_command(app),
       add_validate_command(app),
       add_quantize_command(app),
+      add_sweep_command(app),
+      add_worker_command(app),
+      add_status_command(app),
+      add_trials_command(app),
   };
 
   try {
