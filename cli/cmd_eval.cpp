@@ -6,6 +6,7 @@
 #include "engine/adapter_io.h"
 #include "engine/evaluate.h"
 #include "engine/model.h"
+#include "engine/quantized_model_io.h"
 #include "engine/tensor.h"
 #include "engine/tokenizer.h"
 
@@ -27,7 +28,7 @@ int run_eval(const EvalCommandOptions& options) {
   engine::set_num_threads(options.threads);
   // With an adapter, the model is the base with the adapter merged in.
   const engine::Model model = options.adapter.empty()
-                                  ? engine::Model::load(options.model)
+                                  ? engine::load_model_dequantized(options.model)
                                   : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
   const auto tokenizer = engine::load_tokenizer(options.model);
   engine::EvalOptions eval;

@@ -5,6 +5,7 @@
 #include "engine/adapter_io.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/quantized_model_io.h"
 #include "engine/tensor.h"
 #include "engine/tokenizer.h"
 
@@ -25,7 +26,7 @@ struct GenerateCommandOptions {
 int run_generate(const GenerateCommandOptions& options) {
   engine::set_num_threads(options.threads);
   const engine::Model model = options.adapter.empty()
-                                  ? engine::Model::load(options.model)
+                                  ? engine::load_model_dequantized(options.model)
                                   : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
   const auto tokenizer = engine::load_tokenizer(options.model);
   std::vector<engine::TokenId> ids;

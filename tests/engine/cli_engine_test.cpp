@@ -32,6 +32,21 @@ TEST(CliEval, TinyStoriesLossMatchesModelReadme) {
   EXPECT_EQ(j["tokens"].get<int>(), 155153);
 }
 
+// A quantized model folder evaluates directly (dequantized on load); 8-bit
+// affine barely moves the loss.
+TEST(CliEval, QuantizedFolderEvaluates) {
+  testing::ScratchDir dir;
+  const auto q = run_lorafarm({"quantize", "--model", testing::bundled_model().string(), "--bits", "8",
+                               "--group-size", "64", "-o", (dir / "q8").string()});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  const auto r = run_lorafarm({"eval", "--model", (dir / "q8").string(), "--data",
+                               testing::bundled_data("fortunes").string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["loss"].get<double>(), 4.2511, 4.2511 * 5e-3);
+  EXPECT_NE(j["loss"].get<double>(), eval_json("fortunes")["loss"].get<double>());  // it really is quantized
+}
+
 TEST(CliGenerate, GreedyContinuationMatchesModelReadme) {
   const auto r = run_lorafarm({"generate", "--model", testing::bundled_model().string(), "--prompt",
                                "Once upon a time", "--max-tokens", "60"});
