@@ -148,6 +148,9 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
     ::close(in_pipe[1]);
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
+  // A child that exits without reading stdin must not kill us with SIGPIPE
+  // when we write its parameters: the write just fails with EPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -156,6 +159,7 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    ::signal(SIGPIPE, SIG_DFL);  // the worker ignores it; the trial gets the default back
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the worker died before prctl
     ::dup2(in_pipe[0], 0);
