@@ -1,7 +1,8 @@
-// The sampler registry. New samplers (GP Bayesian optimisation) add a line here
-// and their name to schema::known_algorithms().
+// The sampler registry: a new sampler adds a line here and its name to
+// schema::known_algorithms().
 #include "coordinator/sampler_factory.h"
 
+#include "search/gp_sampler.h"
 #include "search/grid_sampler.h"
 #include "search/random_sampler.h"
 #include "search/sobol_sampler.h"
@@ -24,6 +25,7 @@ std::unique_ptr<search::Sampler> make_sampler(const schema::SweepSpec& spec) {
     const bool shuffle = !spec.algorithm_options.contains("shuffle") || spec.algorithm_options["shuffle"] != false;
     return std::make_unique<search::GridSampler>(spec.space, seed, shuffle);
   }
+  if (spec.algorithm == "gp") return std::make_unique<search::GpSampler>(spec.space, seed);
   throw schema::SpecError("search.algorithm: '" + spec.algorithm + "' is not available in this build");
 }
 

@@ -160,7 +160,7 @@ double Constraint::violation(double value) const { return (op == "<=" || op == "
 std::string Constraint::to_string() const { return metric + " " + op + " " + json(bound).dump(); }
 
 const std::vector<std::string>& known_algorithms() {
-  static const std::vector<std::string> names{"random", "sobol", "grid"};
+  static const std::vector<std::string> names{"random", "sobol", "grid", "gp"};
   return names;
 }
 
