@@ -38,7 +38,7 @@ while kill -0 "$cpid" 2>/dev/null; do
     kill -9 "$cpid"; sleep 0.5; cpid=$(coordinator); killed_coordinator=1
   fi
 done
-wait "$cpid" || true
+# (the coordinator was started in a subshell: the loop above waited for it)
 q() { sqlite3 "$dir/chaos.db" "$1"; }
 echo "trials: $(q 'SELECT COUNT(*) FROM trials')  completed: $(q "SELECT COUNT(*) FROM trials WHERE status='COMPLETED'")" \
      "results: $(q 'SELECT COUNT(*) FROM results')  lost attempts: $(q "SELECT COUNT(*) FROM attempts WHERE status='LOST'")" \
