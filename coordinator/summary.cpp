@@ -30,6 +30,7 @@ ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord
   if (spec.is_object() && spec.contains("search_space") && spec["search_space"].contains("method")) s.group_by = "method";
 
   std::map<std::string, GroupRow> groups;
+  std::map<std::string, std::int64_t> best_trial_ids;
   for (const auto& t : store.trials(experiment.id)) {
     ++s.trials;
     const std::string status(schema::to_string(t.status));
@@ -48,10 +49,14 @@ ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord
       row.best = t.objective;
       row.best_trial = t.number;
       row.best_params = t.params;
+      best_trial_ids[group] = t.id;
     }
     if (!s.best || better(*t.objective, *s.best->objective, s.maximize)) s.best = t;
   }
-  for (auto& [name, row] : groups) s.groups.push_back(std::move(row));
+  for (auto& [name, row] : groups) {
+    if (const auto it = best_trial_ids.find(name); it != best_trial_ids.end()) row.best_result = store.result(it->second);
+    s.groups.push_back(std::move(row));
+  }
   for (const auto& e : store.events(experiment.id)) {
     if (e.kind.find("STALE_") == 0 || e.kind.find("DUPLICATE_") == 0 || e.kind.find("NOT_HELD_") == 0) ++s.not_counted_results;
   }
@@ -75,6 +80,11 @@ json to_json(const ExperimentSummary& s) {
   for (const auto& g : s.groups) {
     json row{{"group", g.group}, {"trials", g.trials}, {"counts", g.counts}};
     if (g.best) row["best"] = {{"trial", *g.best_trial}, {"objective", *g.best}, {"params", g.best_params}};
+    if (g.best_result) {
+      row["best"]["metrics"] = g.best_result->metrics;
+      if (g.best_result->peak_rss_mb) row["best"]["peak_rss_mb"] = *g.best_result->peak_rss_mb;
+      if (g.best_result->wall_seconds) row["best"]["wall_seconds"] = *g.best_result->wall_seconds;
+    }
     groups.push_back(row);
   }
   out["groups"] = groups;
@@ -93,12 +103,24 @@ std::string render_table(const ExperimentSummary& s) {
       << " trials, objective " << s.metric << " (" << (s.maximize ? "max" : "min") << ")\n";
   out << std::left << std::setw(12) << (first.empty() ? "group" : first) << std::right << std::setw(14) << ("best " + s.metric)
       << std::setw(8) << "trial" << std::setw(11) << "completed" << std::setw(8) << "failed" << std::setw(8) << "pruned" << std::setw(8)
-      << "infeas" << std::setw(6) << "lost" << std::setw(9) << "running" << "\n";
+      << "infeas" << std::setw(6) << "lost" << std::setw(9) << "running" << std::setw(10) << "val ppl" << std::setw(10) << "test ppl"
+      << std::setw(9) << "peak MB" << std::setw(11) << "trainable" << std::setw(8) << "time s" << "\n";
   for (const auto& g : s.groups) {
     out << std::left << std::setw(12) << g.group << std::right << std::setw(14) << format_number(g.best) << std::setw(8)
         << (g.best_trial ? std::to_string(*g.best_trial) : "-") << std::setw(11) << count(g.counts, "COMPLETED") << std::setw(8)
         << count(g.counts, "FAILED") << std::setw(8) << count(g.counts, "PRUNED") << std::setw(8) << count(g.counts, "INFEASIBLE")
-        << std::setw(6) << count(g.counts, "LOST") << std::setw(9) << count(g.counts, "RUNNING") + count(g.counts, "QUEUED") << "\n";
+        << std::setw(6) << count(g.counts, "LOST") << std::setw(9) << count(g.counts, "RUNNING") + count(g.counts, "QUEUED");
+    // The best trial's own numbers, where its trainer reported them.
+    const json metrics = g.best_result ? g.best_result->metrics : json::object();
+    auto metric = [&](const char* name) -> std::optional<double> {
+      if (metrics.contains(name) && metrics[name].is_number()) return metrics[name].get<double>();
+      return std::nullopt;
+    };
+    const auto trainable = metric("trainable_params");
+    out << std::setw(10) << format_number(metric("val_ppl")) << std::setw(10) << format_number(metric("test_ppl"))
+        << std::setw(9) << format_number(g.best_result ? g.best_result->peak_rss_mb : std::nullopt) << std::setw(11)
+        << (trainable ? std::to_string(static_cast<std::int64_t>(*trainable)) : "-") << std::setw(8)
+        << format_number(g.best_result ? g.best_result->wall_seconds : std::nullopt) << "\n";
   }
   if (s.best) out << "best: trial " << s.best->number << " " << s.metric << " = " << format_number(s.best->objective) << " " << s.best->params.dump() << "\n";
   if (s.not_counted_results > 0) out << s.not_counted_results << " late or duplicate result(s) were recorded but not counted\n";

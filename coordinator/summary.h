@@ -21,6 +21,7 @@ struct GroupRow {
   std::optional<double> best;
   std::optional<std::int64_t> best_trial;
   nlohmann::json best_params;
+  std::optional<schema::ResultRecord> best_result;  // perplexities, peak RSS, time of the best trial
 };
 
 struct ExperimentSummary {
