@@ -11,30 +11,13 @@
 namespace lorafarm::engine {
 namespace {
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-const TensorView& checked_tensor(const Checkpoint& checkpoint, const std::string& name,
-                                 const std::vector<int64_t>& shape) {
-  if (!checkpoint.contains(name)) throw InvalidInput("model is missing tensor '" + name + "'");
-  const TensorView& view = checkpoint.tensor(name);
-  if (view.shape != shape) {
-    throw InvalidInput("tensor '" + name + "' has shape " + shape_string(view.shape) + ", the config needs " +
-                       shape_string(shape));
-  }
-  return view;
-}
-
 Matrix load_matrix(const Checkpoint& checkpoint, const std::string& name, int64_t rows, int64_t cols) {
-  const std::vector<float> values = checked_tensor(checkpoint, name, {rows, cols}).to_float();
+  const std::vector<float> values = checkpoint.tensor(name, {rows, cols}).to_float();
   return Eigen::Map<const Matrix>(values.data(), rows, cols);
 }
 
 Vector load_vector(const Checkpoint& checkpoint, const std::string& name, int64_t size) {
-  const std::vector<float> values = checked_tensor(checkpoint, name, {size}).to_float();
+  const std::vector<float> values = checkpoint.tensor(name, {size}).to_float();
   return Eigen::Map<const Vector>(values.data(), size);
 }
 

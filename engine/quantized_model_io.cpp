@@ -19,25 +19,9 @@ using Mode = QuantizationConfig::Mode;
 
 constexpr int64_t kNestedBlock = 256;
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-const TensorView& checked(const Checkpoint& checkpoint, const std::string& name, const std::vector<int64_t>& shape) {
-  if (!checkpoint.contains(name)) throw InvalidInput("model is missing tensor '" + name + "'");
-  const TensorView& view = checkpoint.tensor(name);
-  if (view.shape != shape) {
-    throw InvalidInput("tensor '" + name + "' has shape " + shape_string(view.shape) + ", the config needs " +
-                       shape_string(shape));
-  }
-  return view;
-}
-
 const TensorView& checked(const Checkpoint& checkpoint, const std::string& name, const std::vector<int64_t>& shape,
                           DType dtype) {
-  const TensorView& view = checked(checkpoint, name, shape);
+  const TensorView& view = checkpoint.tensor(name, shape);
   if (view.dtype != dtype) {
     throw InvalidInput("tensor '" + name + "' has dtype " + dtype_name(view.dtype) + ", a quantized model needs " +
                        dtype_name(dtype));
@@ -83,8 +67,8 @@ QuantizedMatrix read_affine(const Checkpoint& ck, const std::string& prefix, int
                        " inputs, not a multiple of the group size " + std::to_string(qc.group_size));
   }
   m.packed = raw_values<uint32_t>(checked(ck, prefix + ".weight", {out, in * qc.bits / 32}, DType::kU32));
-  m.scales = checked(ck, prefix + ".scales", {out, in / qc.group_size}).to_float();
-  m.biases = checked(ck, prefix + ".biases", {out, in / qc.group_size}).to_float();
+  m.scales = ck.tensor(prefix + ".scales", {out, in / qc.group_size}).to_float();
+  m.biases = ck.tensor(prefix + ".biases", {out, in / qc.group_size}).to_float();
   return m;
 }
 
@@ -126,7 +110,7 @@ StoredWeight read_weight(const Checkpoint& ck, const std::string& prefix, int64_
   } else if (nf4 && ck.contains(prefix + ".weight.absmax")) {
     w.quantized = read_nf4(ck, prefix, out, in, qc);
   } else {
-    const std::vector<float> values = checked(ck, prefix + ".weight", {out, in}).to_float();
+    const std::vector<float> values = ck.tensor(prefix + ".weight", {out, in}).to_float();
     w.dense = Eigen::Map<const Matrix>(values.data(), out, in);
   }
   return w;
@@ -140,7 +124,7 @@ Matrix read_float_matrix(const Checkpoint& ck, const std::string& prefix, int64_
 }
 
 Vector read_vector(const Checkpoint& ck, const std::string& name, int64_t size) {
-  const std::vector<float> values = checked(ck, name, {size}).to_float();
+  const std::vector<float> values = ck.tensor(name, {size}).to_float();
   return Eigen::Map<const Vector>(values.data(), size);
 }
 

@@ -340,8 +340,21 @@ bool Checkpoint::contains(const std::string& name) const { return index_.count(n
 
 const TensorView& Checkpoint::tensor(const std::string& name) const {
   auto it = index_.find(name);
-  if (it == index_.end()) throw InvalidInput("checkpoint is missing tensor '" + name + "'");
+  if (it == index_.end()) throw InvalidInput("model is missing tensor '" + name + "'");
   return *it->second;
+}
+
+const TensorView& Checkpoint::tensor(const std::string& name, const std::vector<int64_t>& shape) const {
+  const TensorView& view = tensor(name);
+  if (view.shape != shape) {
+    auto text = [](const std::vector<int64_t>& dims) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+      return s + "]";
+    };
+    throw InvalidInput("tensor '" + name + "' has shape " + text(view.shape) + ", the config needs " + text(shape));
+  }
+  return view;
 }
 
 std::vector<std::string> Checkpoint::names() const {

@@ -83,6 +83,9 @@ class Checkpoint {
 
   bool contains(const std::string& name) const;
   const TensorView& tensor(const std::string& name) const;
+  // The tensor, checked to have `shape` (the config's expectation); a
+  // missing tensor or another shape is an InvalidInput naming both.
+  const TensorView& tensor(const std::string& name, const std::vector<int64_t>& shape) const;
   std::vector<std::string> names() const;
   // Metadata of the first shard (e.g. transformers' tied-weight aliases).
   const std::map<std::string, std::string>& metadata() const;
