@@ -89,16 +89,25 @@ Model Model::load(const std::filesystem::path& folder) {
   return model;
 }
 
+struct RandomWeights::State {
+  std::mt19937_64 rng;
+  std::normal_distribution<float> normal{0.0f, 0.02f};
+};
+
+RandomWeights::RandomWeights(uint64_t seed) : state_(std::make_unique<State>()) { state_->rng.seed(seed); }
+RandomWeights::~RandomWeights() = default;
+
+Matrix RandomWeights::matrix(int64_t rows, int64_t cols) {
+  Matrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = state_->normal(state_->rng);
+  return m;
+}
+
 Model Model::random(const ModelConfig& config, uint64_t seed) {
   Model model;
   model.config = config;
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  auto matrix = [&](int64_t rows, int64_t cols) {
-    Matrix m(rows, cols);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-    return m;
-  };
+  RandomWeights draws(seed);
+  auto matrix = [&](int64_t rows, int64_t cols) { return draws.matrix(rows, cols); };
   auto linear = [&](int64_t out, int64_t in, bool bias) {
     Linear l;
     l.weight = matrix(out, in);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,20 @@ struct Model {
   static Model random(const ModelConfig& config, uint64_t seed);
 
   int64_t parameter_count() const;
+};
+
+// The weight draws of Model::random, N(0, 0.02²) from a seeded generator, for
+// code that must reproduce them exactly (e.g. a quantized random model built
+// one layer at a time).
+class RandomWeights {
+ public:
+  explicit RandomWeights(uint64_t seed);
+  ~RandomWeights();
+  Matrix matrix(int64_t rows, int64_t cols);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // Bytes of each dtype stored in a model folder's checkpoint ("F32" -> bytes).

@@ -305,13 +305,8 @@ QuantizedModel random_quantized_model(const ModelConfig& config, uint64_t seed, 
   model.config = config;
   model.config.quantization = quantization;
   // The same draws in the same order as Model::random.
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  auto matrix = [&](int64_t rows, int64_t cols) {
-    Matrix m(rows, cols);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
-    return m;
-  };
+  RandomWeights draws(seed);
+  auto matrix = [&](int64_t rows, int64_t cols) { return draws.matrix(rows, cols); };
   const int64_t h = config.hidden_size;
   model.embed_tokens = matrix(config.vocab_size, h);
   if (!config.tie_word_embeddings) model.lm_head = matrix(config.vocab_size, h);
