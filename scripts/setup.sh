@@ -9,6 +9,9 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libeigen3-dev libnlopt-dev libnlopt-cxx-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  python3
+  # The dashboard and report tests drive a headless browser over DevTools.
+  chromium python3-websocket fonts-dejavu-core
 )
 
 missing=()
