@@ -1,0 +1,340 @@
+// Write actions of the dashboard: sweeps and generations run as child
+// processes of the real `lorafarm` binary, so the server never trains or
+// loads a model itself and a crash there cannot take it down.
+#include "coordinator/dashboard_actions.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "coordinator/dashboard_api.h"
+#include "schema/store.h"
+#include "schema/sweep_spec.h"
+
+namespace lorafarm::coordinator {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool inside(const fs::path& root, const fs::path& path) {
+  auto r = root.begin();
+  auto p = path.begin();
+  for (; r != root.end(); ++r, ++p) {
+    if (r->empty()) continue;  // a trailing separator
+    if (p == path.end() || *r != *p) return false;
+  }
+  return true;
+}
+
+std::vector<char*> c_argv(std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (auto& a : argv) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
+
+// A name safe to use as a file name: letters, digits, - _ . only.
+std::string file_stem(std::string_view name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out.empty() ? "sweep" : out;
+}
+
+// A plain file or folder name chosen from a listing (no separators, no dots-only).
+void check_plain_name(const std::string& name, const char* field) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+    throw ApiError(400, std::string(field) + " must be a plain name from GET /api/examples, got '" + name + "'");
+}
+
+// Relative model/data paths and {spec_dir} in a command resolve against the
+// examples folder: the spec is written elsewhere before it runs.
+void anchor_paths(json& spec, const fs::path& examples) {
+  for (const char* key : {"model", "data"}) {
+    if (spec.contains(key) && spec[key].is_string() && fs::path(spec[key].get<std::string>()).is_relative())
+      spec[key] = (examples / spec[key].get<std::string>()).lexically_normal().string();
+  }
+  if (!spec.contains("trial") || !spec["trial"].is_object() || !spec["trial"].contains("command")) return;
+  const auto replace = [&](json& s) {
+    if (!s.is_string()) return;
+    std::string text = s.get<std::string>();
+    for (std::size_t at; (at = text.find("{spec_dir}")) != std::string::npos;) text.replace(at, 10, examples.string());
+    s = text;
+  };
+  auto& command = spec["trial"]["command"];
+  if (command.is_array())
+    for (auto& part : command) replace(part);
+  else
+    replace(command);
+}
+
+}  // namespace
+
+fs::path confined_path(const fs::path& root, const fs::path& candidate) {
+  std::error_code ec;
+  const fs::path canonical_root = fs::canonical(root, ec);
+  if (ec) throw ApiError(404, "folder " + root.string() + " does not exist");
+  const fs::path joined = candidate.is_absolute() ? candidate : canonical_root / candidate;
+  // Judge the lexical form first so a traversal is refused even when its target is missing.
+  const fs::path normal = joined.lexically_normal();
+  if (!inside(canonical_root, normal) && !inside(fs::absolute(root).lexically_normal(), normal))
+    throw ApiError(403, "path '" + candidate.string() + "' is outside " + canonical_root.string());
+  const fs::path resolved = fs::canonical(joined, ec);
+  if (ec) throw ApiError(404, "no such file: " + candidate.string());
+  if (!inside(canonical_root, resolved))  // a symlink that leads out
+    throw ApiError(403, "path '" + candidate.string() + "' is outside " + canonical_root.string());
+  return resolved;
+}
+
+ChildOutput run_child(const std::vector<std::string>& argv_in, double timeout_seconds, std::size_t max_output) {
+  std::vector<std::string> argv = argv_in;
+  auto args = c_argv(argv);
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ChildOutput result;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_streams = 2;
+  char buffer[4096];
+  while (open_streams > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      result.timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(std::min<long long>(left, 200))) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_streams;
+      } else if (sinks[i]->size() < max_output) {
+        sinks[i]->append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = decode_status(status);
+  return result;
+}
+
+DashboardActions::DashboardActions(ActionPaths paths) : paths_(std::move(paths)) {}
+
+DashboardActions::~DashboardActions() {
+  std::lock_guard lock(mutex_);
+  for (auto& c : children_)
+    if (!c.exit_code) ::kill(c.pid, SIGTERM);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& c : children_) {
+    while (!c.exit_code) {
+      int status = 0;
+      if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
+        c.exit_code = decode_status(status);
+      } else if (std::chrono::steady_clock::now() > until) {
+        ::kill(c.pid, SIGKILL);
+        ::waitpid(c.pid, &status, 0);
+        c.exit_code = -SIGKILL;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+}
+
+void DashboardActions::reap() {
+  for (auto& c : children_) {
+    int status = 0;
+    if (!c.exit_code && ::waitpid(c.pid, &status, WNOHANG) == c.pid) c.exit_code = decode_status(status);
+  }
+}
+
+json DashboardActions::sweeps() {
+  std::lock_guard lock(mutex_);
+  reap();
+  json out = json::array();
+  for (const auto& c : children_)
+    out.push_back({{"pid", c.pid}, {"experiment", c.experiment}, {"log", c.log}, {"running", !c.exit_code},
+                   {"exit_code", c.exit_code ? json(*c.exit_code) : json(nullptr)}});
+  return out;
+}
+
+json DashboardActions::examples() const {
+  json specs = json::array();
+  json data = json::array();
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(paths_.examples, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".json") specs.push_back(entry.path().filename().string());
+  for (const auto& entry : fs::directory_iterator(paths_.examples / "data", ec))
+    if (entry.is_directory()) data.push_back(entry.path().filename().string());
+  std::sort(specs.begin(), specs.end());
+  std::sort(data.begin(), data.end());
+  return {{"specs", specs}, {"data", data}};
+}
+
+json DashboardActions::start_sweep(const json& request) {
+  if (!request.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  json spec;
+  if (request.contains("example")) {
+    if (!request["example"].is_string()) throw ApiError(400, "'example' must be a spec file name");
+    const std::string name = request["example"].get<std::string>();
+    check_plain_name(name, "example");
+    const auto path = confined_path(paths_.examples, name);
+    std::ifstream in(path);
+    spec = json::parse(in, nullptr, false, true);
+    if (spec.is_discarded()) throw ApiError(400, "example '" + name + "' is not valid JSON");
+  } else if (request.contains("spec")) {
+    spec = request["spec"];
+    if (spec.is_string()) {  // an uploaded file's text; comments allowed
+      spec = json::parse(request["spec"].get<std::string>(), nullptr, false, true);
+      if (spec.is_discarded()) throw ApiError(400, "'spec' is not valid JSON");
+    }
+  } else {
+    throw ApiError(400, "give 'example' (a spec file name from GET /api/examples) or 'spec' (a sweep spec object or text)");
+  }
+  if (!spec.is_object()) throw ApiError(400, "the sweep spec must be a JSON object");
+  if (request.contains("name")) {
+    if (!request["name"].is_string() || request["name"].get<std::string>().empty()) throw ApiError(400, "'name' must be a non-empty string");
+    spec["name"] = request["name"];
+  }
+  if (request.contains("data")) {
+    if (!request["data"].is_string()) throw ApiError(400, "'data' must be a data set name");
+    const std::string name = request["data"].get<std::string>();
+    check_plain_name(name, "data");
+    spec["data"] = confined_path(paths_.examples / "data", name).string();
+  }
+  int workers = 2;
+  if (request.contains("workers")) {
+    if (!request["workers"].is_number_integer() || request["workers"].get<int>() < 1 || request["workers"].get<int>() > 64)
+      throw ApiError(400, "'workers' must be an integer from 1 to 64");
+    workers = request["workers"].get<int>();
+  }
+  anchor_paths(spec, fs::absolute(paths_.examples).lexically_normal());
+
+  schema::SweepSpec parsed;
+  try {
+    parsed = schema::parse_sweep_spec(spec.dump(), paths_.examples, "spec");
+  } catch (const std::exception& e) {
+    throw ApiError(400, e.what());
+  }
+  if (fs::exists(paths_.db)) {
+    auto store = schema::Store::open_reader(paths_.db);
+    if (const auto existing = store.find_experiment(parsed.name)) {
+      if (existing->spec_hash != parsed.hash())
+        throw ApiError(409, "experiment '" + parsed.name + "' already exists with a different spec; give another 'name'");
+      if (existing->status == "FINISHED") throw ApiError(409, "experiment '" + parsed.name + "' already finished; give another 'name'");
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  reap();
+  for (const auto& c : children_)
+    if (!c.exit_code && c.experiment == parsed.name) throw ApiError(409, "experiment '" + parsed.name + "' is already running here");
+
+  const auto stamp = std::to_string(static_cast<long long>(schema::unix_now() * 1000));
+  const auto stem = file_stem(parsed.name) + "-" + stamp;
+  fs::create_directories(paths_.artifacts / "specs");
+  fs::create_directories(paths_.artifacts / "logs");
+  const auto spec_path = paths_.artifacts / "specs" / (stem + ".json");
+  const auto log_path = paths_.artifacts / "logs" / (stem + ".log");
+  std::ofstream(spec_path) << spec.dump(2) << "\n";
+
+  std::vector<std::string> argv{paths_.binary.string(), "sweep",       spec_path.string(), "--db",
+                                paths_.db.string(),     "--workdir",   (paths_.artifacts / "work" / file_stem(parsed.name)).string(),
+                                "--workers",            std::to_string(workers), "--json"};
+  auto args = c_argv(argv);
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log < 0) throw std::runtime_error("cannot write " + log_path.string());
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log);
+    throw std::runtime_error("cannot start a sweep: fork failed");
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);  // its own group: a Ctrl-C of the server does not stop it mid-trial
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(log);
+  children_.push_back({pid, parsed.name, log_path.string(), std::nullopt});
+  return {{"experiment", parsed.name}, {"pid", pid}, {"spec", spec_path.string()}, {"log", log_path.string()}};
+}
+
+json DashboardActions::generate(const json& request, double timeout_seconds) {
+  if (!request.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  if (!request.contains("experiment") || !request["experiment"].is_string()) throw ApiError(400, "'experiment' (a name) is required");
+  if (!request.contains("trial") || !request["trial"].is_number_integer()) throw ApiError(400, "'trial' (a trial number) is required");
+  if (!request.contains("prompt") || !request["prompt"].is_string()) throw ApiError(400, "'prompt' (text) is required");
+  const std::string prompt = request["prompt"].get<std::string>();
+  if (prompt.size() > kMaxPromptBytes)
+    throw ApiError(413, "'prompt' is " + std::to_string(prompt.size()) + " bytes; at most " + std::to_string(kMaxPromptBytes) + " allowed");
+  int max_tokens = 40;
+  if (request.contains("max_tokens")) {
+    if (!request["max_tokens"].is_number_integer() || request["max_tokens"].get<int>() < 1 || request["max_tokens"].get<int>() > kMaxGenerateTokens)
+      throw ApiError(400, "'max_tokens' must be an integer from 1 to " + std::to_string(kMaxGenerateTokens));
+    max_tokens = request["max_tokens"].get<int>();
+  }
+  const std::string experiment = request["experiment"].get<std::string>();
+  const std::int64_t number = request["trial"].get<std::int64_t>();
+  if (!fs::exists(paths_.db)) throw ApiError(404, "unknown experiment '" + experiment + "' (no database yet)");
+  auto store = schema::Store::open_reader(paths_.db);
+  const auto artifacts = artifacts_json(store, experiment, number);  // 404s for unknown names
+  std::optional<fs::path> adapter;
+  for (const auto& a : artifacts)
+    if (fs::path(a["path"].get<std::string>()).filename() == "adapter_config.json") adapter = fs::path(a["path"].get<std::string>()).parent_path();
+  if (!adapter) throw ApiError(404, "trial " + std::to_string(number) + " of '" + experiment + "' has no adapter artifact");
+  const auto adapter_dir = confined_path(paths_.artifacts, *adapter);
+
+  const json spec = experiment_json(store, experiment)["spec"];
+  if (!spec.contains("model") || !spec["model"].is_string()) throw ApiError(400, "experiment '" + experiment + "' has no model in its spec");
+  fs::path model = spec["model"].get<std::string>();
+  if (model.is_relative()) model = paths_.examples / model;
+  if (!fs::is_directory(model)) throw ApiError(404, "the experiment's model folder " + model.string() + " does not exist here");
+
+  const auto out = run_child({paths_.binary.string(), "generate", "--model", model.string(), "--adapter", adapter_dir.string(), "--prompt", prompt,
+                              "--max-tokens", std::to_string(max_tokens)},
+                             timeout_seconds);
+  if (out.timed_out) throw ApiError(504, "generation took longer than " + std::to_string(static_cast<int>(timeout_seconds)) + " s");
+  if (out.exit_code != 0) {
+    std::string message = out.err.empty() ? "lorafarm generate exited with status " + std::to_string(out.exit_code) : out.err;
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw ApiError(422, message);
+  }
+  std::string text = out.out;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return {{"experiment", experiment}, {"trial", number}, {"adapter", adapter_dir.string()}, {"model", model.string()}, {"text", text}};
+}
+
+}  // namespace lorafarm::coordinator
