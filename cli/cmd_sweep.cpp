@@ -16,6 +16,7 @@
 
 #include "cli/command.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/dashboard_server.h"
 #include "coordinator/summary.h"
 #include "schema/sweep_spec.h"
 
@@ -38,6 +39,8 @@ struct SweepOptions {
   std::string workdir;
   std::string log_level = "warn";
   bool json = false;
+  bool dashboard = false;
+  int dashboard_port = 8080;
 };
 
 // Local worker agents: child processes that die with the sweep.
@@ -177,6 +180,19 @@ int run_sweep(const SweepOptions& options) {
 
   coordinator::Coordinator coord(std::move(spec), co);
   if (!options.bind.empty()) std::cerr << "coordinator listening on " << coord.endpoint() << "\n";
+  // The live dashboard, read-only, on its own threads of this process (docs/dashboard.md).
+  std::unique_ptr<coordinator::DashboardServer> dashboard;
+  if (options.dashboard) {
+    coordinator::DashboardOptions d;
+    d.db = options.db;
+    d.port = options.dashboard_port;
+    d.read_only = true;
+    if (!options.workdir.empty()) d.artifacts = options.workdir;
+    else if (!temp.empty()) d.artifacts = temp / "work";
+    dashboard = std::make_unique<coordinator::DashboardServer>(d);
+    dashboard->start();
+    std::cerr << "dashboard on " << dashboard->url() << std::endl;
+  }
   coordinator::RunOutcome outcome;
   if (coord.has_work()) {
     if (options.bind.empty()) {
@@ -237,6 +253,8 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app->add_flag("--json", options->json, "Print the final summary as JSON (and no progress line)");
+  app->add_flag("--dashboard", options->dashboard, "Serve the live dashboard (read-only) while the sweep runs");
+  app->add_option("--dashboard-port", options->dashboard_port, "Dashboard TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
   app->footer(
       "Examples:\n  lorafarm sweep examples/command_sweep.json --workers 4\n"
       "  lorafarm sweep spec.json --bind tcp://0.0.0.0:5555 --insecure   # then: lorafarm worker --connect tcp://HOST:5555");
