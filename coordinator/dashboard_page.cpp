@@ -246,8 +246,11 @@ async function refreshExperiment() {
     renderComparison(await api(base + "/summary"));
     if (state.health && state.health.report) {
       $("report-card").hidden = false;
-      if (state.reportShown !== name + exp.status) {
-        state.reportShown = name + exp.status;
+      // Redraw the report when a trial finished, at most every 10 s (it reloads the frame).
+      const key = name + exp.status + ((exp.counts || {}).COMPLETED || 0);
+      if (state.reportShown !== key && (!state.reportAt || Date.now() - state.reportAt > 10000 || exp.status === "FINISHED")) {
+        state.reportShown = key;
+        state.reportAt = Date.now();
         $("report-frame").src = base + "/report?format=html";
       }
     }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "coordinator/dashboard_actions.h"
 #include "coordinator/dashboard_api.h"
 #include "coordinator/dashboard_http.h"
+#include "coordinator/report.h"
 #include "schema/store.h"
 
 namespace lorafarm::coordinator {
@@ -107,7 +109,7 @@ struct DashboardServer::Impl {
     });
     server.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, {{"ok", true}, {"read_only", options.read_only}, {"db", options.db.string()}, {"artifacts", options.artifacts.string()},
-                      {"max_body_bytes", options.max_body_bytes}, {"max_prompt_bytes", kMaxPromptBytes}});
+                      {"max_body_bytes", options.max_body_bytes}, {"max_prompt_bytes", kMaxPromptBytes}, {"report", true}});
     });
     server.Get("/api/experiments", [this](const httplib::Request&, httplib::Response& res) {
       auto store = open_store();
@@ -137,6 +139,38 @@ struct DashboardServer::Impl {
     server.Get(R"(/api/experiments/([^/]+)/summary)", [this](const httplib::Request& req, httplib::Response& res) {
       auto store = store_or_404(req.matches[1]);
       send_json(res, summary_json(store, req.matches[1].str()));
+    });
+    // The method-comparison report (coordinator/report.h) in any of its formats.
+    // The base-model reference row needs the engine, so only `lorafarm report` has it.
+    server.Get(R"(/api/experiments/([^/]+)/report)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto store = store_or_404(req.matches[1]);
+      const auto experiment = store.find_experiment(req.matches[1].str());
+      if (!experiment) throw ApiError(404, "unknown experiment '" + req.matches[1].str() + "'");
+      const std::string name = req.has_param("format") ? req.get_param_value("format") : "html";
+      ReportFormat format;
+      try {
+        format = report_format_from(name);
+      } catch (const std::exception& e) {
+        throw ApiError(400, e.what());
+      }
+      ReportContext context;
+      context.note = "Live view from the dashboard; the base model's reference row is in `lorafarm report`.";
+      static const std::map<ReportFormat, const char*> types{{ReportFormat::Html, "text/html; charset=utf-8"},
+                                                             {ReportFormat::Markdown, "text/markdown; charset=utf-8"},
+                                                             {ReportFormat::Csv, "text/csv; charset=utf-8"},
+                                                             {ReportFormat::Json, "application/json"}};
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(render_report(store, *experiment, format, context), types.at(format));
+    });
+    // The report's plots alone, as SVG strings (with the CSS they use).
+    server.Get(R"(/api/experiments/([^/]+)/plots)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto store = store_or_404(req.matches[1]);
+      const auto experiment = store.find_experiment(req.matches[1].str());
+      if (!experiment) throw ApiError(404, "unknown experiment '" + req.matches[1].str() + "'");
+      json plots = json::array();
+      for (const auto& p : report_plots(collect_report(store, *experiment)))
+        plots.push_back({{"id", p.id}, {"title", p.title}, {"caption", p.caption}, {"svg", p.svg}, {"empty", p.empty}});
+      send_json(res, {{"css", report_css()}, {"plots", plots}});
     });
     // One artifact file's bytes; the path must lie inside the artifact folder.
     server.Get("/api/artifacts/file", [this](const httplib::Request& req, httplib::Response& res) {
