@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "coordinator/assignment.h"
+#include "coordinator/early_stopping.h"
 #include "coordinator/lease_table.h"
 #include "coordinator/sampler_factory.h"
 #include "coordinator/trial_lifecycle.h"
@@ -74,6 +77,8 @@ struct Coordinator::State {
   bool resumed = false;
   std::unique_ptr<TrialLifecycle> trials;
   std::unique_ptr<search::Sampler> sampler;
+  std::unique_ptr<EarlyStopping> scheduler;
+  std::set<std::pair<std::int64_t, int>> stop_sent;  // (trial, attempt) told to stop
   LeaseTable leases;
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::router};
@@ -119,7 +124,9 @@ struct Coordinator::State {
       experiment.max_trials = max_trials;
       store.update_experiment_status(experiment.id, "RUNNING", std::nullopt);
       store.insert_event(experiment.id, std::nullopt, std::nullopt, "RESUMED",
-                         {{"max_trials", max_trials}, {"extend_budget", options.extend_budget}, {"pid", ::getpid()}}, now);
+                         {{"max_trials", max_trials}, {"extend_budget", options.extend_budget}, {"pid", ::getpid()},
+                          {"spec_dir", spec.spec_dir.string()}},
+                         now);
     } else {
       if (options.extend_budget > 0) spdlog::info("--extend-budget applies to a resumed experiment; '{}' is new", spec.name);
       experiment.name = spec.name;
@@ -133,13 +140,16 @@ struct Coordinator::State {
       experiment.max_trials = spec.budget.trials + options.extend_budget;
       experiment.created_at = now;
       experiment.id = store.insert_experiment(experiment);
-      store.insert_event(experiment.id, std::nullopt, std::nullopt, "CREATED", {{"spec_hash", experiment.spec_hash}, {"pid", ::getpid()}}, now);
+      store.insert_event(experiment.id, std::nullopt, std::nullopt, "CREATED",
+                         {{"spec_hash", experiment.spec_hash}, {"pid", ::getpid()}, {"spec_dir", spec.spec_dir.string()}}, now);
     }
     trials = std::make_unique<TrialLifecycle>(store, experiment.id, spec);
     trials->load();
     sampler = make_sampler(spec);
     for (const auto& o : trials->observations())
       if (o.status != search::ObservationStatus::Running) sampler->tell(o);
+    scheduler = std::make_unique<EarlyStopping>(spec.scheduler);
+    if (scheduler->enabled()) replay_scheduler();
 
     // Trials that were running when the last coordinator stopped: their
     // workers get a grace period to reconnect and claim them.
@@ -237,30 +247,8 @@ struct Coordinator::State {
       const auto& t = trials->trial(number);
       leases.grant(target->id, number, t.attempt);
       target->credit -= 1;
-      send(target->id, MessageType::Assign, assign_body(t));
+      send(target->id, MessageType::Assign, assignment(spec, t));
     }
-  }
-
-  json assign_body(const schema::TrialRecord& t) const {
-    json body{{"experiment", spec.name}, {"trial", t.number},     {"attempt", t.attempt},
-              {"seed", t.seed},          {"params", t.params},    {"objective", spec.objective.metric},
-              {"spec_dir", spec.spec_dir.string()}};
-    if (spec.trial.kind == schema::TrialKind::Command) {
-      body["kind"] = "command";
-      body["command"] = spec.trial.command;
-      body["shell"] = spec.trial.shell;
-    } else {
-      body["kind"] = "engine";
-      json config = spec.fixed;
-      config["model"] = spec.model;
-      config["data"] = spec.data;
-      body["config"] = config;
-    }
-    if (!spec.fixed.empty()) body["fixed"] = spec.fixed;
-    if (spec.trial.timeout_seconds > 0) body["timeout_seconds"] = spec.trial.timeout_seconds;
-    if (!spec.trial.env.empty()) body["env"] = spec.trial.env;
-    if (const auto limit = spec.memory_limit_mb()) body["memory_limit_mb"] = *limit;
-    return body;
   }
 
   // ---- handling ---------------------------------------------------------------
@@ -344,6 +332,17 @@ struct Coordinator::State {
     }
   }
 
+  // The rungs of ASHA live in memory: a resumed sweep rebuilds them from the
+  // stored learning curves, in trial order.
+  void replay_scheduler() {
+    for (std::int64_t n = 0; n < trials->size(); ++n) {
+      const auto& t = trials->trial(n);
+      if (t.status == schema::TrialStatus::Queued) continue;
+      for (const auto& m : store.metrics(t.id))
+        if (m.name == scheduler->metric() && m.value && m.attempt == t.attempt) scheduler->replay(n, m.step, *m.value);
+    }
+  }
+
   bool owns(const std::string& worker, std::int64_t trial, int attempt) const {
     const auto holder = leases.holder(trial);
     return holder && *holder == worker && trials->holds(trial, attempt);
@@ -363,7 +362,20 @@ struct Coordinator::State {
       store.insert_metric(id, attempt, step, name, v);
       if (name == spec.objective.metric && v) trials->add_intermediate(trial, step, *v);
     }
-    send(worker, MessageType::Continue, {{"trial", trial}, {"attempt", attempt}});
+    const auto key = std::make_pair(trial, attempt);
+    bool stop = stop_sent.count(key) > 0;
+    const auto judged = metric(body["metrics"], scheduler->metric());
+    if (!stop && scheduler->enabled() && judged) {
+      const auto decision = scheduler->report(trial, step, *judged);
+      if (decision.stop) {
+        stop = true;
+        stop_sent.insert(key);
+        store.insert_event(experiment.id, id, attempt, "SCHEDULER_STOP", {{"worker", worker}, {"step", step}, {"reason", decision.reason}},
+                           schema::unix_now());
+        spdlog::info("trial {} stopped: {}", trial, decision.reason);
+      }
+    }
+    send(worker, stop ? MessageType::Stop : MessageType::Continue, {{"trial", trial}, {"attempt", attempt}});
   }
 
   // A RESULT or FAILED for an attempt that does not hold the lease: recorded,

@@ -146,6 +146,41 @@ void check_placeholders(std::string_view source, const SweepSpec& spec) {
   }
 }
 
+// After the objective, the trial kind and `fixed`: their values are the defaults.
+void parse_scheduler(std::string_view source, const json& s, SweepSpec& spec) {
+  if (!s.is_object() || !s.contains("type") || !s["type"].is_string())
+    fail(source, "scheduler", "must be {\"type\": \"none\"|\"asha\", ...}, got " + shown(s));
+  SchedulerSpec& scheduler = spec.scheduler;
+  scheduler.type = s["type"].get<std::string>();
+  if (scheduler.type == "none") {
+    check_keys(source, "scheduler", s, {"type"});
+    return;
+  }
+  if (scheduler.type != "asha") fail(source, "scheduler.type", shown(s["type"]) + " is not allowed; allowed: none, asha");
+  check_keys(source, "scheduler", s, {"type", "metric", "direction", "min_resource", "max_resource", "reduction_factor", "brackets"});
+  scheduler.metric = s.contains("metric") ? get_string(source, s, "metric", "scheduler.metric") : spec.objective.metric;
+  scheduler.maximize = scheduler.metric == spec.objective.metric && spec.objective.maximize;
+  if (s.contains("direction")) {
+    const auto d = s["direction"].is_string() ? s["direction"].get<std::string>() : "";
+    if (d != "minimize" && d != "maximize") fail(source, "scheduler.direction", shown(s["direction"]) + " is not allowed; allowed: minimize, maximize");
+    scheduler.maximize = d == "maximize";
+  }
+  if (s.contains("max_resource")) {
+    scheduler.max_resource = get_number(source, s["max_resource"], "scheduler.max_resource", 1.0);
+  } else if (spec.trial.kind == TrialKind::Engine && spec.fixed.contains("iters") && spec.fixed["iters"].is_number()) {
+    scheduler.max_resource = spec.fixed["iters"].get<double>();
+  } else {
+    fail(source, "scheduler.max_resource", "missing; a trial's full budget in reported steps (engine trials default to fixed.iters)");
+  }
+  if (s.contains("min_resource")) scheduler.min_resource = get_number(source, s["min_resource"], "scheduler.min_resource", 1.0);
+  if (s.contains("reduction_factor")) scheduler.reduction_factor = get_number(source, s["reduction_factor"], "scheduler.reduction_factor", 1.0);
+  if (scheduler.reduction_factor <= 1.0)
+    fail(source, "scheduler.reduction_factor", "must be a number > 1, got " + shown(s["reduction_factor"]));
+  if (s.contains("brackets")) scheduler.brackets = static_cast<int>(get_int(source, s["brackets"], "scheduler.brackets", 1));
+  if (scheduler.min_resource >= scheduler.max_resource)
+    fail(source, "scheduler.min_resource", json(scheduler.min_resource).dump() + " must be below max_resource " + json(scheduler.max_resource).dump());
+}
+
 }  // namespace
 
 bool Constraint::satisfied(double value) const {
@@ -252,16 +287,6 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     spec.algorithm_options.erase("algorithm");
   }
 
-  if (doc.contains("scheduler")) {
-    const auto& s = doc["scheduler"];
-    if (!s.is_object() || !s.contains("type") || !s["type"].is_string())
-      fail(source, "scheduler", "must be {\"type\": \"none\"|\"asha\", ...}, got " + shown(s));
-    const auto type = s["type"].get<std::string>();
-    // ASHA plugs in with the search library's schedulers; until then only "none".
-    if (type != "none") fail(source, "scheduler.type", shown(s["type"]) + " is not available yet; allowed: none");
-    spec.scheduler = s;
-  }
-
   if (!doc.contains("search_space")) fail(source, "search_space", "missing; {\"name\": {\"type\": ...}, ...}");
   try {
     spec.space = search::SearchSpace::from_json(doc["search_space"]);
@@ -277,6 +302,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
       if (spec.space.index_of(key)) fail(source, "fixed." + key, "is also a search_space parameter; a setting is either fixed or searched");
     }
   }
+  if (doc.contains("scheduler")) parse_scheduler(source, doc["scheduler"], spec);
   check_placeholders(source, spec);
   return spec;
 }

@@ -46,6 +46,18 @@ struct Budget {
   bool retry_failed = false;    // also re-run FAILED attempts (not only LOST ones)
 };
 
+// Early stopping of running trials on an intermediate metric (ASHA). Steps are
+// whatever the trial reports as "step" (iterations for engine trials).
+struct SchedulerSpec {
+  std::string type = "none";  // "none" | "asha"
+  std::string metric;         // intermediate metric judged; default the objective's
+  bool maximize = false;      // its direction (the objective's when the same metric)
+  double min_resource = 1;    // steps before the first decision
+  double max_resource = 0;    // a trial's full budget in steps
+  double reduction_factor = 3;
+  int brackets = 1;
+};
+
 enum class TrialKind { Engine, Command };
 
 struct TrialSpec {
@@ -69,7 +81,7 @@ struct SweepSpec {
   Budget budget;
   std::string algorithm = "random";
   nlohmann::json algorithm_options = nlohmann::json::object();
-  nlohmann::json scheduler = nlohmann::json::object();  // {"type": "none"} or {"type": "asha", ...}
+  SchedulerSpec scheduler;
   search::SearchSpace space;
   nlohmann::json fixed = nlohmann::json::object();
   TrialSpec trial;

@@ -1,4 +1,4 @@
-// Child-process management for trials: fork/exec, pipes, timeouts, wait4.
+// Child-process management for trials: spawn, pipes, timeouts, wait4.
 #include "worker/trial_runner.h"
 
 #include "worker/engine_trial_config.h"
@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "schema/sha256.h"
+#include "worker/child_spawn.h"
 #include "worker/command_template.h"
 
 extern char** environ;
@@ -131,15 +132,11 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   env["LORAFARM_ARTIFACT_DIR"] = (trial_dir_ / "artifacts").string();
   env["LORAFARM_OBJECTIVE"] = launch_.objective;
 
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> c_argv, c_env;
-  for (auto& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  for (auto& e : env_strings) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
+  ChildSpec child;
+  child.argv = std::move(argv);
+  for (const auto& [k, v] : env) child.env.push_back(k + "=" + v);
+  child.dir = trial_dir_.string();
   const std::string input = launch_.params.dump() + "\n";
-  const std::string dir = trial_dir_.string();
 
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -151,27 +148,15 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   // A child that exits without reading stdin must not kill us with SIGPIPE
   // when we write its parameters: the write just fails with EPIPE.
   ::signal(SIGPIPE, SIG_IGN);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
+  child.stdin_fd = in_pipe[0];
+  child.stdout_fd = out_pipe[1];
+  child.stderr_fd = err_pipe[1];
+  pid_t pid = -1;
+  try {
+    pid = spawn_child(child);
+  } catch (...) {
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
-    throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::signal(SIGPIPE, SIG_DFL);  // the worker ignores it; the trial gets the default back
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the worker died before prctl
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    ::execve(c_argv[0], c_argv.data(), c_env.data());
-    // execve needs a path; search PATH for bare names.
-    ::execvpe(c_argv[0], c_argv.data(), c_env.data());
-    const char* message = "lorafarm worker: cannot execute the trial command\n";
-    [[maybe_unused]] auto ignored = ::write(2, message, std::strlen(message));
-    ::_exit(127);
+    throw;
   }
   pid_ = pid;
   ::setpgid(pid, pid);  // also from the parent, to avoid racing the child

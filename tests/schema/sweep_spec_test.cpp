@@ -159,6 +159,33 @@ TEST(SweepSpec, RejectsAnUnknownAlgorithm) {
   EXPECT_THAT(error_of(d), AllOf(HasSubstr("search.algorithm"), HasSubstr("hyperband"), HasSubstr("random, sobol, grid")));
 }
 
+TEST(SweepSpec, ParsesAnAshaSchedulerWithDefaultsFromTheObjective) {
+  auto d = valid();
+  d["objective"] = {{"metric", "val_acc"}, {"direction", "maximize"}};
+  d["scheduler"] = {{"type", "asha"}, {"max_resource", 20}, {"min_resource", 2}};
+  const auto spec = parse_sweep_spec(d.dump(), "/tmp", "spec.json");
+  EXPECT_EQ(spec.scheduler.type, "asha");
+  EXPECT_EQ(spec.scheduler.metric, "val_acc");
+  EXPECT_TRUE(spec.scheduler.maximize);
+  EXPECT_EQ(spec.scheduler.max_resource, 20);
+  EXPECT_EQ(spec.scheduler.min_resource, 2);
+  EXPECT_EQ(spec.scheduler.reduction_factor, 3);
+}
+
+TEST(SweepSpec, RejectsABadScheduler) {
+  auto d = valid();
+  d["scheduler"] = {{"type", "hyperband"}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("scheduler.type"), HasSubstr("hyperband"), HasSubstr("none, asha")));
+  d["scheduler"] = {{"type", "asha"}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("scheduler.max_resource"), HasSubstr("missing")));
+  d["scheduler"] = {{"type", "asha"}, {"max_resource", 20}, {"reduction_factor", 1}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("scheduler.reduction_factor"), HasSubstr("> 1")));
+  d["scheduler"] = {{"type", "asha"}, {"max_resource", 20}, {"min_resource", 20}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("scheduler.min_resource"), HasSubstr("below max_resource 20")));
+  d["scheduler"] = {{"type", "asha"}, {"max_resource", 20}, {"eta", 3}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("scheduler.eta"), HasSubstr("unknown field"), HasSubstr("reduction_factor")));
+}
+
 TEST(SweepSpec, RejectsBadSearchSpaceParameters) {
   auto d = valid();
   d["search_space"]["rank"]["type"] = "integer";

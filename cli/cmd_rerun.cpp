@@ -1,0 +1,185 @@
+// `lorafarm rerun EXPERIMENT TRIAL`: runs a recorded trial again, from the
+// database alone, through the same launch path a worker uses, and compares
+// the new result with the recorded one. Engine trials are deterministic given
+// their seed and thread count, so their losses must reproduce bit for bit.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+
+#include "cli/command.h"
+#include "coordinator/assignment.h"
+#include "schema/store.h"
+#include "schema/sweep_spec.h"
+#include "worker/trial_runner.h"
+
+namespace lorafarm::cli {
+namespace {
+
+using nlohmann::json;
+
+struct RerunOptions {
+  std::string experiment;
+  std::int64_t trial = 0;
+  std::string db = "lorafarm.db";
+  std::string spec_dir;  // overrides the folder recorded with the experiment
+  std::string workdir;   // keep the trial folder here (default: a temporary folder, removed)
+  bool json = false;
+  bool quiet = false;
+};
+
+// The folder the spec was read from (relative paths in it resolve there), as
+// the coordinator recorded it when it created or resumed the experiment.
+std::optional<std::string> recorded_spec_dir(schema::Store& store, std::int64_t experiment_id) {
+  std::optional<std::string> dir;
+  for (const auto& e : store.events(experiment_id))
+    if ((e.kind == "CREATED" || e.kind == "RESUMED") && e.detail.contains("spec_dir")) dir = e.detail["spec_dir"].get<std::string>();
+  return dir;
+}
+
+// Timings and memory differ from run to run; everything else must not.
+bool deterministic_metric(const std::string& name) {
+  for (const char* varying : {"seconds", "per_second", "rss", "memory", "_mb"})
+    if (name.find(varying) != std::string::npos) return false;
+  return true;
+}
+
+bool same_bits(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+// Runs the trial to its end, printing its reports unless quiet.
+json run_to_end(worker::TrialProcess& process, bool quiet) {
+  while (!process.poll(worker::monotonic_seconds())) {
+    std::vector<pollfd> fds;
+    for (const int fd : {process.stdout_fd(), process.stderr_fd()})
+      if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (fds.empty()) {
+      ::usleep(20000);
+      continue;
+    }
+    if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (const auto& p : fds) {
+      if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      for (const auto& report : process.read_available(p.fd))
+        if (!quiet) std::cerr << "step " << report["step"] << " " << report["metrics"].dump() << "\n";
+    }
+  }
+  return process.outcome();
+}
+
+int run_rerun(const RerunOptions& options) {
+  auto store = schema::Store::open_reader(options.db);
+  const auto experiment = store.find_experiment(options.experiment);
+  if (!experiment) throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db);
+  const auto trials = store.trials(experiment->id);
+  if (options.trial < 0 || options.trial >= static_cast<std::int64_t>(trials.size()))
+    throw std::runtime_error("experiment '" + options.experiment + "' has trials 0.." + std::to_string(trials.size()) + " (exclusive), not " +
+                             std::to_string(options.trial));
+  const auto& trial = trials[static_cast<std::size_t>(options.trial)];
+
+  std::string spec_dir = options.spec_dir;
+  if (spec_dir.empty()) {
+    const auto recorded = recorded_spec_dir(store, experiment->id);
+    if (!recorded) throw std::runtime_error("the database does not record the spec's folder for '" + options.experiment + "'; pass --spec-dir");
+    spec_dir = *recorded;
+  }
+  const auto spec = schema::parse_sweep_spec(experiment->spec_json, spec_dir, "the recorded spec of '" + options.experiment + "'");
+  const auto recorded = store.result(trial.id);
+
+  namespace fs = std::filesystem;
+  const bool temporary = options.workdir.empty();
+  fs::path workdir = options.workdir;
+  if (temporary) {
+    std::string pattern = (fs::temp_directory_path() / "lorafarm-rerun-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder in " + fs::temp_directory_path().string());
+    workdir = pattern;
+  }
+  struct RemoveOnExit {
+    fs::path path;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      if (!path.empty()) fs::remove_all(path, ignored);
+    }
+  } cleanup{temporary ? workdir : fs::path()};
+
+  auto launch = worker::TrialLaunch::from_assign(coordinator::assignment(spec, trial));
+  worker::TrialProcess process(std::move(launch), workdir, fs::read_symlink("/proc/self/exe"));
+  if (!options.json && !options.quiet)
+    std::cerr << "re-running trial " << trial.number << " of '" << options.experiment << "' (seed " << trial.seed << ") " << trial.params.dump() << "\n";
+  const auto outcome = run_to_end(process, options.quiet || options.json);
+
+  json report{{"experiment", options.experiment}, {"trial", trial.number}, {"seed", trial.seed}, {"params", trial.params},
+              {"recorded_status", schema::to_string(trial.status)}, {"outcome", outcome["type"]}};
+  if (outcome["type"] != "RESULT") {
+    report["cause"] = outcome["body"].value("cause", "");
+    report["message"] = outcome["body"].value("message", "");
+    if (options.json) std::cout << report.dump(2) << "\n";
+    std::cerr << "error: the re-run failed (" << report["cause"].get<std::string>() << "): " << report["message"].get<std::string>() << "\n";
+    return kExitError;
+  }
+  const json& metrics = outcome["body"]["metrics"];
+  report["metrics"] = metrics;
+  if (!recorded) {
+    report["reproduced"] = nullptr;
+    if (options.json) std::cout << report.dump(2) << "\n";
+    else std::cout << "trial " << trial.number << " has no recorded result (" << schema::to_string(trial.status) << "); re-run gave " << metrics.dump() << "\n";
+    return kExitOk;
+  }
+
+  // Compare every deterministic number the original run reported.
+  json comparison = json::array();
+  bool objective_matches = false;
+  bool all_match = true;
+  for (const auto& [name, value] : recorded->metrics.items()) {
+    if (!value.is_number() || !deterministic_metric(name)) continue;
+    const auto again = metrics.find(name);
+    const bool present = again != metrics.end() && again->is_number();
+    const bool match = present && same_bits(value.get<double>(), again->get<double>());
+    if (name == spec.objective.metric) objective_matches = match;
+    all_match = all_match && match;
+    comparison.push_back({{"metric", name}, {"recorded", value}, {"rerun", present ? *again : json()}, {"identical", match}});
+  }
+  report["comparison"] = comparison;
+  report["reproduced"] = objective_matches;
+  if (options.json) {
+    std::cout << report.dump(2) << "\n";
+  } else {
+    std::cout << std::left << std::setw(22) << "metric" << std::right << std::setw(24) << "recorded" << std::setw(24) << "rerun" << "  identical\n";
+    for (const auto& c : comparison) {
+      std::ostringstream a, b;
+      a << std::setprecision(17) << c["recorded"].get<double>();
+      if (c["rerun"].is_number()) b << std::setprecision(17) << c["rerun"].get<double>();
+      std::cout << std::left << std::setw(22) << c["metric"].get<std::string>() << std::right << std::setw(24) << a.str() << std::setw(24)
+                << (b.str().empty() ? "-" : b.str()) << "  " << (c["identical"].get<bool>() ? "yes" : "NO") << "\n";
+    }
+    std::cout << (objective_matches ? "reproduced: " : "NOT reproduced: ") << spec.objective.metric
+              << (objective_matches ? " is bit-identical" : " differs") << (all_match ? "" : " (some metrics differ)") << "\n";
+  }
+  if (!objective_matches)
+    std::cerr << "error: trial " << trial.number << "'s " << spec.objective.metric << " did not reproduce (same seed " << trial.seed
+              << "; engine results are bit-identical only with the same thread count and build)\n";
+  return objective_matches ? kExitOk : kExitError;
+}
+
+}  // namespace
+
+Command add_rerun_command(CLI::App& root) {
+  auto options = std::make_shared<RerunOptions>();
+  auto* app = root.add_subcommand("rerun", "Run a recorded trial again from the database and compare its result");
+  app->add_option("experiment", options->experiment, "Experiment name")->required();
+  app->add_option("trial", options->trial, "Trial number")->required();
+  app->add_option("--db", options->db, "Experiment database")->capture_default_str();
+  app->add_option("--spec-dir", options->spec_dir, "Folder the spec's relative paths resolve against (default: as recorded)");
+  app->add_option("--workdir", options->workdir, "Keep the trial folder (adapter, trial.json) here (default: temporary)");
+  app->add_flag("--json", options->json, "Print the comparison as JSON");
+  app->add_flag("--quiet", options->quiet, "Do not print the trial's progress");
+  app->footer(
+      "Exit status 0 when the objective reproduces bit for bit (or there was nothing recorded to compare), 1 otherwise.\n"
+      "Example:\n  lorafarm rerun quickstart 3 --db runs/quickstart.db");
+  return {app, [options] { return run_rerun(*options); }};
+}
+
+}  // namespace lorafarm::cli
