@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "engine/adapter_io.h"
+#include "engine/error.h"
 #include "engine/evaluate.h"
 #include "engine/model.h"
 #include "engine/quantized_model_io.h"
@@ -17,6 +18,7 @@ struct EvalCommandOptions {
   std::string model;
   std::string data;
   std::string adapter;
+  int rank = 0;  // a nested-rank adapter's prefix (0 = the whole adapter)
   std::string split = "valid";
   int max_seq_length = 2048;
   int batch_size = 8;
@@ -24,12 +26,22 @@ struct EvalCommandOptions {
   bool json = false;
 };
 
+// The base model, or the base with the adapter merged in (truncated to its
+// first `rank` dimensions when --rank is given: nested-rank adapters).
+engine::Model load_model(const EvalCommandOptions& options) {
+  if (options.adapter.empty()) {
+    if (options.rank != 0) throw engine::InvalidInput("--rank needs --adapter (a nested-rank adapter)");
+    return engine::load_model_dequantized(options.model);
+  }
+  engine::TrainableModel adapted = engine::load_adapted_model(std::filesystem::path(options.model), options.adapter);
+  if (options.rank != 0) adapted.set_active_rank(options.rank);
+  return adapted.merged_model();
+}
+
 int run_eval(const EvalCommandOptions& options) {
   engine::set_num_threads(options.threads);
   // With an adapter, the model is the base with the adapter merged in.
-  const engine::Model model = options.adapter.empty()
-                                  ? engine::load_model_dequantized(options.model)
-                                  : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
+  const engine::Model model = load_model(options);
   const auto tokenizer = engine::load_tokenizer(options.model);
   engine::EvalOptions eval;
   eval.max_seq_length = options.max_seq_length;
@@ -60,6 +72,8 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
   app->add_option("--data", options->data, "Data folder with {train,valid,test}.jsonl")->required()->check(CLI::ExistingDirectory);
   app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply")->check(CLI::ExistingDirectory);
+  app->add_option("--rank", options->rank, "Use only the first N rank dimensions of a nested-rank (--dynamic-rank) adapter")
+      ->check(CLI::PositiveNumber);
   app->add_option("--split", options->split, "Split to score")->check(CLI::IsMember({"train", "valid", "test"}))->capture_default_str();
   app->add_option("--max-seq-length", options->max_seq_length, "Cut samples at this many tokens")->check(CLI::PositiveNumber)->capture_default_str();
   app->add_option("--batch-size", options->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();

@@ -3,6 +3,7 @@
 
 #include "cli/command.h"
 #include "engine/adapter_io.h"
+#include "engine/error.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/quantized_model_io.h"
@@ -15,6 +16,7 @@ namespace {
 struct GenerateCommandOptions {
   std::string model;
   std::string adapter;
+  int rank = 0;  // a nested-rank adapter's prefix (0 = the whole adapter)
   std::string prompt;
   int max_tokens = 100;
   float temperature = 0.0f;
@@ -23,11 +25,21 @@ struct GenerateCommandOptions {
   int threads = 1;
 };
 
+// The base model, or the base with the adapter merged in (truncated to its
+// first `rank` dimensions when --rank is given: nested-rank adapters).
+engine::Model load_model(const GenerateCommandOptions& options) {
+  if (options.adapter.empty()) {
+    if (options.rank != 0) throw engine::InvalidInput("--rank needs --adapter (a nested-rank adapter)");
+    return engine::load_model_dequantized(options.model);
+  }
+  engine::TrainableModel adapted = engine::load_adapted_model(std::filesystem::path(options.model), options.adapter);
+  if (options.rank != 0) adapted.set_active_rank(options.rank);
+  return adapted.merged_model();
+}
+
 int run_generate(const GenerateCommandOptions& options) {
   engine::set_num_threads(options.threads);
-  const engine::Model model = options.adapter.empty()
-                                  ? engine::load_model_dequantized(options.model)
-                                  : engine::load_adapted_model(std::filesystem::path(options.model), options.adapter).merged_model();
+  const engine::Model model = load_model(options);
   const auto tokenizer = engine::load_tokenizer(options.model);
   std::vector<engine::TokenId> ids;
   if (tokenizer->add_bos()) ids.push_back(*tokenizer->bos_id());
@@ -66,6 +78,8 @@ Command add_generate_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("generate", "Continue a prompt");
   app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
   app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply")->check(CLI::ExistingDirectory);
+  app->add_option("--rank", options->rank, "Use only the first N rank dimensions of a nested-rank (--dynamic-rank) adapter")
+      ->check(CLI::PositiveNumber);
   app->add_option("--prompt", options->prompt, "Text to continue")->required();
   app->add_option("--max-tokens", options->max_tokens, "New tokens at most")->check(CLI::NonNegativeNumber)->capture_default_str();
   app->add_option("--temp", options->temperature, "Sampling temperature (0 = greedy)")->check(CLI::NonNegativeNumber)->capture_default_str();

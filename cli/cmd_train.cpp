@@ -41,6 +41,22 @@ std::string progress_bar(int64_t step, int64_t total) {
          "] " + std::to_string(step) + "/" + std::to_string(total);
 }
 
+// Nested-rank scores as `<prefix>_loss@rB` / `<prefix>_ppl@rB` keys: the
+// orchestrator stores every numeric key as a metric, so they form the rank curve.
+void add_rank_keys(nlohmann::json& line, const std::string& prefix, const std::vector<engine::RankLoss>& ranks) {
+  for (const engine::RankLoss& r : ranks) {
+    line[prefix + "_loss@r" + std::to_string(r.rank)] = r.loss;
+    line[prefix + "_ppl@r" + std::to_string(r.rank)] = r.ppl;
+  }
+}
+
+void print_ranks(const char* what, const std::vector<engine::RankLoss>& ranks) {
+  if (ranks.empty()) return;
+  std::printf("  %s ppl by rank:", what);
+  for (const engine::RankLoss& r : ranks) std::printf(" r%d %.2f", r.rank, r.ppl);
+  std::printf("\n");
+}
+
 int run_train(const TrainCommandOptions& options) {
   nlohmann::json j = options.config_file.empty() ? nlohmann::json::object() : read_config(options.config_file);
   if (!j.is_object()) throw engine::InvalidInput(options.config_file + ": the training config must be a JSON object");
@@ -80,11 +96,14 @@ int run_train(const TrainCommandOptions& options) {
   };
   callbacks.on_eval = [&](const engine::EvalReport& r) {
     if (options.json) {
-      std::cout << nlohmann::json{{"step", r.step}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}}.dump() << std::endl;
+      nlohmann::json line{{"step", r.step}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}};
+      add_rank_keys(line, "val", r.ranks);
+      std::cout << line.dump() << std::endl;
       return;
     }
     if (tty) std::cerr << "\r\033[K";
     std::printf("step %lld: val loss %.4f, val ppl %.2f\n", static_cast<long long>(r.step), r.val_loss, r.val_ppl);
+    print_ranks("val", r.ranks);
     std::fflush(stdout);
   };
 
@@ -92,7 +111,7 @@ int run_train(const TrainCommandOptions& options) {
   const double predicted = engine::predicted_peak_rss_mb(result.memory);
   auto optional_number = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   if (options.json) {
-    std::cout << nlohmann::json{{"final", true},
+    nlohmann::json line{{"final", true},
                                 {"val_loss", result.val_loss},
                                 {"val_ppl", result.val_ppl},
                                 {"test_loss", optional_number(result.test_loss)},
@@ -104,14 +123,18 @@ int run_train(const TrainCommandOptions& options) {
                                 {"trained_tokens", result.trained_tokens},
                                 {"memory_bytes", result.memory.to_json()},
                                 {"adapter_path", config.adapter_path},
-                                {"unquantized_layers", result.unquantized_layers}}
-                     .dump()
-              << std::endl;
+                                {"unquantized_layers", result.unquantized_layers}};
+    add_rank_keys(line, "val", result.val_ranks);
+    add_rank_keys(line, "test", result.test_ranks);
+    std::cout << line.dump() << std::endl;
     return kExitOk;
   }
   std::printf("final: val loss %.4f (ppl %.2f)", result.val_loss, result.val_ppl);
   if (result.test_loss) std::printf(", test loss %.4f (ppl %.2f)", *result.test_loss, *result.test_ppl);
-  std::printf("\n%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (tally %.1f MiB)\n",
+  std::printf("\n");
+  print_ranks("val", result.val_ranks);
+  print_ranks("test", result.test_ranks);
+  std::printf("%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (tally %.1f MiB)\n",
               static_cast<long long>(result.trainable_params), result.tokens_per_second, result.train_seconds,
               result.peak_rss_mb, predicted);
   std::printf("adapter saved to %s\n", config.adapter_path.c_str());
@@ -141,6 +164,14 @@ Command add_train_command(CLI::App& root) {
   json_option<float>(app, "--alpha", o->lora, "alpha", "LoRA alpha: scale = alpha/rank (PEFT)");
   app->add_flag_callback("--rslora", [o] { o->lora["rslora"] = true; }, "Scale = alpha/sqrt(rank)");
   json_option<float>(app, "--dropout", o->lora, "dropout", "LoRA dropout");
+  app->add_flag_callback("--dynamic-rank", [o] { o->lora["dynamic_rank"] = true; },
+                         "Nested ranks (DyLoRA): train rank prefixes, validate every rank of the ladder");
+  json_option<std::vector<int>>(app, "--rank-ladder", o->lora, "rank_ladder",
+                                "Ranks validated with --dynamic-rank (default 1 2 4 ... rank)");
+  json_option<std::string>(app, "--rank-sampling", o->lora, "rank_sampling",
+                           "Prefix drawn per step: ladder (default) | uniform (1..rank)");
+  json_option<std::string>(app, "--rank-scale", o->lora, "rank_scale",
+                           "Scale of a rank prefix: fixed_rank (default, as a rank-b adapter) | dylora (s*rank/b)");
   json_option<std::vector<std::string>>(app, "--keys", o->lora, "keys", "Modules to adapt (e.g. self_attn.q_proj)");
   json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
   json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");

@@ -121,6 +121,11 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
                              {"alpha", c.alpha ? nlohmann::json(*c.alpha) : nlohmann::json()},
                              {"rslora", c.rslora},
                              {"quantization", c.quantization ? quantization_json(*c.quantization) : nlohmann::json()}};
+  if (c.dynamic_rank) {  // the saved adapter is the whole r_max one; `--rank b` truncates it
+    lorafarm["dynamic_rank"] = true;
+    lorafarm["rank_ladder"] = rank_ladder(c);
+    lorafarm["rank_scale"] = rank_scale_name(c.rank_scale);
+  }
   std::vector<std::string> keys;
   if (c.type != FineTuneType::kFull) {
     for (Module m : c.modules()) keys.emplace_back(kLinearModules[m]);
@@ -131,6 +136,11 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
     config["fine_tune_type"] = fine_tune_type_name(c.type);
     config["num_layers"] = blocks;
     config["lora_parameters"] = {{"rank", c.rank}, {"scale", c.effective_scale()}, {"dropout", c.dropout}, {"keys", keys}};
+    if (c.dynamic_rank) {
+      config["lora_parameters"]["dynamic_rank"] = true;
+      config["lora_parameters"]["rank_ladder"] = rank_ladder(c);
+      config["lora_parameters"]["rank_scale"] = rank_scale_name(c.rank_scale);
+    }
   } else {
     if (c.type == FineTuneType::kFull) throw InvalidInput("the PEFT layout holds LoRA/DoRA adapters only; use --format mlx");
     std::vector<std::string> targets;
@@ -188,6 +198,16 @@ AdapterConfig read_adapter_config(const std::filesystem::path& dir) {
       if (lp.contains("keys") && lp["keys"].is_array()) c.keys = lp["keys"].get<std::vector<std::string>>();
       if (lorafarm.contains("alpha") && lorafarm["alpha"].is_number()) c.alpha = lorafarm["alpha"].get<float>();
       c.rslora = lorafarm.value("rslora", false);
+    }
+    // Nested ranks: lora_parameters (mlx-lm layout) or the lorafarm block (both layouts).
+    const auto lp = j.value("lora_parameters", nlohmann::json::object());
+    const nlohmann::json& from = lp.is_object() && lp.contains("dynamic_rank") ? lp : lorafarm;
+    if (from.is_object() && from.value("dynamic_rank", false)) {
+      c.dynamic_rank = true;
+      if (from.contains("rank_ladder") && from["rank_ladder"].is_array()) {
+        c.rank_ladder = from["rank_ladder"].get<std::vector<int>>();
+      }
+      c.rank_scale = parse_rank_scale(from.value("rank_scale", std::string("fixed_rank")));
     }
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(where + ": " + e.what());

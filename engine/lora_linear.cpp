@@ -64,6 +64,18 @@ void AdaptedLinear::add_adapter(const LoraSettings& settings, std::mt19937_64& r
     magnitude_ = base_weight().rowwise().norm();
     magnitude_grad_ = Vector::Zero(out);
   }
+  active_rank_ = settings.rank;
+  active_scale_ = settings.scale;
+}
+
+void AdaptedLinear::set_active_rank(int rank, float scale) {
+  if (!has_adapter()) throw InvalidInput("a rank prefix needs a LoRA or DoRA adapter on the layer");
+  if (rank < 1 || rank > settings_.rank) {
+    throw InvalidInput("rank prefix " + std::to_string(rank) + " must be between 1 and the adapter's rank " +
+                       std::to_string(settings_.rank));
+  }
+  active_rank_ = rank;
+  active_scale_ = scale;
 }
 
 void AdaptedLinear::make_trainable() {
@@ -93,7 +105,7 @@ void AdaptedLinear::base_transposed_product(const Matrix& g, Matrix& dx) const {
 
 Vector AdaptedLinear::adapted_row_norms() const {
   Matrix adapted = base_weight();
-  adapted.noalias() += settings_.scale * (lora_a_ * lora_b_).transpose();
+  adapted.noalias() += active_scale_ * (lora_a_.leftCols(active_rank_) * lora_b_.topRows(active_rank_)).transpose();
   return adapted.rowwise().norm();
 }
 
@@ -102,14 +114,17 @@ void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optio
   if (has_adapter()) {
     Cache local;
     Cache& c = cache ? *cache : local;
+    // Views of the rank prefix in use (the whole adapter unless nested-rank training): no copies.
+    const auto a = lora_a_.leftCols(active_rank_);
+    const auto b = lora_b_.topRows(active_rank_);
     if (settings_.dropout > 0 && dropout_seed) {  // dropout only while training
       c.drop_mask = dropout_mask(x.rows(), x.cols(), settings_.dropout, *dropout_seed);
-      c.xa.noalias() = x.cwiseProduct(c.drop_mask) * lora_a_;
+      c.xa.noalias() = x.cwiseProduct(c.drop_mask) * a;
     } else {
       c.drop_mask.resize(0, 0);
-      c.xa.noalias() = x * lora_a_;
+      c.xa.noalias() = x * a;
     }
-    y.noalias() += settings_.scale * c.xa * lora_b_;
+    y.noalias() += active_scale_ * c.xa * b;
     if (is_dora()) {
       c.dora_norm = adapted_row_norms();
       c.dora_scale = magnitude_.cwiseQuotient(c.dora_norm);
@@ -138,20 +153,26 @@ void AdaptedLinear::backward(const Matrix& x, const Cache& cache, const Matrix& 
     scaled.array().rowwise() *= cache.dora_scale.transpose().array();
     g = &scaled;
   }
-  const float s = settings_.scale;
-  lora_b_grad_.noalias() += s * cache.xa.transpose() * (*g);
-  const Matrix dxa = s * (*g) * lora_b_.transpose();  // (rows, r)
+  // Only the rank prefix in use takes part, so only it receives gradient.
+  const float s = active_scale_;
+  const Eigen::Index r = active_rank_;
+  const auto a = lora_a_.leftCols(r);
+  const auto b = lora_b_.topRows(r);
+  auto a_grad = lora_a_grad_.leftCols(r);
+  auto b_grad = lora_b_grad_.topRows(r);
+  b_grad.noalias() += s * cache.xa.transpose() * (*g);
+  const Matrix dxa = s * (*g) * b.transpose();  // (rows, r)
   if (cache.drop_mask.size() > 0) {
-    lora_a_grad_.noalias() += x.cwiseProduct(cache.drop_mask).transpose() * dxa;
+    a_grad.noalias() += x.cwiseProduct(cache.drop_mask).transpose() * dxa;
   } else {
-    lora_a_grad_.noalias() += x.transpose() * dxa;
+    a_grad.noalias() += x.transpose() * dxa;
   }
   if (!dx) return;
   base_transposed_product(*g, *dx);
   if (cache.drop_mask.size() > 0) {
-    dx->noalias() += (dxa * lora_a_.transpose()).cwiseProduct(cache.drop_mask);
+    dx->noalias() += (dxa * a.transpose()).cwiseProduct(cache.drop_mask);
   } else {
-    dx->noalias() += dxa * lora_a_.transpose();
+    dx->noalias() += dxa * a.transpose();
   }
 }
 
@@ -182,7 +203,7 @@ void AdaptedLinear::zero_grad() {
 Matrix AdaptedLinear::merged_weight() const {
   Matrix w = base_weight();
   if (!has_adapter()) return w;
-  w.noalias() += settings_.scale * (lora_a_ * lora_b_).transpose();
+  w.noalias() += active_scale_ * (lora_a_.leftCols(active_rank_) * lora_b_.topRows(active_rank_)).transpose();
   if (is_dora()) {
     const Vector scale = magnitude_.cwiseQuotient(w.rowwise().norm());
     w.array().colwise() *= scale.array();

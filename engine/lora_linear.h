@@ -36,7 +36,7 @@ class AdaptedLinear {
   // since q, k and v share theirs).
   struct Cache {
     Matrix drop_mask;   // 0 or 1/(1−p) per input element; empty without dropout
-    Matrix xa;          // drop(x) A, (rows, r)
+    Matrix xa;          // drop(x) A, (rows, r) — (rows, b) with a rank prefix
     Matrix z;           // DoRA: the output before the magnitude scaling
     Vector dora_norm;   // DoRA: ‖W + s·(AB)ᵀ‖_row
     Vector dora_scale;  // DoRA: m / dora_norm
@@ -55,6 +55,12 @@ class AdaptedLinear {
   void add_adapter(const LoraSettings& settings, std::mt19937_64& rng);
   // Makes the base weight (and bias) trainable.
   void make_trainable();
+
+  // Nested ranks (DyLoRA): forward, backward and merged_weight use only
+  // A[:, :rank] and B[:rank, :] with `scale` in place of settings().scale, and
+  // only that prefix receives gradient. add_adapter sets the whole adapter.
+  void set_active_rank(int rank, float scale);
+  int active_rank() const { return active_rank_; }
 
   bool has_adapter() const { return lora_a_.size() > 0; }
   bool is_dora() const { return magnitude_.size() > 0; }
@@ -105,6 +111,8 @@ class AdaptedLinear {
   Vector magnitude_;            // DoRA m (out)
   Matrix lora_a_grad_, lora_b_grad_;
   Vector magnitude_grad_;
+  int active_rank_ = 0;        // prefix in use (= settings_.rank unless nested-rank training)
+  float active_scale_ = 0.0f;  // its multiplier
 };
 
 // A reproducible dropout mask: element i keeps with probability 1 − p, as a

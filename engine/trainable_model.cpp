@@ -147,6 +147,7 @@ void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, Quant
   const AdapterConfig& config = config_;
   const ModelConfig& c = model_->config;
   base_fingerprint_ = model_fingerprint(*model_);
+  validate_dynamic_rank(config);
   const int adapted = config.type == FineTuneType::kFull ? c.num_layers : adapted_blocks(c, config.num_layers);
   first_block_ = c.num_layers - adapted;
   layers_.reserve(static_cast<std::size_t>(c.num_layers) * 7);
@@ -186,6 +187,7 @@ void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, Quant
     for (int block = first_block_; block < c.num_layers; ++block) {
       for (Module m : modules) layer(block, m).add_adapter(settings, rng);
     }
+    active_rank_ = config.rank;
   }
 
   // Parameters in a fixed order: embedding, blocks, final norm, head.
@@ -249,6 +251,22 @@ void TrainableModel::quantize_base(const QuantizationConfig& q,
                        " (hidden " + std::to_string(c.hidden_size) + ", intermediate " +
                        std::to_string(c.intermediate_size) + " are not multiples of it)");
   }
+}
+
+void TrainableModel::set_active_rank(int b) {
+  if (!config_.dynamic_rank) {
+    throw InvalidInput("a rank prefix (" + std::to_string(b) + ") needs an adapter trained with dynamic_rank");
+  }
+  if (b < 1 || b > config_.rank) {
+    throw InvalidInput("rank " + std::to_string(b) + " is out of range for this adapter: use 1.." +
+                       std::to_string(config_.rank));
+  }
+  if (b == active_rank_) return;
+  const float scale = prefix_scale(config_, b);
+  for (AdaptedLinear& l : layers_) {
+    if (l.has_adapter()) l.set_active_rank(b, scale);
+  }
+  active_rank_ = b;
 }
 
 int64_t TrainableModel::trainable_params() const {

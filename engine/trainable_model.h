@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/dynamic_rank.h"
 #include "engine/lora_linear.h"
 #include "engine/model.h"
 #include "engine/parameter.h"
@@ -45,6 +46,12 @@ struct AdapterConfig {
   float dropout = 0.0f;
   std::vector<std::string> keys;  // module names (full or short: "q_proj"); empty = all seven
   std::optional<QuantizationConfig> quantization;  // QLoRA: quantize the frozen base
+  // Nested ranks (DyLoRA, engine/dynamic_rank.h): each step trains a prefix
+  // of the `rank` dimensions; validation scores every rank of the ladder.
+  bool dynamic_rank = false;
+  std::vector<int> rank_ladder;  // empty = 1, 2, 4, ... up to rank
+  RankSampling rank_sampling = RankSampling::kLadder;
+  RankScale rank_scale = RankScale::kFixedRank;  // the scale of a prefix (dynamic_rank.h)
 
   // The multiplier s actually applied.
   float effective_scale() const;
@@ -91,6 +98,12 @@ class TrainableModel {
   // Names of linear layers left unquantized (input not a multiple of the group size).
   const std::vector<std::string>& unquantized_layers() const { return unquantized_; }
 
+  // Nested-rank adapters: from now on every adapted layer uses only its first
+  // `b` rank dimensions with prefix_scale(config, b) (b = rank: the whole
+  // adapter). InvalidInput unless the config has dynamic_rank and 1 <= b <= rank.
+  void set_active_rank(int b);
+  int active_rank() const { return active_rank_; }
+
   // The plain model with adapters merged into its weights (for `fuse`).
   Model merged_model() const;
 
@@ -112,6 +125,7 @@ class TrainableModel {
   std::vector<ParamRef> parameters_;
   std::vector<std::string> unquantized_;
   std::string base_fingerprint_;
+  int active_rank_ = 0;  // 0 for full fine-tuning
   // Full fine-tuning's gradients of the non-linear weights.
   Matrix embed_grad_, head_grad_;
   std::vector<Vector> input_norm_grad_, post_norm_grad_;

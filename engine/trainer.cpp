@@ -84,7 +84,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (j.contains("num_layers")) c.adapter.num_layers = field<int>(j, "num_layers", w);
   if (j.contains("lora_parameters")) {
     const auto& lp = j["lora_parameters"];
-    static const std::set<std::string> lora_known = {"rank", "scale", "alpha", "rslora", "dropout", "keys"};
+    static const std::set<std::string> lora_known = {"rank",         "scale",       "alpha",        "rslora", "dropout",
+                                                     "keys",         "dynamic_rank", "rank_ladder", "rank_sampling", "rank_scale"};
     for (const auto& [key, value] : lp.items()) {
       if (!lora_known.count(key)) throw InvalidInput("unknown option 'lora_parameters." + key + "'");
     }
@@ -95,6 +96,14 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     if (lp.contains("rslora")) c.adapter.rslora = field<bool>(lp, "rslora", lw);
     if (lp.contains("dropout")) c.adapter.dropout = field<float>(lp, "dropout", lw);
     if (lp.contains("keys") && !lp["keys"].is_null()) c.adapter.keys = field<std::vector<std::string>>(lp, "keys", lw);
+    if (lp.contains("dynamic_rank")) c.adapter.dynamic_rank = field<bool>(lp, "dynamic_rank", lw);
+    if (lp.contains("rank_ladder") && !lp["rank_ladder"].is_null()) {
+      c.adapter.rank_ladder = field<std::vector<int>>(lp, "rank_ladder", lw);
+    }
+    if (lp.contains("rank_sampling")) {
+      c.adapter.rank_sampling = parse_rank_sampling(field<std::string>(lp, "rank_sampling", lw));
+    }
+    if (lp.contains("rank_scale")) c.adapter.rank_scale = parse_rank_scale(field<std::string>(lp, "rank_scale", lw));
   }
   if ((j.contains("quantization") && !j["quantization"].is_null()) || type == "qlora") {
     QuantizationConfig q;
@@ -148,6 +157,12 @@ nlohmann::json TrainConfig::to_json() const {
   nlohmann::json lora = {{"rank", adapter.rank}, {"scale", adapter.scale}, {"dropout", adapter.dropout},
                          {"keys", adapter.keys}, {"rslora", adapter.rslora}};
   if (adapter.alpha) lora["alpha"] = *adapter.alpha;
+  if (adapter.dynamic_rank) {
+    lora["dynamic_rank"] = true;
+    lora["rank_ladder"] = rank_ladder(adapter);
+    lora["rank_sampling"] = rank_sampling_name(adapter.rank_sampling);
+    lora["rank_scale"] = rank_scale_name(adapter.rank_scale);
+  }
   nlohmann::json j = {{"model", model},
                       {"data", data},
                       {"fine_tune_type", fine_tune_type_name(adapter.type)},
@@ -223,6 +238,25 @@ SplitLoss evaluate_loss(const TrainableModel& model, const std::vector<Sample>& 
   return {sum / static_cast<double>(tokens), tokens};
 }
 
+LadderLoss evaluate_ladder(TrainableModel& model, std::span<const int> ladder, const std::vector<Sample>& samples,
+                           int batch_size, int max_batches) {
+  LadderLoss out;
+  const int r_max = model.config().rank;
+  bool full_done = false;
+  for (int b : ladder) {
+    model.set_active_rank(b);
+    const SplitLoss l = evaluate_loss(model, samples, batch_size, max_batches);
+    out.ranks.push_back({b, l.loss, std::exp(l.loss)});
+    if (b == r_max) {
+      out.full = l;
+      full_done = true;
+    }
+  }
+  if (!ladder.empty()) model.set_active_rank(r_max);
+  if (!full_done) out.full = evaluate_loss(model, samples, batch_size, max_batches);
+  return out;
+}
+
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   config.validate();
   set_num_threads(config.threads);
@@ -261,6 +295,9 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   const AdapterFormat format = parse_adapter_format(config.adapter_format);
   const nlohmann::json saved_config = config.to_json();
 
+  // Nested ranks: the ladder scored at each validation (empty = plain adapter).
+  const std::vector<int> ladder = config.adapter.dynamic_rank ? rank_ladder(tm.config()) : std::vector<int>{};
+
   TrainResult result;
   result.trainable_params = tm.trainable_params();
   result.unquantized_layers = tm.unquantized_layers();
@@ -273,6 +310,9 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   for (int64_t step = 1; step <= config.iters; ++step) {
     const auto started = Clock::now();
     tm.zero_grad();
+    if (!ladder.empty()) {  // one prefix per optimizer step, shared by its micro-batches
+      tm.set_active_rank(sample_prefix_rank(config.adapter.rank_sampling, ladder, config.adapter.rank, config.seed, step));
+    }
     std::vector<TrainBatch> micro;
     int64_t step_tokens = 0;
     for (int a = 0; a < config.grad_accumulation_steps; ++a) {
@@ -291,7 +331,13 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
     }
     if (config.max_grad_norm > 0) clip_grad_norm(tm.parameters(), config.max_grad_norm);
     const double lr = schedule.at(step - 1, config.iters);
-    optimizer.step(tm.parameters(), lr);
+    if (!ladder.empty() && tm.active_rank() < config.adapter.rank) {
+      const UnusedRankFreeze frozen(tm.parameters(), optimizer, tm.active_rank());  // only the prefix moves
+      optimizer.step(tm.parameters(), lr);
+      frozen.restore();
+    } else {
+      optimizer.step(tm.parameters(), lr);
+    }
     const double step_loss = step_sum / static_cast<double>(step_tokens);
     if (!std::isfinite(step_loss)) throw InvalidInput("training diverged: loss is " + std::to_string(step_loss) +
                                                       " at step " + std::to_string(step));
@@ -318,8 +364,8 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
       window_tokens = 0;
     }
     if (step % config.steps_per_eval == 0 && step != config.iters) {
-      const SplitLoss v = evaluate_loss(tm, valid_set, config.batch_size, config.val_batches);
-      if (callbacks.on_eval) callbacks.on_eval({step, v.loss, std::exp(v.loss)});
+      const LadderLoss v = evaluate_ladder(tm, ladder, valid_set, config.batch_size, config.val_batches);
+      if (callbacks.on_eval) callbacks.on_eval({step, v.full.loss, std::exp(v.full.loss), v.ranks});
     }
     if (config.save_every > 0 && step % config.save_every == 0 && step != config.iters) {
       char name[64];
@@ -331,14 +377,16 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   }
   save_adapter(config.adapter_path, tm, format, saved_config);
 
-  const SplitLoss v = evaluate_loss(tm, valid_set, config.batch_size, -1);
-  result.val_loss = v.loss;
-  result.val_ppl = std::exp(v.loss);
-  if (callbacks.on_eval) callbacks.on_eval({config.iters, v.loss, result.val_ppl});
+  const LadderLoss v = evaluate_ladder(tm, ladder, valid_set, config.batch_size, -1);
+  result.val_loss = v.full.loss;
+  result.val_ppl = std::exp(v.full.loss);
+  result.val_ranks = v.ranks;
+  if (callbacks.on_eval) callbacks.on_eval({config.iters, result.val_loss, result.val_ppl, v.ranks});
   if (has_test) {
-    const SplitLoss t = evaluate_loss(tm, test_set, config.batch_size, config.test_batches);
-    result.test_loss = t.loss;
-    result.test_ppl = std::exp(t.loss);
+    const LadderLoss t = evaluate_ladder(tm, ladder, test_set, config.batch_size, config.test_batches);
+    result.test_loss = t.full.loss;
+    result.test_ppl = std::exp(t.full.loss);
+    result.test_ranks = t.ranks;
   }
   result.train_seconds = train_seconds;
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / train_seconds;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,15 +68,24 @@ struct StepReport {
   double peak_rss_mb = 0;
 };
 
+// The loss of a nested-rank adapter truncated to its first `rank` dimensions.
+struct RankLoss {
+  int rank = 0;
+  double loss = 0;
+  double ppl = 0;
+};
+
 struct EvalReport {
   int64_t step = 0;
-  double val_loss = 0;
+  double val_loss = 0;  // the whole adapter (rank r_max with dynamic_rank)
   double val_ppl = 0;
+  std::vector<RankLoss> ranks;  // dynamic_rank: every rank of the ladder
 };
 
 struct TrainResult {
   double val_loss = 0, val_ppl = 0;
   std::optional<double> test_loss, test_ppl;
+  std::vector<RankLoss> val_ranks, test_ranks;  // dynamic_rank: the final scores at every ladder rank
   double peak_rss_mb = 0;
   int64_t trainable_params = 0;
   double tokens_per_second = 0;
@@ -101,6 +111,15 @@ struct SplitLoss {
 };
 SplitLoss evaluate_loss(const TrainableModel& model, const std::vector<Sample>& samples, int batch_size,
                         int max_batches);
+
+// evaluate_loss at every rank of `ladder` (a nested-rank model), then the
+// whole adapter; the model is left at its full rank.
+struct LadderLoss {
+  SplitLoss full;
+  std::vector<RankLoss> ranks;
+};
+LadderLoss evaluate_ladder(TrainableModel& model, std::span<const int> ladder, const std::vector<Sample>& samples,
+                           int batch_size, int max_batches);
 
 // Loads the model, the data and the adapter config, and trains.
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks = {});

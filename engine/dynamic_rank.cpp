@@ -1,0 +1,128 @@
+// Nested-rank LoRA: ladders, the per-prefix scale and the seeded prefix draw.
+#include "engine/dynamic_rank.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/optimizer.h"
+#include "engine/trainable_model.h"
+
+namespace lorafarm::engine {
+namespace {
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+RankSampling parse_rank_sampling(std::string_view name) {
+  if (name == "ladder") return RankSampling::kLadder;
+  if (name == "uniform") return RankSampling::kUniform;
+  throw InvalidInput("lora_parameters.rank_sampling '" + std::string(name) + "' is not one of ladder, uniform");
+}
+
+const char* rank_sampling_name(RankSampling sampling) {
+  return sampling == RankSampling::kLadder ? "ladder" : "uniform";
+}
+
+RankScale parse_rank_scale(std::string_view name) {
+  if (name == "fixed_rank") return RankScale::kFixedRank;
+  if (name == "dylora") return RankScale::kDyLora;
+  throw InvalidInput("lora_parameters.rank_scale '" + std::string(name) + "' is not one of fixed_rank, dylora");
+}
+
+const char* rank_scale_name(RankScale rule) { return rule == RankScale::kFixedRank ? "fixed_rank" : "dylora"; }
+
+std::vector<int> default_rank_ladder(int r_max) {
+  std::vector<int> ladder;
+  for (int b = 1; b < r_max; b *= 2) ladder.push_back(b);
+  if (r_max >= 1) ladder.push_back(r_max);
+  return ladder;
+}
+
+std::vector<int> rank_ladder(const AdapterConfig& config) {
+  return config.rank_ladder.empty() ? default_rank_ladder(config.rank) : config.rank_ladder;
+}
+
+void validate_dynamic_rank(const AdapterConfig& config) {
+  if (!config.dynamic_rank) {
+    if (!config.rank_ladder.empty()) {
+      throw InvalidInput("lora_parameters.rank_ladder is set but dynamic_rank is off (set dynamic_rank: true)");
+    }
+    return;
+  }
+  if (config.type == FineTuneType::kFull) {
+    throw InvalidInput("dynamic_rank needs an adapter (lora, dora or qlora), not full fine-tuning");
+  }
+  int previous = 0;
+  for (int b : config.rank_ladder) {
+    if (b < 1 || b > config.rank) {
+      throw InvalidInput("lora_parameters.rank_ladder entry " + std::to_string(b) + " is outside 1.." +
+                         std::to_string(config.rank) + " (the rank)");
+    }
+    if (b <= previous) {
+      throw InvalidInput("lora_parameters.rank_ladder must be strictly increasing, got " + std::to_string(previous) +
+                         " then " + std::to_string(b));
+    }
+    previous = b;
+  }
+}
+
+float prefix_scale(const AdapterConfig& config, int b) {
+  // mlx-lm's multiplier does not depend on the rank: a fixed rank-b adapter keeps it.
+  if (config.rank_scale == RankScale::kFixedRank && !config.alpha) return config.scale;
+  const float ratio = static_cast<float>(config.rank) / static_cast<float>(b);
+  const bool root = config.alpha && config.rslora;
+  return config.effective_scale() * (root ? std::sqrt(ratio) : ratio);
+}
+
+int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r_max, uint64_t seed, int64_t step) {
+  const uint64_t h = mix64(mix64(seed ^ 0xD1B54A32D192ED03ull) + static_cast<uint64_t>(step));
+  if (sampling == RankSampling::kUniform) return 1 + static_cast<int>(h % static_cast<uint64_t>(r_max));
+  return ladder[static_cast<std::size_t>(h % ladder.size())];
+}
+
+template <class F>
+void UnusedRankFreeze::for_each_unused(F&& f) const {
+  auto& first = optimizer_.first_moments();
+  auto& second = optimizer_.second_moments();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const ParamRef& p = params_[i];
+    const bool is_a = p.name.ends_with(".lora_a"), is_b = p.name.ends_with(".lora_b");
+    if ((!is_a && !is_b) || p.shape.size() != 2) continue;
+    float* m = first[i].data();
+    float* v = second[i].data();
+    const int64_t rows = p.shape[0], cols = p.shape[1];
+    if (is_a) {  // (in, r): columns b..r of every row
+      for (int64_t row = 0; row < rows; ++row) {
+        for (int64_t j = row * cols + b_; j < (row + 1) * cols; ++j) f(p.value[j], m[j], v[j]);
+      }
+    } else {  // (r, out): rows b..r
+      for (int64_t j = b_ * cols; j < rows * cols; ++j) f(p.value[j], m[j], v[j]);
+    }
+  }
+}
+
+UnusedRankFreeze::UnusedRankFreeze(std::span<const ParamRef> params, AdamW& optimizer, int b)
+    : params_(params), optimizer_(optimizer), b_(b) {
+  for_each_unused([&](float& value, float& m, float& v) {
+    saved_.push_back(value);
+    saved_.push_back(m);
+    saved_.push_back(v);
+  });
+}
+
+void UnusedRankFreeze::restore() const {
+  std::size_t k = 0;
+  for_each_unused([&](float& value, float& m, float& v) {
+    value = saved_[k++];
+    m = saved_[k++];
+    v = saved_[k++];
+  });
+}
+
+}  // namespace lorafarm::engine

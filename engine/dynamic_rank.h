@@ -1,0 +1,82 @@
+// Nested-rank LoRA (DyLoRA, Valipour et al. 2023, arXiv:2210.07558): each
+// training step uses only a prefix b of the rank dimensions (A[:, :b],
+// B[:b, :]) with the scale re-derived for b, so one adapter trained to r_max
+// holds a usable adapter at every rank of a ladder.
+//
+// Scale of prefix b (`rank_scale`):
+//  - "fixed_rank" (default): what a fixed rank-b adapter with the same options
+//    uses — mlx-lm's plain multiplier s stays s; PEFT alpha gives α/b (DyLoRA's
+//    rule); rsLoRA α/√b.
+//  - "dylora": DyLoRA's α/b with mlx-lm's s read as α/r_max, i.e. s·r_max/b
+//    (rsLoRA s·√(r_max/b)). With s = 20 and r_max = 16 rank 1 runs at 320,
+//    which diverges at learning rate 1e-3 on the bundled model (docs/training.md).
+// The two agree whenever alpha is given.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/parameter.h"
+
+namespace lorafarm::engine {
+
+struct AdapterConfig;
+class AdamW;
+
+// How a step picks its prefix b: uniformly over the ladder (default: every
+// rank that is evaluated gets the same share of steps), or uniformly over
+// 1..r_max as in the DyLoRA paper.
+enum class RankSampling { kLadder, kUniform };
+RankSampling parse_rank_sampling(std::string_view name);
+const char* rank_sampling_name(RankSampling sampling);
+
+enum class RankScale { kFixedRank, kDyLora };
+RankScale parse_rank_scale(std::string_view name);
+const char* rank_scale_name(RankScale rule);
+
+// 1, 2, 4, ... below r_max, then r_max itself.
+std::vector<int> default_rank_ladder(int r_max);
+
+// The configured ladder, or the default one for the config's rank.
+std::vector<int> rank_ladder(const AdapterConfig& config);
+
+// InvalidInput naming the field when dynamic-rank settings are inconsistent
+// (full fine-tuning, a ladder entry outside 1..rank or not increasing).
+void validate_dynamic_rank(const AdapterConfig& config);
+
+// The multiplier of prefix b (see the rules above); b = rank gives the
+// config's effective scale.
+float prefix_scale(const AdapterConfig& config, int b);
+
+// The prefix of optimizer step `step`: a hash of (seed, step), so runs with
+// the same seed pick the same ranks whatever the thread count, and a resumed
+// run picks them as the uninterrupted one would.
+int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r_max, uint64_t seed, int64_t step);
+
+// Keeps a step's optimizer update off the rank dimensions the step did not
+// use (lora_a columns >= b, lora_b rows >= b): their values and AdamW moments
+// are saved before the update and put back after it. Without this, Adam's
+// momentum from the last step that used a dimension keeps moving it for
+// ~1/(1−β1) steps in which it takes no part, and the high ranks overshoot
+// (measured in docs/training.md).
+class UnusedRankFreeze {
+ public:
+  // Saves the entries outside prefix b of `params` (nothing when b = r_max).
+  UnusedRankFreeze(std::span<const ParamRef> params, AdamW& optimizer, int b);
+  // Restores them; call after optimizer.step.
+  void restore() const;
+
+ private:
+  template <class F>
+  void for_each_unused(F&& f) const;
+
+  std::span<const ParamRef> params_;
+  AdamW& optimizer_;
+  int b_;
+  std::vector<float> saved_;  // value, m, v per unused entry, in a fixed order
+};
+
+}  // namespace lorafarm::engine
