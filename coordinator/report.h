@@ -83,6 +83,20 @@ struct ReportPlot {
 };
 std::vector<ReportPlot> report_plots(const ReportData& data);
 
+// Parameter importance, fANOVA-style first-order effects from binned
+// marginals: completed trials are binned by the parameter's value (each
+// category, up to 8 quantile bins for numbers, one bin for trials without the
+// parameter); variance_fraction = Σ_b n_b (ȳ_b − ȳ)² / Σ_i (y_i − ȳ)² of the
+// objective y, and share = variance_fraction normalised to sum to 1 over the
+// parameters. Sorted by share, largest first; empty when fewer than two
+// completed trials or the objective does not vary.
+struct ParameterImportance {
+  std::string name;
+  double share = 0;
+  double variance_fraction = 0;
+};
+std::vector<ParameterImportance> parameter_importance(const ReportData& data);
+
 // The CSS the HTML report uses (light and dark, print); for embedding the plots elsewhere.
 std::string_view report_css();
 

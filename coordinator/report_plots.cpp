@@ -220,7 +220,7 @@ ReportPlot rank_curves(const ReportData& d) {
     return plot;
   }
   const bool log_x = wide(all_x) || (*std::max_element(all_x.begin(), all_x.end()) / std::max(1e-9, *std::min_element(all_x.begin(), all_x.end())) >= 8);
-  svg::Chart chart(plot.title, {std::string("LoRA rank r") + (log_x ? " (log scale)" : ""), svg::padded_range(all_x, log_x), log_x},
+  svg::Chart chart(plot.title, {std::string("LoRA rank r") + (log_x ? " (log scale)" : ""), svg::padded_range(all_x, log_x), log_x, true},
                    {"validation perplexity", svg::padded_range(all_y)});
   std::vector<std::string> names, cs, dashes;
   for (const auto& m : d.methods) {
@@ -275,7 +275,7 @@ ReportPlot optimization_history(const ReportData& d) {
     return plot;
   }
   best_line.push_back({xs.back(), *best});
-  svg::Chart chart(plot.title, {"trial number", svg::padded_range(xs, false, 0.02)}, {objective_label(d.summary), svg::padded_range(ys)});
+  svg::Chart chart(plot.title, {"trial number", svg::padded_range(xs, false, 0.02), false, true}, {objective_label(d.summary), svg::padded_range(ys)});
   std::vector<std::string> names, cs;
   for (const auto& m : d.methods) {
     const auto it = dots.find(m.method);
@@ -467,7 +467,7 @@ double main_effect_share(const std::vector<const ReportTrial*>& trials, const st
   return explained / total;
 }
 
-ReportPlot parameter_importance(const ReportData& d) {
+ReportPlot importance_plot(const ReportData& d) {
   ReportPlot plot{"importance", "Parameter importance",
                   "Method: fANOVA-style first-order (main-effect) variance. For each parameter, completed trials are binned by its value "
                   "(each category, or up to 8 quantile bins for numbers, plus a bin for trials without the parameter); its share is "
@@ -475,28 +475,15 @@ ReportPlot parameter_importance(const ReportData& d) {
                   "are normalised to sum to 1 (the bar labels also give the raw fraction of variance). Interactions are not "
                   "attributed, and bins of one trial overstate a parameter on small sweeps.",
                   "", false};
-  std::vector<const ReportTrial*> done;
-  std::vector<double> y;
-  for (const auto& t : d.trials)
-    if (completed(t) && std::isfinite(*t.trial.objective)) {
-      done.push_back(&t);
-      y.push_back(*t.trial.objective);
-    }
-  std::vector<std::pair<std::string, double>> shares;
-  double sum = 0;
-  if (done.size() >= 2)
-    for (const auto& name : d.param_names) {
-      const double s = main_effect_share(done, y, name);
-      shares.push_back({name, s});
-      sum += s;
-    }
-  if (shares.empty() || sum <= 0) {
+  const auto shares = coordinator::parameter_importance(d);
+  std::size_t completed_count = 0;
+  for (const auto& t : d.trials) completed_count += completed(t) && std::isfinite(*t.trial.objective);
+  if (shares.empty()) {
     plot.empty = true;
-    plot.svg = svg::empty_plot(plot.title, done.size() < 2 ? "Importance needs at least two completed trials."
-                                                           : "The objective does not vary with any parameter (or all trials tie).");
+    plot.svg = svg::empty_plot(plot.title, completed_count < 2 ? "Importance needs at least two completed trials."
+                                                               : "The objective does not vary with any parameter (or all trials tie).");
     return plot;
   }
-  std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   const int row = 26;
   const int height = 70 + row * static_cast<int>(shares.size()) + 30;
   const int width = 640;
@@ -506,12 +493,13 @@ ReportPlot parameter_importance(const ReportData& d) {
   const svg::Scale x(0, 1, left, right);
   for (std::size_t i = 0; i < shares.size(); ++i) {
     const double yy = top + row * static_cast<double>(i);
-    const double share = shares[i].second / sum;
-    s.text(left - 8, yy + row * 0.6, shares[i].first, "end", 11);
+    const double share = shares[i].share;
+    s.text(left - 8, yy + row * 0.6, shares[i].name, "end", 11);
     s.rect(left, yy + 4, std::max(1.0, x(share) - left), row - 8, svg::series_colour(0), "mark",
-           shares[i].first + ": " + svg::format_number(share, 3) + " of the explained variance; explains " +
-               svg::format_number(shares[i].second, 3) + " of the total variance alone");
-    s.text(x(share) + 6, yy + row * 0.6, svg::format_number(share, 3) + " (" + svg::format_number(shares[i].second, 2) + ")", "start", 10);
+           shares[i].name + ": " + svg::format_number(share, 3) + " of the explained variance; explains " +
+               svg::format_number(shares[i].variance_fraction, 3) + " of the total variance alone");
+    s.text(x(share) + 6, yy + row * 0.6, svg::format_number(share, 3) + " (" + svg::format_number(shares[i].variance_fraction, 2) + ")",
+           "start", 10);
   }
   const double axis_y = top + row * static_cast<double>(shares.size()) + 4;
   s.line(left, axis_y, right, axis_y, "currentColor", 1, "axis");
@@ -520,7 +508,7 @@ ReportPlot parameter_importance(const ReportData& d) {
     s.text(x(t), axis_y + 16, svg::format_number(t, 2), "middle", 10);
   }
   s.text((left + right) / 2, axis_y + 34, "normalised importance (share of main-effect variance, sums to 1) from " +
-                                               std::to_string(done.size()) + " completed trials",
+                                               std::to_string(completed_count) + " completed trials",
          "middle", 11, 0, "axis-label");
   plot.svg = s.str();
   return plot;
@@ -528,9 +516,31 @@ ReportPlot parameter_importance(const ReportData& d) {
 
 }  // namespace
 
+std::vector<ParameterImportance> parameter_importance(const ReportData& d) {
+  std::vector<const ReportTrial*> done;
+  std::vector<double> y;
+  for (const auto& t : d.trials)
+    if (completed(t) && std::isfinite(*t.trial.objective)) {
+      done.push_back(&t);
+      y.push_back(*t.trial.objective);
+    }
+  std::vector<ParameterImportance> out;
+  if (done.size() < 2) return out;
+  double sum = 0;
+  for (const auto& name : d.param_names) {
+    const double f = main_effect_share(done, y, name);
+    out.push_back({name, 0, f});
+    sum += f;
+  }
+  if (sum <= 0) return {};
+  for (auto& p : out) p.share = p.variance_fraction / sum;
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.share > b.share; });
+  return out;
+}
+
 std::vector<ReportPlot> report_plots(const ReportData& data) {
   return {learning_curves(data),      perplexity_vs_memory(data), rank_curves(data), optimization_history(data),
-          parallel_coordinates(data), parameter_importance(data)};
+          parallel_coordinates(data), importance_plot(data)};
 }
 
 }  // namespace lorafarm::coordinator

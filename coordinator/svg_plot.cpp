@@ -211,7 +211,7 @@ std::string Svg::str() const {
 }
 
 Chart::Chart(std::string_view title, Axis x, Axis y, int width, int height)
-    : svg_(width, height, title), left_(64), right_(width - 16.0), top_(28), bottom_(height - 48.0) {
+    : svg_(width, height, title), left_(64), right_(width - 150.0), top_(28), bottom_(height - 48.0) {
   x_ = Scale(x.range.lo, x.range.hi, left_, right_, x.log);
   y_ = Scale(y.range.lo, y.range.hi, bottom_, top_, y.log);
   svg_.text(left_, 16, title, "start", 13, 0, "title");
@@ -219,7 +219,9 @@ Chart::Chart(std::string_view title, Axis x, Axis y, int width, int height)
   // Frame and grid in currentColor at low opacity: visible on both backgrounds.
   svg_.line(left_, bottom_, right_, bottom_, "currentColor", 1, "axis");
   svg_.line(left_, top_, left_, bottom_, "currentColor", 1, "axis");
+  auto whole = [](double t) { return std::fabs(t - std::round(t)) < 1e-9; };
   for (const double t : x_.ticks(6)) {
+    if (x.integer && !whole(t)) continue;
     const double p = x_(t);
     if (p < left_ - 0.5 || p > right_ + 0.5) continue;
     svg_.line(p, top_, p, bottom_, "currentColor", 0.5, "grid");
@@ -227,6 +229,7 @@ Chart::Chart(std::string_view title, Axis x, Axis y, int width, int height)
     svg_.text(p, bottom_ + 16, format_number(t, 3), "middle", 10);
   }
   for (const double t : y_.ticks(5)) {
+    if (y.integer && !whole(t)) continue;
     const double p = y_(t);
     if (p < top_ - 0.5 || p > bottom_ + 0.5) continue;
     svg_.line(left_, p, right_, p, "currentColor", 0.5, "grid");
@@ -254,7 +257,7 @@ void Chart::points(std::span<const Point> data, std::string_view colour, double 
 void Chart::legend(std::span<const std::string> names, std::span<const std::string> colours, std::span<const std::string> dashes) {
   double y = top_ + 14;
   for (std::size_t i = 0; i < names.size(); ++i, y += 15) {
-    const double x = right_ - 110;
+    const double x = right_ + 14;
     svg_.line(x, y - 4, x + 18, y - 4, i < colours.size() ? colours[i] : "currentColor", 2, "legend",
               i < dashes.size() ? std::string_view(dashes[i]) : std::string_view());
     svg_.text(x + 22, y, names[i], "start", 10, 0, "legend");

@@ -82,8 +82,10 @@ class Chart {
     std::string label;
     Range range;
     bool log = false;
+    bool integer = false;  // ticks only at whole numbers (trial numbers, ranks)
   };
-  Chart(std::string_view title, Axis x, Axis y, int width = 640, int height = 360);
+  // The legend, if any, sits in a column right of the plot area.
+  Chart(std::string_view title, Axis x, Axis y, int width = 760, int height = 360);
 
   Svg& svg() { return svg_; }
   const Scale& x() const { return x_; }
@@ -92,7 +94,7 @@ class Chart {
 
   void series(std::span<const Point> data, std::string_view colour, std::string_view dash = "", double width = 1.5);
   void points(std::span<const Point> data, std::string_view colour, double radius = 3, std::span<const std::string> tooltips = {});
-  // Legend entries, top right inside the plot area.
+  // Legend entries, in the column right of the plot area.
   void legend(std::span<const std::string> names, std::span<const std::string> colours, std::span<const std::string> dashes = {});
   std::string str() const { return svg_.str(); }
 
