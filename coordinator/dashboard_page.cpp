@@ -52,7 +52,7 @@ svg .axis { stroke:var(--muted); }
 svg .grid { stroke:var(--line); }
 .muted { color:var(--muted); }
 form label { display:block; margin:6px 0 2px; color:var(--muted); font-size:12px; }
-input, select, textarea, button { font:inherit; color:inherit; background:var(--bg); border:1px solid var(--line); border-radius:5px; padding:4px 6px; }
+input, select, textarea, button { max-width:100%; font:inherit; color:inherit; background:var(--bg); border:1px solid var(--line); border-radius:5px; padding:4px 6px; }
 button { cursor:pointer; background:var(--accent); color:#fff; border-color:var(--accent); }
 pre.out { white-space:pre-wrap; background:var(--bg); border:1px solid var(--line); padding:8px; border-radius:5px; min-height:2em; }
 .row { display:flex; gap:16px; flex-wrap:wrap; } .row > .card { flex:1 1 420px; }
@@ -99,7 +99,7 @@ pre.out { white-space:pre-wrap; background:var(--bg); border:1px solid var(--lin
         </div>
         <div class="card"><h2>Method comparison</h2><div id="comparison"></div></div>
       </div>
-      <div class="card"><h2>Try an adapter</h2>
+      <div class="card" id="gen-card"><h2>Try an adapter</h2>
         <form id="gen-form">
           <label>Trial</label><select id="gen-trial"></select>
           <label>Prompt</label><textarea id="gen-prompt" rows="2" cols="50" maxlength="4096">Once upon a time</textarea>
@@ -184,7 +184,7 @@ function renderTrials(trials) {
 }
 
 function renderCurves(data) {
-  const W = 560, H = 300, L = 52, R = 12, T = 10, B = 38;
+  const W = 560, H = 300, L = 62, R = 12, T = 10, B = 38;
   const curves = data.curves.filter((c) => c.points.length);
   if (!curves.length) { $("curves").innerHTML = '<p class="muted">no ' + esc(data.metric) + " reported yet</p>"; return; }
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
@@ -209,22 +209,24 @@ function renderCurves(data) {
     const d = c.points.map(([x, y], i) => (i ? "L" : "M") + sx(x).toFixed(1) + " " + sy(y).toFixed(1)).join("");
     svg += '<path class="curve" data-trial="' + c.trial + '" d="' + d + '" fill="none" stroke="' + color + '" stroke-width="1.5" opacity="0.85"><title>trial ' + c.trial + "</title></path>";
   }
-  $("curves").innerHTML = svg + "</svg>";
+  const legend = curves.slice(0, 16).map((c) => '<span style="color:' + palette[c.trial % palette.length] + '">\u25A0</span> ' + c.trial).join(" &nbsp;");
+  $("curves").innerHTML = svg + '</svg><div class="muted">trial ' + legend + (curves.length > 16 ? " \u2026" : "") + "</div>";
 }
 
 function renderComparison(s) {
   const groups = s.groups || [];
   if (!groups.length) { $("comparison").innerHTML = '<p class="muted">no trials yet</p>'; return; }
   const rows = groups.map((g) => {
-    const r = g.best_result || {};
-    const m = r.metrics || {};
+    const b = g.best || {};
+    const m = b.metrics || {};
     const c = g.counts || {};
-    return "<tr><td>" + esc(g.group) + '</td><td class="num">' + fmt(g.best) + '</td><td class="num">' + fmt(m.val_ppl) + '</td><td class="num">' + fmt(m.test_ppl) +
-      '</td><td class="num">' + fmt(r.peak_rss_mb) + '</td><td class="num">' + fmt(r.wall_seconds) + '</td><td class="num">' + (c.COMPLETED || 0) + "/" + g.trials +
-      '</td><td class="params">' + esc(paramsText(g.best_params)) + "</td></tr>";
+    return "<tr><td>" + esc(g.group) + '</td><td class="num">' + fmt(b.objective) + '</td><td class="num">' + (b.trial === undefined ? "-" : b.trial) +
+      '</td><td class="num">' + fmt(m.val_ppl) + '</td><td class="num">' + fmt(m.test_ppl) + '</td><td class="num">' + fmt(b.peak_rss_mb) +
+      '</td><td class="num">' + fmt(b.wall_seconds) + '</td><td class="num">' + (c.COMPLETED || 0) + "/" + g.trials +
+      '</td><td class="params">' + esc(paramsText(b.params)) + "</td></tr>";
   }).join("");
   $("comparison").innerHTML = "<table><thead><tr><th>" + esc(s.group_by || "group") + "</th><th>best " + esc(s.objective.metric) +
-    "</th><th>val ppl</th><th>test ppl</th><th>peak RSS MB</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + rows + "</tbody></table>";
+    "</th><th>trial</th><th>val ppl</th><th>test ppl</th><th>peak RSS MB</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + rows + "</tbody></table>";
 }
 
 async function refreshExperiment() {
@@ -320,7 +322,7 @@ window.addEventListener("hashchange", () => { state.experiment = selectedFromFra
   tokenFromFragment();
   try {
     state.health = await api("/api/health");
-    if (state.health.read_only) { $("actions-card").hidden = true; $("gen-form").hidden = true; $("mode").textContent = "read-only"; }
+    if (state.health.read_only) { $("actions-card").hidden = true; $("gen-card").hidden = true; $("mode").textContent = "read-only"; }
   } catch (e) { /* tick() reports */ }
   loadExamples();
   tick();

@@ -74,6 +74,8 @@ struct DashboardServer::Impl {
   // The store, opened read-only for this request; nullopt before any sweep created it.
   std::optional<schema::Store> open_store() const {
     if (!fs::exists(options.db)) return std::nullopt;
+    // A sweep that just created the file has not written the schema yet.
+    if (schema::Database(options.db, schema::Database::Mode::ReadOnly).user_version() == 0) return std::nullopt;
     return schema::Store::open_reader(options.db);
   }
   schema::Store store_or_404(const std::string& experiment) const {

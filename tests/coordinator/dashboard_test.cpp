@@ -176,6 +176,13 @@ TEST(Dashboard, AMissingDatabaseIsAnEmptyListNotAnError) {
   EXPECT_EQ(body_of(r), json::array());
   auto e = s.client.Get("/api/experiments/demo");
   EXPECT_EQ(e->status, 404);
+  // A file a sweep has just created, before its schema is written: still "nothing yet".
+  { schema::Database(dir / "later.db", schema::Database::Mode::ReadWrite).exec("PRAGMA journal_mode=WAL"); }
+  r = s.client.Get("/api/experiments");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r), json::array());
+  EXPECT_EQ(s.client.Get("/api/experiments/demo/trials")->status, 404);
 }
 
 TEST(Dashboard, UnknownExperimentTrialOrEndpointIs404WithAMessage) {

@@ -216,6 +216,11 @@ def wait_for_picture(tools, args, result):
         time.sleep(0.2)
     else:
         return ["the experiment's table and curves were not drawn"]
+    if args.before_shot:  # e.g. fill and submit the generation form
+        tools.evaluate(args.before_shot)
+        until = time.time() + args.timeout
+        while args.wait_for and time.time() < until and not tools.evaluate(args.wait_for):
+            time.sleep(0.2)
     time.sleep(args.settle)
     tools.screenshot(args.screenshot)
     return []
@@ -230,6 +235,8 @@ def main():
     ap.add_argument("--trial", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=40)
     ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--before-shot", help="shot mode: JavaScript to run before the screenshot")
+    ap.add_argument("--wait-for", help="shot mode: JavaScript condition to wait for after --before-shot")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = ap.parse_args()
     if not os.path.exists(args.chromium):
