@@ -400,3 +400,52 @@ TEST(DashboardCli, SweepDashboardServesWhileTheSweepRuns) {
 
 }  // namespace
 }  // namespace lorafarm::testing
+
+namespace lorafarm::testing {
+namespace {
+
+// The whole write path with the real engine: a one-trial LoRA sweep of the
+// bundled model started through the API, then its adapter tried on a prompt.
+TEST(DashboardEngine, GeneratesWithTheAdapterOfASweepStartedFromThePage) {
+  Fixture f;
+  Server s(f.options());
+  const json spec{{"name", "tiny-engine"},
+                  {"seed", 3},
+                  {"model", "models/stories260K"},
+                  {"data", "data/fortunes"},
+                  {"budget", {{"trials", 1}}},
+                  {"search", {{"algorithm", "grid"}}},
+                  {"search_space", {{"method", {{"type", "categorical"}, {"values", {"lora"}}}}}},
+                  {"fixed",
+                   {{"iters", 4}, {"batch_size", 2}, {"max_seq_length", 64}, {"lora_parameters", {{"rank", 4}, {"scale", 20.0}}}, {"learning_rate", 0.003},
+                    {"steps_per_report", 2}, {"steps_per_eval", 4}, {"val_batches", 1}, {"test_batches", 1}, {"threads", 1}}},
+                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 120}}}};
+  auto r = s.client.Post("/api/sweeps", s.auth(), json{{"spec", spec}, {"workers", 1}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto log = body_of(r)["log"].get<std::string>();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < until) {
+    auto e = s.client.Get("/api/experiments/tiny-engine");
+    if (e && e->status == 200 && body_of(e)["status"] == "FINISHED") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const json trials = body_of(s.client.Get("/api/experiments/tiny-engine/trials"));
+  ASSERT_EQ(trials.size(), 1u) << read_file(log);
+  ASSERT_EQ(trials[0]["status"], "COMPLETED") << trials.dump() << read_file(log);
+  // The adapter landed inside the artifact folder, so it may be served and used.
+  const json artifacts = body_of(s.client.Get("/api/experiments/tiny-engine/trials/0/artifacts"));
+  ASSERT_FALSE(artifacts.empty());
+  for (const auto& a : artifacts) EXPECT_EQ(a["path"].get<std::string>().rfind(fs::canonical(f.artifacts).string(), 0), 0u) << a.dump();
+
+  r = s.client.Post("/api/generate", s.auth(), json{{"experiment", "tiny-engine"}, {"trial", 0}, {"prompt", "Once upon a time"}, {"max_tokens", 8}}.dump(),
+                    "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto text = body_of(r)["text"].get<std::string>();
+  EXPECT_EQ(text.rfind("Once upon a time", 0), 0u) << text;
+  EXPECT_GT(text.size(), std::string("Once upon a time").size());
+}
+
+}  // namespace
+}  // namespace lorafarm::testing

@@ -35,7 +35,7 @@ for _ in $(seq 1200); do
   sleep 1
 done
 best=$(curl -sf "$api/experiments/quickstart/summary" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["best"]["trial"])')
-curl -sf -H "X-Lorafarm-Token: $token" -H 'Content-Type: application/json' \
+curl -s -H "X-Lorafarm-Token: $token" -H 'Content-Type: application/json' \
   -d "{\"experiment\": \"quickstart\", \"trial\": $best, \"prompt\": \"Once upon a time\", \"max_tokens\": 30}" "$api/generate"; echo
 
 python3 "$src/tests/e2e/dashboard_e2e.py" --mode shot --url "http://127.0.0.1:$port/#exp=quickstart&token=$token" \
