@@ -31,5 +31,6 @@ Command add_worker_command(CLI::App& root);
 Command add_status_command(CLI::App& root);
 Command add_trials_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
+Command add_serve_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

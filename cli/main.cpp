@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       add_status_command(app),
       add_trials_command(app),
       add_report_command(app),
+      add_serve_command(app),
   };
 
   try {
