@@ -171,7 +171,7 @@ Command add_train_command(CLI::App& root) {
   json_option<std::string>(app, "--rank-sampling", o->lora, "rank_sampling",
                            "Prefix drawn per step: ladder (default) | uniform (1..rank)");
   json_option<std::string>(app, "--rank-scale", o->lora, "rank_scale",
-                           "Scale of a rank prefix: fixed_rank (default, as a rank-b adapter) | dylora (s*rank/b)");
+                           "Scale of rank prefix b: dylora (default: alpha/b, alpha = scale) | fixed_rank");
   json_option<std::vector<std::string>>(app, "--keys", o->lora, "keys", "Modules to adapt (e.g. self_attn.q_proj)");
   json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
   json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");

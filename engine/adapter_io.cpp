@@ -147,7 +147,8 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
     for (const auto& k : keys) targets.push_back(short_name(k));
     std::vector<int> layers;
     for (int b = model.first_adapted_block(); b < model.model().config.num_layers; ++b) layers.push_back(b);
-    const double alpha = c.alpha ? *c.alpha : static_cast<double>(c.scale) * c.rank;
+    // PEFT applies lora_alpha/r: the whole adapter's scale (a prefix's for nested ranks).
+    const double alpha = c.alpha ? *c.alpha : static_cast<double>(prefix_scale(c, c.rank)) * c.rank;
     config["peft_type"] = "LORA";
     config["task_type"] = "CAUSAL_LM";
     config["r"] = c.rank;
@@ -207,7 +208,7 @@ AdapterConfig read_adapter_config(const std::filesystem::path& dir) {
       if (from.contains("rank_ladder") && from["rank_ladder"].is_array()) {
         c.rank_ladder = from["rank_ladder"].get<std::vector<int>>();
       }
-      c.rank_scale = parse_rank_scale(from.value("rank_scale", std::string("fixed_rank")));
+      c.rank_scale = parse_rank_scale(from.value("rank_scale", std::string("dylora")));
     }
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(where + ": " + e.what());

@@ -73,11 +73,11 @@ void validate_dynamic_rank(const AdapterConfig& config) {
 }
 
 float prefix_scale(const AdapterConfig& config, int b) {
-  // mlx-lm's multiplier does not depend on the rank: a fixed rank-b adapter keeps it.
-  if (config.rank_scale == RankScale::kFixedRank && !config.alpha) return config.scale;
-  const float ratio = static_cast<float>(config.rank) / static_cast<float>(b);
-  const bool root = config.alpha && config.rslora;
-  return config.effective_scale() * (root ? std::sqrt(ratio) : ratio);
+  if (!config.dynamic_rank) return config.effective_scale();
+  const auto fb = static_cast<float>(b);
+  if (config.alpha) return config.rslora ? *config.alpha / std::sqrt(fb) : *config.alpha / fb;
+  // mlx-lm's multiplier: kept as is by a fixed rank-b adapter, DyLoRA's α with α = s otherwise.
+  return config.rank_scale == RankScale::kFixedRank ? config.scale : config.scale / fb;
 }
 
 int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r_max, uint64_t seed, int64_t step) {

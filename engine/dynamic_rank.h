@@ -4,13 +4,15 @@
 // holds a usable adapter at every rank of a ladder.
 //
 // Scale of prefix b (`rank_scale`):
-//  - "fixed_rank" (default): what a fixed rank-b adapter with the same options
-//    uses — mlx-lm's plain multiplier s stays s; PEFT alpha gives α/b (DyLoRA's
-//    rule); rsLoRA α/√b.
-//  - "dylora": DyLoRA's α/b with mlx-lm's s read as α/r_max, i.e. s·r_max/b
-//    (rsLoRA s·√(r_max/b)). With s = 20 and r_max = 16 rank 1 runs at 320,
-//    which diverges at learning rate 1e-3 on the bundled model (docs/training.md).
-// The two agree whenever alpha is given.
+//  - "dylora" (default): DyLoRA's α/b (rsLoRA α/√b). α is PEFT's alpha when
+//    given, else mlx-lm's multiplier s: rank 1 then runs at s, as a fixed
+//    rank-1 adapter would, and a prefix's update is the mean of its rank-1
+//    terms rather than their sum, which keeps the nested models consistent.
+//    (Reading s as α/r_max instead, s_b = s·r_max/b, is this rule with
+//    scale s·r_max; with s = 20, r_max = 16 it diverges at learning rate 1e-3
+//    on the bundled model, docs/training.md.)
+//  - "fixed_rank": what a fixed rank-b adapter with the same options uses —
+//    mlx-lm's s for every b; with alpha, α/b as above.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +35,7 @@ enum class RankSampling { kLadder, kUniform };
 RankSampling parse_rank_sampling(std::string_view name);
 const char* rank_sampling_name(RankSampling sampling);
 
-enum class RankScale { kFixedRank, kDyLora };
+enum class RankScale { kDyLora, kFixedRank };
 RankScale parse_rank_scale(std::string_view name);
 const char* rank_scale_name(RankScale rule);
 
@@ -47,7 +49,7 @@ std::vector<int> rank_ladder(const AdapterConfig& config);
 // (full fine-tuning, a ladder entry outside 1..rank or not increasing).
 void validate_dynamic_rank(const AdapterConfig& config);
 
-// The multiplier of prefix b (see the rules above); b = rank gives the
+// The multiplier of prefix b (see the rules above); without dynamic_rank, the
 // config's effective scale.
 float prefix_scale(const AdapterConfig& config, int b);
 

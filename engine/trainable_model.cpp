@@ -188,6 +188,10 @@ void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, Quant
       for (Module m : modules) layer(block, m).add_adapter(settings, rng);
     }
     active_rank_ = config.rank;
+    if (config.dynamic_rank) {  // the whole adapter at its prefix scale (α/r_max with the dylora rule)
+      active_rank_ = 0;
+      set_active_rank(config.rank);
+    }
   }
 
   // Parameters in a fixed order: embedding, blocks, final norm, head.

@@ -51,7 +51,7 @@ struct AdapterConfig {
   bool dynamic_rank = false;
   std::vector<int> rank_ladder;  // empty = 1, 2, 4, ... up to rank
   RankSampling rank_sampling = RankSampling::kLadder;
-  RankScale rank_scale = RankScale::kFixedRank;  // the scale of a prefix (dynamic_rank.h)
+  RankScale rank_scale = RankScale::kDyLora;  // the scale of a prefix (dynamic_rank.h)
 
   // The multiplier s actually applied.
   float effective_scale() const;
