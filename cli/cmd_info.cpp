@@ -4,7 +4,10 @@
 
 #include "cli/command.h"
 #include "engine/model.h"
+#include "engine/error.h"
+#include "engine/memory.h"
 #include "engine/model_config.h"
+#include "engine/trainable_model.h"
 
 namespace lorafarm::cli {
 namespace {
@@ -12,7 +15,54 @@ namespace {
 struct InfoOptions {
   std::string model;
   bool json = false;
+  // --estimate METHOD and the training shape it is predicted for.
+  std::string estimate;
+  int rank = 8;
+  int num_layers = -1;
+  std::vector<std::string> keys;
+  float dropout = 0.0f;
+  int bits = 4;
+  int group_size = 64;
+  std::string quant_mode = "affine";
+  int batch_size = 4;
+  int max_seq_length = 2048;
+  bool grad_checkpoint = false;
 };
+
+// The adapter a `lorafarm train --fine-tune-type METHOD` run with these
+// options would build (qlora = LoRA on a quantized base).
+engine::AdapterConfig adapter_for(const InfoOptions& o) {
+  engine::AdapterConfig a;
+  const bool qlora = o.estimate == "qlora";
+  a.type = engine::parse_fine_tune_type(qlora ? "lora" : o.estimate);
+  a.rank = o.rank;
+  a.num_layers = o.num_layers;
+  a.keys = o.keys;
+  a.dropout = o.dropout;
+  if (qlora) {
+    engine::QuantizationConfig q;
+    q.bits = o.bits;
+    q.group_size = o.group_size;
+    if (o.quant_mode != "affine" && o.quant_mode != "nf4")
+      throw engine::InvalidInput("--quant-mode: '" + o.quant_mode + "' is not allowed; allowed: affine, nf4");
+    q.mode = o.quant_mode == "nf4" ? engine::QuantizationConfig::Mode::kNf4 : engine::QuantizationConfig::Mode::kAffine;
+    a.quantization = q;
+  }
+  return a;
+}
+
+nlohmann::json memory_estimate(const engine::ModelConfig& config, const InfoOptions& o) {
+  const auto adapter = adapter_for(o);
+  const int length = std::min(o.max_seq_length, config.max_position_embeddings);
+  const auto tally = engine::estimate_training_memory(config, adapter, {o.batch_size, length, o.grad_checkpoint});
+  return {{"method", o.estimate},
+          {"batch_size", o.batch_size},
+          {"seq_length", length},
+          {"grad_checkpoint", o.grad_checkpoint},
+          {"trainable_params", engine::expected_trainable_params(config, adapter)},
+          {"bytes", tally.to_json()},
+          {"predicted_peak_rss_mb", engine::predicted_peak_rss_mb(tally)}};
+}
 
 int run_info(const InfoOptions& options) {
   const engine::ModelConfig config = engine::ModelConfig::load(options.model);
@@ -41,6 +91,7 @@ int run_info(const InfoOptions& options) {
                                                     {"kv_cache", kv_bytes},
                                                     {"total", inference_bytes}}}};
   for (const auto& [dtype, n] : bytes) out["bytes_by_dtype"][dtype] = n;
+  if (!options.estimate.empty()) out["training_estimate"] = memory_estimate(config, options);
   if (options.json) {
     std::cout << out.dump(2) << "\n";
     return kExitOk;
@@ -55,6 +106,16 @@ int run_info(const InfoOptions& options) {
   for (const auto& [dtype, n] : bytes) std::cout << "stored " << dtype << "     " << n << " bytes\n";
   std::cout << "inference      ~" << (inference_bytes + (1 << 20) - 1) / (1 << 20) << " MiB (f32 weights "
             << weight_bytes << " B + KV cache " << kv_bytes << " B at full context)\n";
+  if (out.contains("training_estimate")) {
+    const auto& e = out["training_estimate"];
+    std::cout << "training       " << options.estimate << ", batch " << e["batch_size"] << " x " << e["seq_length"]
+              << (options.grad_checkpoint ? ", gradient checkpointing" : "") << ": " << e["trainable_params"]
+              << " trainable parameters, predicted peak RSS ~" << static_cast<int64_t>(e["predicted_peak_rss_mb"].get<double>() + 0.5)
+              << " MiB\n";
+    for (const auto& [category, n] : e["bytes"].items())
+      std::cout << "  " << category << std::string(category.size() < 20 ? 20 - category.size() : 1, ' ') << n.get<int64_t>() / 1024
+                << " KiB\n";
+  }
   return kExitOk;
 }
 
@@ -65,7 +126,21 @@ Command add_info_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("info", "Describe a model: architecture, parameters, memory");
   app->add_option("model", options->model, "Model folder (Hugging Face layout)")->required()->check(CLI::ExistingDirectory);
   app->add_flag("--json", options->json, "Print JSON");
-  app->footer("Example:\n  lorafarm info examples/models/stories260K");
+  app->add_option("--estimate", options->estimate, "Predict the peak memory of training with METHOD")
+      ->check(CLI::IsMember({"lora", "dora", "qlora", "full"}));
+  app->add_option("--rank", options->rank, "LoRA rank (with --estimate)")->capture_default_str();
+  app->add_option("--num-layers", options->num_layers, "Adapted blocks, -1 = all")->capture_default_str();
+  app->add_option("--keys", options->keys, "Adapted modules, e.g. q_proj,v_proj (default all)")->delimiter(',');
+  app->add_option("--dropout", options->dropout, "LoRA dropout")->capture_default_str();
+  app->add_option("--bits", options->bits, "QLoRA: bits of the quantized base")->capture_default_str();
+  app->add_option("--group-size", options->group_size, "QLoRA: quantization group size")->capture_default_str();
+  app->add_option("--quant-mode", options->quant_mode, "QLoRA: affine | nf4")->capture_default_str();
+  app->add_option("--batch-size", options->batch_size, "Training batch size")->capture_default_str();
+  app->add_option("--max-seq-length", options->max_seq_length, "Longest training sequence (capped at the context)")->capture_default_str();
+  app->add_flag("--grad-checkpoint", options->grad_checkpoint, "Recompute each block in backward");
+  app->footer(
+      "Examples:\n  lorafarm info examples/models/stories260K\n"
+      "  lorafarm info examples/models/stories260K --estimate qlora --rank 8 --batch-size 8 --max-seq-length 256");
   return {app, [options] { return run_info(*options); }};
 }
 
