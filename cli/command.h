@@ -30,6 +30,7 @@ Command add_sweep_command(CLI::App& root);
 Command add_worker_command(CLI::App& root);
 Command add_status_command(CLI::App& root);
 Command add_trials_command(CLI::App& root);
+Command add_rerun_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
 Command add_serve_command(CLI::App& root);
 
