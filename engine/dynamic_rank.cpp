@@ -22,11 +22,18 @@ uint64_t mix64(uint64_t x) {
 RankSampling parse_rank_sampling(std::string_view name) {
   if (name == "ladder") return RankSampling::kLadder;
   if (name == "uniform") return RankSampling::kUniform;
-  throw InvalidInput("lora_parameters.rank_sampling '" + std::string(name) + "' is not one of ladder, uniform");
+  if (name == "harmonic") return RankSampling::kHarmonic;
+  throw InvalidInput("lora_parameters.rank_sampling '" + std::string(name) +
+                     "' is not one of ladder, uniform, harmonic");
 }
 
 const char* rank_sampling_name(RankSampling sampling) {
-  return sampling == RankSampling::kLadder ? "ladder" : "uniform";
+  switch (sampling) {
+    case RankSampling::kLadder: return "ladder";
+    case RankSampling::kUniform: return "uniform";
+    case RankSampling::kHarmonic: return "harmonic";
+  }
+  return "?";
 }
 
 RankScale parse_rank_scale(std::string_view name) {
@@ -83,7 +90,15 @@ float prefix_scale(const AdapterConfig& config, int b) {
 int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r_max, uint64_t seed, int64_t step) {
   const uint64_t h = mix64(mix64(seed ^ 0xD1B54A32D192ED03ull) + static_cast<uint64_t>(step));
   if (sampling == RankSampling::kUniform) return 1 + static_cast<int>(h % static_cast<uint64_t>(r_max));
-  return ladder[static_cast<std::size_t>(h % ladder.size())];
+  if (sampling == RankSampling::kLadder) return ladder[static_cast<std::size_t>(h % ladder.size())];
+  double total = 0;
+  for (std::size_t i = 0; i < ladder.size(); ++i) total += 1.0 / static_cast<double>(i + 1);
+  double u = static_cast<double>(h >> 11) * 0x1.0p-53 * total;  // uniform in [0, total)
+  for (std::size_t i = 0; i + 1 < ladder.size(); ++i) {
+    u -= 1.0 / static_cast<double>(i + 1);
+    if (u < 0) return ladder[i];
+  }
+  return ladder.back();
 }
 
 template <class F>

@@ -29,9 +29,11 @@ struct AdapterConfig;
 class AdamW;
 
 // How a step picks its prefix b: uniformly over the ladder (default: every
-// rank that is evaluated gets the same share of steps), or uniformly over
-// 1..r_max as in the DyLoRA paper.
-enum class RankSampling { kLadder, kUniform };
+// rank that is evaluated gets the same share of steps), uniformly over
+// 1..r_max as in the DyLoRA paper, or over the ladder with weight 1/(i+1)
+// for its i-th rank ("harmonic": more steps for the small ranks, which gain
+// least from the steps of the others).
+enum class RankSampling { kLadder, kUniform, kHarmonic };
 RankSampling parse_rank_sampling(std::string_view name);
 const char* rank_sampling_name(RankSampling sampling);
 

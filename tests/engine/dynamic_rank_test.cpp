@@ -129,6 +129,13 @@ TEST(DynamicRank, PrefixDrawIsSeededAndCoversTheLadderEvenly) {
   EXPECT_EQ(uniform_counts.begin()->first, 1);
   EXPECT_EQ(uniform_counts.rbegin()->first, 16);
   for (const auto& [b, n] : uniform_counts) EXPECT_NEAR(n, kDraws / 16, kDraws / 16 * 0.25) << "rank " << b;
+  // harmonic: weight 1/(i+1) for the i-th ladder rank (1, 1/2, ... 1/5 of 137/60).
+  std::map<int, int> harmonic;
+  for (int64_t step = 1; step <= kDraws; ++step) ++harmonic[sample_prefix_rank(RankSampling::kHarmonic, ladder, 16, 7, step)];
+  for (std::size_t i = 0; i < ladder.size(); ++i) {
+    const double expected = kDraws * (60.0 / 137.0) / static_cast<double>(i + 1);
+    EXPECT_NEAR(harmonic[ladder[i]], expected, 0.15 * expected) << "rank " << ladder[i];
+  }
   // Another seed draws another sequence.
   int same = 0;
   for (int64_t step = 1; step <= 100; ++step) {
@@ -448,13 +455,15 @@ TEST(DynamicRankCli, JsonLinesCarryAFiniteRankCurveAndEvalTruncates) {
 namespace lorafarm::engine {
 namespace {
 
-// Issue 5 must-show 5, reduced: scripts/dynamic-rank-check.sh with fewer
-// iterations (the full 300-iteration table is in docs/training.md). Runs the
-// six trainings (~4 min on 2 cores) and checks the script's JSON table: every
-// rank of the nested adapter is scored, beats the base model (ppl 70 on
-// fortunes) by far, and lies within DYNAMIC_RANK_TOL of its fixed-rank twin.
+// Issue 5 must-show 5, reduced: scripts/dynamic-rank-check.sh at 100
+// iterations (~1.5 min on 2 idle cores; the 300-iteration table is in
+// docs/training.md). Measured at 100 iterations: the nested adapter's rank 16
+// is within 5 % of its fixed-rank twin, ranks 1-8 are 11-15 % above theirs;
+// the 5 % goal is not met below r_max, so this guards the measured state:
+// every rank trained far below the base (ppl 70), rank 16 within 5 %, every
+// rank within DYNAMIC_RANK_TOL (default 20 %).
 TEST(DynamicRankSlow, RankCurveAgainstFixedRankAdapters) {
-  const std::string tol = std::getenv("DYNAMIC_RANK_TOL") ? std::getenv("DYNAMIC_RANK_TOL") : "0.25";
+  const std::string tol = std::getenv("DYNAMIC_RANK_TOL") ? std::getenv("DYNAMIC_RANK_TOL") : "0.20";
   const auto r = lorafarm::testing::run_process(
       {"/usr/bin/env", "ITERS=100", "TOL=" + tol, "JOBS=2",
        (lorafarm::testing::source_dir() / "scripts" / "dynamic-rank-check.sh").string(),
@@ -463,9 +472,11 @@ TEST(DynamicRankSlow, RankCurveAgainstFixedRankAdapters) {
   const nlohmann::json table = nlohmann::json::parse(r.out);
   ASSERT_EQ(table["ranks"].size(), 5u) << r.out;
   for (const auto& row : table["ranks"]) {
-    EXPECT_LT(row["dynamic_val_ppl"].get<double>(), 45.0) << row;
-    EXPECT_LT(row["fixed_val_ppl"].get<double>(), 45.0) << row;
+    EXPECT_LT(row["dynamic_val_ppl"].get<double>(), 40.0) << row;
+    EXPECT_LT(row["fixed_val_ppl"].get<double>(), 40.0) << row;
   }
+  EXPECT_EQ(table["ranks"][4]["rank"], 16);
+  EXPECT_LE(std::abs(table["ranks"][4]["relative_difference"].get<double>()), 0.05) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(table["all_within"], true) << r.out;
 }
