@@ -15,6 +15,7 @@
 #include "coordinator/assignment.h"
 #include "coordinator/early_stopping.h"
 #include "coordinator/lease_table.h"
+#include "coordinator/rank_selection.h"
 #include "coordinator/sampler_factory.h"
 #include "coordinator/trial_lifecycle.h"
 #include "lorafarm/version.h"
@@ -409,8 +410,16 @@ struct Coordinator::State {
     const auto& t = trials->trial(trial);
     for (const auto& a : body.value("artifacts", json::array()))
       store.insert_artifact({t.id, attempt, worker, a["path"].get<std::string>(), a["sha256"].get<std::string>(), a["bytes"].get<std::int64_t>()});
-    const auto& metrics = body["metrics"];
-    const auto objective = metric(metrics, spec.objective.metric);
+    json metrics = body["metrics"];
+    auto objective = metric(metrics, spec.objective.metric);
+    if (spec.rank_epsilon) {
+      // A nested-rank trial: its objective is the rank curve's chosen point.
+      if (const auto choice = choose_rank(metrics, spec.objective.metric, *spec.rank_epsilon, spec.objective.maximize)) {
+        metrics["chosen_rank"] = choice->rank;
+        metrics[spec.objective.metric + "@chosen_rank"] = choice->value;
+        objective = choice->value;
+      }
+    }
     leases.release(trial);
     send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
     if (!objective) {

@@ -220,7 +220,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   }
   if (!doc.is_object()) fail(source, "(top level)", "must be a JSON object, got " + shown(doc));
   check_keys(source, "", doc,
-             {"name", "seed", "model", "data", "objective", "constraints", "budget", "search", "scheduler", "search_space", "fixed", "trial", "description"});
+             {"name", "seed", "model", "data", "objective", "constraints", "budget", "search", "scheduler", "rank_selection", "search_space", "fixed", "trial", "description"});
 
   SweepSpec spec;
   spec.document = doc;
@@ -303,6 +303,12 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     }
   }
   if (doc.contains("scheduler")) parse_scheduler(source, doc["scheduler"], spec);
+  if (doc.contains("rank_selection")) {
+    const auto& r = doc["rank_selection"];
+    if (!r.is_object()) fail(source, "rank_selection", "must be {\"epsilon\": NUMBER}, got " + shown(r));
+    check_keys(source, "rank_selection", r, {"epsilon"});
+    spec.rank_epsilon = r.contains("epsilon") ? get_number(source, r["epsilon"], "rank_selection.epsilon", 0.0) : 0.0;
+  }
   check_placeholders(source, spec);
   return spec;
 }

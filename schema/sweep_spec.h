@@ -82,6 +82,9 @@ struct SweepSpec {
   std::string algorithm = "random";
   nlohmann::json algorithm_options = nlohmann::json::object();
   SchedulerSpec scheduler;
+  // Dynamic-rank trials: the objective is taken at the smallest rank whose
+  // `<metric>@rN` is within this of the best (coordinator/rank_selection.h).
+  std::optional<double> rank_epsilon;
   search::SearchSpace space;
   nlohmann::json fixed = nlohmann::json::object();
   TrialSpec trial;

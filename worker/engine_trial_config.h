@@ -13,8 +13,10 @@ namespace lorafarm::worker {
 //   rank, scale, alpha, rslora, dropout, keys -> lora_parameters.<name>
 //   bits, group_size                   -> quantization.<name>
 //   quant_mode                         -> quantization.mode
-// Any other name is a top-level training option. Objects in `fixed` are
-// merged key by key, so a parameter overrides only what it names.
+//   dynamic_rank                       -> lora_parameters.dynamic_rank
+// Any other name is a top-level training option. The same mapping applies to
+// `fixed` (so "method": "lora" works there too); objects are merged key by
+// key, so a parameter overrides only what it names.
 nlohmann::json engine_trial_config(const nlohmann::json& fixed, const nlohmann::json& params);
 
 }  // namespace lorafarm::worker

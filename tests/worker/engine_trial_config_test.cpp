@@ -22,6 +22,14 @@ TEST(EngineTrialConfig, MapsFlatParametersIntoNestedOptions) {
   EXPECT_EQ(config["iters"], 100);
 }
 
+TEST(EngineTrialConfig, FixedSettingsMayUseTheFlatNamesToo) {
+  const json fixed = {{"method", "lora"}, {"rank", 16}, {"dynamic_rank", true}, {"lora_parameters", {{"scale", 10.0}}}};
+  const json config = engine_trial_config(fixed, {{"scale", 5.0}});
+  EXPECT_EQ(config["fine_tune_type"], "lora");
+  EXPECT_FALSE(config.contains("method"));
+  EXPECT_EQ(config["lora_parameters"], (json{{"rank", 16}, {"dynamic_rank", true}, {"scale", 5.0}}));
+}
+
 TEST(EngineTrialConfig, QuantizationOnlyForQlora) {
   const json fixed = {{"quantization", {{"bits", 4}}}};
   EXPECT_FALSE(engine_trial_config(fixed, {{"method", "lora"}}).contains("quantization"));
