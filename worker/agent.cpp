@@ -235,6 +235,9 @@ struct WorkerAgent::State {
           pipes.emplace_back(p.get(), fd);
         }
       }
+      // After the pipes (their indices match `pipes`): wake up when a child exits.
+      for (auto& [key, p] : running)
+        if (p->exit_fd() >= 0) items.push_back({nullptr, p->exit_fd(), ZMQ_POLLIN, 0});
       try {
         zmq::poll(items.data(), items.size(), std::chrono::milliseconds(running.empty() ? 50 : 20));
       } catch (const zmq::error_t& e) {

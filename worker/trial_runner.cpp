@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +88,7 @@ TrialProcess::~TrialProcess() {
   }
   close_fd(out_fd_);
   close_fd(err_fd_);
+  close_fd(exit_fd_);
 }
 
 void TrialProcess::spawn(const std::filesystem::path& self_exe) {
@@ -164,6 +166,7 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   }
   pid_ = pid;
   ::setpgid(pid, pid);  // also from the parent, to avoid racing the child
+  exit_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -279,6 +282,7 @@ bool TrialProcess::poll(double now) {
   if (err_fd_ >= 0) read_available(err_fd_);
   close_fd(out_fd_);
   close_fd(err_fd_);
+  close_fd(exit_fd_);
   if (!kill_cause_.empty()) ::kill(-pid_, SIGKILL);  // leftovers of the group
   finish(status, static_cast<double>(usage.ru_maxrss) / 1024.0);
   return true;

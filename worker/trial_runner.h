@@ -59,6 +59,9 @@ class TrialProcess {
   // Open output pipes to poll (-1 once closed).
   int stdout_fd() const { return out_fd_; }
   int stderr_fd() const { return err_fd_; }
+  // Readable once the child has exited (a pidfd; -1 where the kernel has
+  // none): lets the caller wake up for the exit instead of polling for it.
+  int exit_fd() const { return exit_fd_; }
 
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
@@ -85,6 +88,7 @@ class TrialProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
+  int exit_fd_ = -1;
   double started_ = 0;
   std::string out_buffer_;
   std::string err_tail_;
