@@ -45,6 +45,8 @@ td.num { text-align:right; }
 .bar { width:120px; height:8px; background:var(--line); border-radius:4px; overflow:hidden; display:inline-block; vertical-align:middle; }
 .bar > span { display:block; height:100%; background:var(--accent); }
 .progress-text { color:var(--muted); font-size:12px; margin-left:6px; }
+td.prog { white-space:nowrap; }
+#curves svg { max-width:640px; display:block; }
 .params { font-family: ui-monospace, monospace; font-size:12px; }
 .err { color:var(--bad); font-size:12px; }
 svg text { fill:var(--muted); font-size:11px; }
@@ -173,7 +175,7 @@ function renderTrials(trials) {
     "<td>" + t.number + "</td>" +
     '<td><span class="status ' + t.status + '">' + t.status + "</span>" + (t.attempt > 1 ? ' <span class="muted">attempt ' + t.attempt + "</span>" : "") + "</td>" +
     '<td class="params">' + esc(paramsText(t.params)) + (t.error ? '<div class="err">' + esc(t.error.slice(0, 200)) + "</div>" : "") + "</td>" +
-    "<td>" + progressCell(t) + "</td>" +
+    '<td class="prog">' + progressCell(t) + "</td>" +
     '<td class="num objective">' + fmt(t.objective) + "</td>" +
     '<td class="muted">' + esc(t.worker || "") + "</td></tr>").join("");
   const select = $("gen-trial");
