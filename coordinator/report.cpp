@@ -245,7 +245,7 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
          html_escape(e.host) + ".</p>\n";
   if (!c.note.empty()) out += "<p class=\"note\">" + html_escape(c.note) + "</p>\n";
 
-  out += "<table class=\"comparison\"><thead><tr>";
+  out += "<div class=\"table-wrap\"><table class=\"comparison\"><thead><tr>";
   for (const auto& h : table_header()) out += "<th>" + html_escape(h) + "</th>";
   out += "</tr></thead><tbody>\n";
   for (const auto& row : comparison_rows(d, c)) {
@@ -253,7 +253,7 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
     for (std::size_t i = 0; i < row.cells.size(); ++i) out += (i < 3 ? "<td>" : "<td class=\"num\">") + html_escape(row.cells[i]) + "</td>";
     out += "</tr>\n";
   }
-  out += "</tbody></table>\n<p class=\"note\">Perplexities of each method's best trial (by " + html_escape(d.summary.metric) +
+  out += "</tbody></table></div>\n<p class=\"note\">Perplexities of each method's best trial (by " + html_escape(d.summary.metric) +
          "). Peak RSS: the trial process's maximum resident set size. \"failed\" counts failed, infeasible and lost trials.</p>\n";
 
   out += "<h2>Plots</h2>\n";
@@ -297,7 +297,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 .meta, .note, figcaption { color: var(--muted); font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border-bottom: 1px solid var(--rule); padding: 0.3em 0.55em; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.table-wrap { overflow-x: auto; }
 tr.base td { font-style: italic; }
 tbody tr:nth-child(even) { background: var(--stripe); }
 figure { margin: 1.2em 0; }

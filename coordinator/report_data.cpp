@@ -134,7 +134,9 @@ ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& 
     const auto number = s.int64(0);
     // A final result's ladder wins over progress rows.
     if (!rank) continue;
-    const auto& trial = data.trials[index_of[number]];
+    const auto at = index_of.find(number);
+    if (at == index_of.end()) continue;
+    const auto& trial = data.trials[at->second];
     if (trial.result && trial.result->metrics.contains(s.text(1))) continue;
     data.rank_ladders[number][*rank] = s.real(2);
   }

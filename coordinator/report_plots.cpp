@@ -220,7 +220,12 @@ ReportPlot rank_curves(const ReportData& d) {
     return plot;
   }
   const bool log_x = wide(all_x) || (*std::max_element(all_x.begin(), all_x.end()) / std::max(1e-9, *std::min_element(all_x.begin(), all_x.end())) >= 8);
-  svg::Chart chart(plot.title, {std::string("LoRA rank r") + (log_x ? " (log scale)" : ""), svg::padded_range(all_x, log_x), log_x, true},
+  // Ticks at the ranks tried (usually powers of two), when there are few.
+  std::set<double> tried(all_x.begin(), all_x.end());
+  std::vector<double> rank_ticks;
+  if (tried.size() <= 12) rank_ticks.assign(tried.begin(), tried.end());
+  svg::Chart chart(plot.title,
+                   {std::string("LoRA rank r") + (log_x ? " (log scale)" : ""), svg::padded_range(all_x, log_x), log_x, true, rank_ticks},
                    {"validation perplexity", svg::padded_range(all_y)});
   std::vector<std::string> names, cs, dashes;
   for (const auto& m : d.methods) {

@@ -220,7 +220,7 @@ Chart::Chart(std::string_view title, Axis x, Axis y, int width, int height)
   svg_.line(left_, bottom_, right_, bottom_, "currentColor", 1, "axis");
   svg_.line(left_, top_, left_, bottom_, "currentColor", 1, "axis");
   auto whole = [](double t) { return std::fabs(t - std::round(t)) < 1e-9; };
-  for (const double t : x_.ticks(6)) {
+  for (const double t : x.ticks.empty() ? x_.ticks(6) : x.ticks) {
     if (x.integer && !whole(t)) continue;
     const double p = x_(t);
     if (p < left_ - 0.5 || p > right_ + 0.5) continue;
@@ -228,7 +228,7 @@ Chart::Chart(std::string_view title, Axis x, Axis y, int width, int height)
     svg_.line(p, bottom_, p, bottom_ + 4, "currentColor", 1, "axis");
     svg_.text(p, bottom_ + 16, format_number(t, 3), "middle", 10);
   }
-  for (const double t : y_.ticks(5)) {
+  for (const double t : y.ticks.empty() ? y_.ticks(5) : y.ticks) {
     if (y.integer && !whole(t)) continue;
     const double p = y_(t);
     if (p < top_ - 0.5 || p > bottom_ + 0.5) continue;

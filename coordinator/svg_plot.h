@@ -82,7 +82,8 @@ class Chart {
     std::string label;
     Range range;
     bool log = false;
-    bool integer = false;  // ticks only at whole numbers (trial numbers, ranks)
+    bool integer = false;       // ticks only at whole numbers (trial numbers, ranks)
+    std::vector<double> ticks;  // explicit tick values; empty = round numbers
   };
   // The legend, if any, sits in a column right of the plot area.
   Chart(std::string_view title, Axis x, Axis y, int width = 760, int height = 360);
