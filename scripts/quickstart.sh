@@ -15,3 +15,7 @@ echo "== base model on the fortunes validation split (before fine-tuning)"
 echo
 echo "== sweep: examples/quickstart.json"
 "$BIN" sweep examples/quickstart.json --db runs/quickstart.db --workers "$(nproc)"
+echo
+echo "== report: runs/quickstart.html (plots) and the Markdown table"
+"$BIN" report quickstart --db runs/quickstart.db --format html -o runs/quickstart.html
+"$BIN" report quickstart --db runs/quickstart.db --format md
