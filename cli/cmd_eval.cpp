@@ -26,22 +26,10 @@ struct EvalCommandOptions {
   bool json = false;
 };
 
-// The base model, or the base with the adapter merged in (truncated to its
-// first `rank` dimensions when --rank is given: nested-rank adapters).
-engine::Model load_model(const EvalCommandOptions& options) {
-  if (options.adapter.empty()) {
-    if (options.rank != 0) throw engine::InvalidInput("--rank needs --adapter (a nested-rank adapter)");
-    return engine::load_model_dequantized(options.model);
-  }
-  engine::TrainableModel adapted = engine::load_adapted_model(std::filesystem::path(options.model), options.adapter);
-  if (options.rank != 0) adapted.set_active_rank(options.rank);
-  return adapted.merged_model();
-}
-
 int run_eval(const EvalCommandOptions& options) {
   engine::set_num_threads(options.threads);
   // With an adapter, the model is the base with the adapter merged in.
-  const engine::Model model = load_model(options);
+  const engine::Model model = engine::load_inference_model(options.model, options.adapter, options.rank);
   const auto tokenizer = engine::load_tokenizer(options.model);
   engine::EvalOptions eval;
   eval.max_seq_length = options.max_seq_length;

@@ -49,11 +49,12 @@ bool holds_spec(const fs::path& folder, const std::string& hash) {
   return false;
 }
 
-// The spec's folder is not in the store, so look for the spec file itself:
-// --spec-dir, else the working directory, the database's folder, and their
-// immediate subfolders (e.g. examples/ for the quick start run from the repo).
-std::optional<fs::path> find_spec_dir(const ReportOptions& options, const schema::ExperimentRecord& e) {
+// --spec-dir, else the folder the coordinator recorded, else (databases from
+// before it was recorded) a spec file with the experiment's hash in the working
+// directory, the database's folder, or their immediate subfolders.
+std::optional<fs::path> find_spec_dir(const ReportOptions& options, schema::Store& store, const schema::ExperimentRecord& e) {
   if (!options.spec_dir.empty()) return fs::absolute(options.spec_dir);
+  if (const auto recorded = schema::recorded_spec_dir(store, e.id); recorded && fs::is_directory(*recorded)) return fs::path(*recorded);
   std::vector<fs::path> roots = {fs::current_path(), fs::absolute(options.db).parent_path()};
   std::vector<fs::path> candidates;
   for (const auto& root : roots) {
@@ -79,7 +80,7 @@ struct BaseRow {
 // The base model scored as a trial's final evaluation scores its adapted
 // model: the whole validation split, test_batches of the test split, the same
 // batch size, sequence cut, EOS and prompt masking (from the spec's `fixed`).
-BaseRow base_row(const ReportOptions& options, const schema::ExperimentRecord& e) {
+BaseRow base_row(const ReportOptions& options, schema::Store& store, const schema::ExperimentRecord& e) {
   BaseRow out;
   const json spec = json::parse(e.spec_json, nullptr, false, true);
   if (!spec.is_object() || !spec.contains("trial") || spec["trial"].value("kind", "") != "engine" || !spec.contains("model") ||
@@ -89,7 +90,7 @@ BaseRow base_row(const ReportOptions& options, const schema::ExperimentRecord& e
   }
   fs::path model = spec["model"].get<std::string>(), data = spec["data"].get<std::string>();
   if (model.is_relative() || data.is_relative()) {
-    const auto dir = find_spec_dir(options, e);
+    const auto dir = find_spec_dir(options, store, e);
     if (!dir) {
       out.note = "No base-model row: the spec's relative model path '" + model.string() +
                  "' needs the spec's folder; run from it or pass --spec-dir.";
@@ -147,7 +148,7 @@ int run_report(const ReportOptions& options) {
     throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db +
                              (names.empty() ? " (it has none)" : "; it has: " + names));
   }
-  const BaseRow base = base_row(options, *experiment);
+  const BaseRow base = base_row(options, store, *experiment);
   coordinator::ReportContext context;
   context.base = base.scores;
   context.model_parameters = base.parameters;

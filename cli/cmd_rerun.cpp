@@ -32,15 +32,6 @@ struct RerunOptions {
   bool quiet = false;
 };
 
-// The folder the spec was read from (relative paths in it resolve there), as
-// the coordinator recorded it when it created or resumed the experiment.
-std::optional<std::string> recorded_spec_dir(schema::Store& store, std::int64_t experiment_id) {
-  std::optional<std::string> dir;
-  for (const auto& e : store.events(experiment_id))
-    if ((e.kind == "CREATED" || e.kind == "RESUMED") && e.detail.contains("spec_dir")) dir = e.detail["spec_dir"].get<std::string>();
-  return dir;
-}
-
 // Timings and memory differ from run to run; everything else must not.
 bool deterministic_metric(const std::string& name) {
   for (const char* varying : {"seconds", "per_second", "rss", "memory", "_mb"})
@@ -82,7 +73,7 @@ int run_rerun(const RerunOptions& options) {
 
   std::string spec_dir = options.spec_dir;
   if (spec_dir.empty()) {
-    const auto recorded = recorded_spec_dir(store, experiment->id);
+    const auto recorded = schema::recorded_spec_dir(store, experiment->id);
     if (!recorded) throw std::runtime_error("the database does not record the spec's folder for '" + options.experiment + "'; pass --spec-dir");
     spec_dir = *recorded;
   }

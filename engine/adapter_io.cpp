@@ -279,4 +279,14 @@ TrainableModel load_adapted_model(const std::filesystem::path& model_folder, con
   return model;
 }
 
+Model load_inference_model(const std::filesystem::path& model_folder, const std::filesystem::path& adapter_dir, int rank) {
+  if (adapter_dir.empty()) {
+    if (rank != 0) throw InvalidInput("--rank needs --adapter (a nested-rank adapter)");
+    return load_model_dequantized(model_folder);
+  }
+  TrainableModel adapted = load_adapted_model(model_folder, adapter_dir);
+  if (rank != 0) adapted.set_active_rank(rank);
+  return adapted.merged_model();
+}
+
 }  // namespace lorafarm::engine

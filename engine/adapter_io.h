@@ -48,6 +48,12 @@ TrainableModel load_adapted_model(Model base, const std::filesystem::path& dir);
 // then run on its packed weights as in training).
 TrainableModel load_adapted_model(const std::filesystem::path& model_folder, const std::filesystem::path& dir);
 
+// What eval and generate run: the base model (dequantized if stored
+// quantized), or the base with the adapter of `adapter_dir` merged in,
+// truncated to its first `rank` dimensions when rank != 0 (nested-rank
+// adapters). An empty `adapter_dir` means no adapter.
+Model load_inference_model(const std::filesystem::path& model_folder, const std::filesystem::path& adapter_dir, int rank);
+
 // A model folder prepared for `config`: plain folders load as float (and are
 // quantized when config asks for QLoRA); quantized folders keep their packed
 // weights (and imply QLoRA).

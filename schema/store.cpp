@@ -329,4 +329,12 @@ bool Store::integrity_ok() {
   return s.step() && s.text(0) == "ok";
 }
 
+std::optional<std::string> recorded_spec_dir(Store& store, std::int64_t experiment_id) {
+  std::optional<std::string> dir;
+  for (const auto& e : store.events(experiment_id))
+    if ((e.kind == "CREATED" || e.kind == "RESUMED") && e.detail.contains("spec_dir") && e.detail["spec_dir"].is_string())
+      dir = e.detail["spec_dir"].get<std::string>();
+  return dir;
+}
+
 }  // namespace lorafarm::schema

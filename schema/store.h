@@ -175,4 +175,9 @@ class Store {
 // Seconds since the Unix epoch, as stored in the database.
 double unix_now();
 
+// The folder the experiment's spec was read from (its relative paths resolve
+// there), as the coordinator records it in the CREATED/RESUMED events; the
+// latest wins. Nullopt for databases written before it was recorded.
+std::optional<std::string> recorded_spec_dir(Store& store, std::int64_t experiment_id);
+
 }  // namespace lorafarm::schema

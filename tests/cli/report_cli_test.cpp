@@ -84,7 +84,7 @@ TEST(ReportCli, UnknownExperimentAndBadFormatAreClearErrors) {
 }
 
 // An engine sweep whose spec uses relative paths (resolved against the spec's
-// folder, which the store does not record).
+// folder; this hand-built store has no recorded folder, as in old databases).
 const char* kEngineSpecRelative = R"({"name": "cmp", "model": "models/stories260K", "data": "data/fortunes",
   "objective": {"metric": "val_loss"}, "budget": {"trials": 1},
   "search_space": {"method": {"type": "categorical", "values": ["lora"]}},
