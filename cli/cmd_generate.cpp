@@ -1,7 +1,10 @@
 // `lorafarm generate`: continue a prompt with a model.
+#include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
 #include "engine/adapter_io.h"
 #include "engine/error.h"
 #include "engine/generate.h"
@@ -23,9 +26,12 @@ struct GenerateCommandOptions {
   float top_p = 1.0f;
   uint64_t seed = 0;
   int threads = 1;
+  bool json = false;
 };
 
 int run_generate(const GenerateCommandOptions& options) {
+  require_folder("--model", options.model);
+  require_folder("--adapter", options.adapter);
   engine::set_num_threads(options.threads);
   const engine::Model model = engine::load_inference_model(options.model, options.adapter, options.rank);
   const auto tokenizer = engine::load_tokenizer(options.model);
@@ -44,8 +50,30 @@ int run_generate(const GenerateCommandOptions& options) {
   if (tokenizer->eos_id()) generate.stop_ids.push_back(*tokenizer->eos_id());
   if (tokenizer->bos_id()) generate.stop_ids.push_back(*tokenizer->bos_id());
 
+  const std::string prompt_text = tokenizer->decode(ids);
+  if (options.json) {
+    const std::size_t prompt_tokens = ids.size();
+    const auto started = std::chrono::steady_clock::now();
+    const auto out = engine::generate(model, ids, generate);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    ids.insert(ids.end(), out.begin(), out.end());
+    const std::string text = tokenizer->decode(ids);
+    // The completion is what decoding the new ids adds to the decoded prompt.
+    const bool extends = text.compare(0, prompt_text.size(), prompt_text) == 0;
+    std::cout << nlohmann::json{{"prompt", options.prompt},
+                                {"text", text},
+                                {"completion", extends ? text.substr(prompt_text.size()) : tokenizer->decode(out)},
+                                {"prompt_tokens", prompt_tokens},
+                                {"generated_tokens", out.size()},
+                                {"seconds", seconds},
+                                {"tokens_per_second", seconds > 0 ? static_cast<double>(out.size()) / seconds : 0.0}}
+                     .dump()
+              << "\n";
+    return kExitOk;
+  }
+
   // Print the text as it grows: decode everything, write what is new.
-  std::string printed = tokenizer->decode(ids);
+  std::string printed = prompt_text;
   std::cout << printed << std::flush;
   engine::generate(model, ids, generate, [&](engine::TokenId id) {
     ids.push_back(id);
@@ -64,8 +92,8 @@ int run_generate(const GenerateCommandOptions& options) {
 Command add_generate_command(CLI::App& root) {
   auto options = std::make_shared<GenerateCommandOptions>();
   CLI::App* app = root.add_subcommand("generate", "Continue a prompt");
-  app->add_option("--model", options->model, "Model folder")->required()->check(CLI::ExistingDirectory);
-  app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply")->check(CLI::ExistingDirectory);
+  app->add_option("--model", options->model, "Model folder")->required();
+  app->add_option("--adapter", options->adapter, "Adapter folder (mlx-lm or PEFT layout) to apply");
   app->add_option("--rank", options->rank, "Use only the first N rank dimensions of a nested-rank (--dynamic-rank) adapter")
       ->check(CLI::PositiveNumber);
   app->add_option("--prompt", options->prompt, "Text to continue")->required();
@@ -74,7 +102,14 @@ Command add_generate_command(CLI::App& root) {
   app->add_option("--top-p", options->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
   app->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
   app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
-  app->footer("Example:\n  lorafarm generate --model examples/models/stories260K --prompt \"Once upon a time\" --max-tokens 60");
+  app->add_flag("--json", options->json,
+                "Print one JSON object {prompt, text, completion, prompt_tokens, generated_tokens, seconds, tokens_per_second} "
+                "instead of streaming the text");
+  app->footer(
+      "Examples:\n"
+      "  lorafarm generate --model examples/models/stories260K --prompt \"Once upon a time\" --max-tokens 60\n"
+      "  lorafarm generate --model examples/models/TinyStories-656K --prompt \"The cat\" --temp 0.8 --top-p 0.9 --seed 7\n"
+      "  lorafarm generate --model examples/models/stories260K --prompt \"Once upon a time\" --max-tokens 20 --json");
   return {app, [options] { return run_generate(*options); }};
 }
 

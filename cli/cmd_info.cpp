@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
 #include "engine/model.h"
 #include "engine/error.h"
 #include "engine/memory.h"
@@ -65,6 +66,7 @@ nlohmann::json memory_estimate(const engine::ModelConfig& config, const InfoOpti
 }
 
 int run_info(const InfoOptions& options) {
+  require_folder("model", options.model);
   const engine::ModelConfig config = engine::ModelConfig::load(options.model);
   const int64_t params = config.parameter_count();
   const auto bytes = engine::checkpoint_bytes_by_dtype(options.model);
@@ -124,8 +126,8 @@ int run_info(const InfoOptions& options) {
 Command add_info_command(CLI::App& root) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* app = root.add_subcommand("info", "Describe a model: architecture, parameters, memory");
-  app->add_option("model", options->model, "Model folder (Hugging Face layout)")->required()->check(CLI::ExistingDirectory);
-  app->add_flag("--json", options->json, "Print JSON");
+  app->add_option("model", options->model, "Model folder (Hugging Face layout)")->required();
+  app->add_flag("--json", options->json, "Print one JSON object (architecture, parameters, bytes_by_dtype, inference_memory_bytes, training_estimate)");
   app->add_option("--estimate", options->estimate, "Predict the peak memory of training with METHOD")
       ->check(CLI::IsMember({"lora", "dora", "qlora", "full"}));
   app->add_option("--rank", options->rank, "LoRA rank (with --estimate)")->capture_default_str();
@@ -140,6 +142,7 @@ Command add_info_command(CLI::App& root) {
   app->add_flag("--grad-checkpoint", options->grad_checkpoint, "Recompute each block in backward");
   app->footer(
       "Examples:\n  lorafarm info examples/models/stories260K\n"
+      "  lorafarm info examples/models/TinyStories-656K --json\n"
       "  lorafarm info examples/models/stories260K --estimate qlora --rank 8 --batch-size 8 --max-seq-length 256");
   return {app, [options] { return run_info(*options); }};
 }

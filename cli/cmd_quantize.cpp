@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/quantized_model_io.h"
@@ -30,6 +31,7 @@ std::string megabytes(int64_t bytes) {
 }
 
 int run_quantize(const QuantizeCommandOptions& options) {
+  require_folder("--model", options.model);
   engine::set_num_threads(options.threads);
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -92,7 +94,7 @@ int run_quantize(const QuantizeCommandOptions& options) {
 Command add_quantize_command(CLI::App& root) {
   auto options = std::make_shared<QuantizeCommandOptions>();
   CLI::App* app = root.add_subcommand("quantize", "Write a quantized copy of a model (affine as mlx-lm, or nf4) for QLoRA");
-  app->add_option("--model", options->model, "Model folder (float32/16 HF checkpoint)")->required()->check(CLI::ExistingDirectory);
+  app->add_option("--model", options->model, "Model folder (float32/16 HF checkpoint)")->required();
   app->add_option("-o,--output", options->output, "Folder to write the quantized model to")->required();
   app->add_option("--bits", options->bits, "Bits per weight: 4 or 8 (nf4: 4)")->capture_default_str();
   app->add_option("--group-size", options->group_size, "Weights per scale: 32, 64 or 128 (nf4: absmax block)")->capture_default_str();
@@ -100,8 +102,14 @@ Command add_quantize_command(CLI::App& root) {
       ->check(CLI::IsMember({"affine", "nf4"}))
       ->capture_default_str();
   app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
-  app->add_flag("--json", options->json, "Print one JSON object");
-  app->footer("Example:\n  lorafarm quantize --model examples/models/stories260K --bits 4 --group-size 64 -o /tmp/stories260K-4bit");
+  app->add_flag("--json", options->json,
+                "Print one JSON object {output, mode, bits, group_size, quantized_linears, unquantized_linears, "
+                "linear_bytes_float32, linear_bytes_quantized}");
+  app->footer(
+      "Examples:\n"
+      "  lorafarm quantize --model examples/models/stories260K --bits 4 --group-size 32 -o /tmp/stories260K-4bit\n"
+      "  lorafarm quantize --model examples/models/stories260K --mode nf4 --group-size 64 -o /tmp/stories260K-nf4 --json\n"
+      "  lorafarm eval --model /tmp/stories260K-4bit --data examples/data/fortunes");
   return {app, [options] { return run_quantize(*options); }};
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
 #include "coordinator/report.h"
 #include "engine/adapter_io.h"
 #include "engine/dataset.h"
@@ -139,6 +140,7 @@ BaseRow base_row(const ReportOptions& options, schema::Store& store, const schem
 }
 
 int run_report(const ReportOptions& options) {
+  require_folder("--spec-dir", options.spec_dir);
   const auto format = coordinator::report_format_from(options.format);
   auto store = schema::Store::open_reader(options.db);
   const auto experiment = store.find_experiment(options.experiment);
@@ -174,18 +176,19 @@ Command add_report_command(CLI::App& root) {
   auto options = std::make_shared<ReportOptions>();
   CLI::App* app = root.add_subcommand("report", "Method-comparison report of an experiment: HTML with plots, Markdown, CSV or JSON");
   app->add_option("experiment", options->experiment, "Experiment name")->required();
-  app->add_option("--db", options->db, "Database file")->check(CLI::ExistingFile)->capture_default_str();
+  app->add_option("--db", options->db, "Database file")->capture_default_str();
   app->add_option("--format", options->format, "html (one self-contained page with plots), md (the comparison table), csv or json (every trial)")
       ->check(CLI::IsMember({"html", "md", "markdown", "csv", "json"}))
       ->capture_default_str();
   app->add_option("-o,--output", options->output, "Write to this file (default: stdout)");
   app->add_flag("--no-base", options->no_base, "Do not evaluate the untrained base model for the reference row");
-  app->add_option("--spec-dir", options->spec_dir, "Folder of the sweep spec (its relative model/data paths resolve against it)")
-      ->check(CLI::ExistingDirectory);
+  app->add_option("--spec-dir", options->spec_dir, "Folder of the sweep spec (its relative model/data paths resolve against it)");
   app->add_option("--threads", options->threads, "Threads for the base-model evaluation (0 = all cores; default: the spec's fixed.threads, as the trials ran)")->capture_default_str();
   app->footer(
-      "Examples:\n  lorafarm report quickstart --format html -o quickstart.html\n  lorafarm report quickstart --format md\n"
-      "  lorafarm report quickstart --db runs.db --format csv -o trials.csv\n"
+      "runs/quickstart.db comes from scripts/quickstart.sh.\nExamples:\n"
+      "  lorafarm report quickstart --db runs/quickstart.db --format html -o runs/quickstart.html\n"
+      "  lorafarm report quickstart --db runs/quickstart.db --format md\n"
+      "  lorafarm report command-demo --db /tmp/demo.db --format json -o /tmp/demo.json\n"
       "The base-model row needs the model and data folders of an engine sweep; relative paths in the spec are found\n"
       "via the spec file (searched in the working directory, the database's folder and their subfolders) or --spec-dir.");
   return {app, [options] { return run_report(*options); }};

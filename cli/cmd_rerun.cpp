@@ -169,7 +169,9 @@ Command add_rerun_command(CLI::App& root) {
   app->add_flag("--quiet", options->quiet, "Do not print the trial's progress");
   app->footer(
       "Exit status 0 when the objective reproduces bit for bit (or there was nothing recorded to compare), 1 otherwise.\n"
-      "Example:\n  lorafarm rerun quickstart 3 --db runs/quickstart.db");
+      "Examples:\n"
+      "  lorafarm rerun quickstart 3 --db runs/quickstart.db      # after scripts/quickstart.sh\n"
+      "  lorafarm rerun command-demo 5 --db /tmp/demo.db --json  # after lorafarm sweep examples/command_sweep.json --db /tmp/demo.db");
   return {app, [options] { return run_rerun(*options); }};
 }
 

@@ -92,7 +92,10 @@ Command add_serve_command(CLI::App& root) {
   app->footer(
       "The write token is random per start (or $LORAFARM_TOKEN). Sweeps to try adapters from should use\n"
       "  --workdir <artifacts>/work so their adapters land inside the artifact folder.\n"
-      "Examples:\n  lorafarm serve --db lorafarm.db\n  lorafarm serve --db runs.db --port 0 --read-only");
+      "Stop it with Ctrl-C or SIGTERM (exit status 0).\n"
+      "Examples:\n"
+      "  lorafarm serve --db runs/quickstart.db\n"
+      "  lorafarm serve --db /tmp/demo.db --port 0 --read-only --json");
   return {app, [options] { return run_serve(*options); }};
 }
 

@@ -45,8 +45,13 @@ Command add_status_command(CLI::App& root) {
   auto options = std::make_shared<StatusOptions>();
   CLI::App* app = root.add_subcommand("status", "Show experiments in a database and their progress");
   app->add_option("experiment", options->experiment, "Experiment name (default: all)");
-  app->add_option("--db", options->db, "Database file")->check(CLI::ExistingFile);
-  app->add_flag("--json", options->json, "Print JSON");
+  app->add_option("--db", options->db, "Database file")->capture_default_str();
+  app->add_flag("--json", options->json, "Print JSON: one summary object for EXPERIMENT, else an array of them");
+  app->footer(
+      "Examples:\n"
+      "  lorafarm sweep examples/command_sweep.json --db /tmp/demo.db --workers 2\n"
+      "  lorafarm status --db /tmp/demo.db\n"
+      "  lorafarm status command-demo --db /tmp/demo.db --json");
   return {app, [options] { return run_status(*options); }};
 }
 

@@ -1,7 +1,6 @@
 // `lorafarm train`: fine-tune a model with LoRA, DoRA, QLoRA or in full, from
 // flags and/or a JSON config with mlx-lm's option names. With --json, every
 // report is one JSON line on stdout (the worker reads these).
-#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -9,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
+#include "cli/progress.h"
 #include "engine/error.h"
 #include "engine/memory.h"
 #include "engine/trainer.h"
@@ -34,13 +35,6 @@ nlohmann::json read_config(const std::string& path) {
   }
 }
 
-std::string progress_bar(int64_t step, int64_t total) {
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(kWidth * step / std::max<int64_t>(total, 1));
-  return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(kWidth - filled), '.') +
-         "] " + std::to_string(step) + "/" + std::to_string(total);
-}
-
 // Nested-rank scores as `<prefix>_loss@rB` / `<prefix>_ppl@rB` keys: the
 // orchestrator stores every numeric key as a metric, so they form the rank curve.
 void add_rank_keys(nlohmann::json& line, const std::string& prefix, const std::vector<engine::RankLoss>& ranks) {
@@ -58,6 +52,7 @@ void print_ranks(const char* what, const std::vector<engine::RankLoss>& ranks) {
 }
 
 int run_train(const TrainCommandOptions& options) {
+  require_file("--config", options.config_file);
   nlohmann::json j = options.config_file.empty() ? nlohmann::json::object() : read_config(options.config_file);
   if (!j.is_object()) throw engine::InvalidInput(options.config_file + ": the training config must be a JSON object");
   for (const auto& [key, value] : options.flags.items()) j[key] = value;
@@ -70,17 +65,25 @@ int run_train(const TrainCommandOptions& options) {
     for (const auto& [key, value] : options.quantization.items()) j["quantization"][key] = value;
   }
   const engine::TrainConfig config = engine::TrainConfig::from_json(j);
-  const bool tty = !options.json && isatty(STDERR_FILENO);
+  require_folder("--model", config.model);
+  require_folder("--data", config.data);
+  // On a terminal, one progress line with the latest report's loss and
+  // speed; elsewhere the step reports below are the plain progress lines.
+  ProgressLine progress(ProgressLine::mode_for(options.json, ProgressLine::Mode::kOff), "train", "iters");
+  std::string latest;  // "loss 2.31, 1,050 tok/s"
 
   engine::TrainCallbacks callbacks;
-  callbacks.on_message = [&](const std::string& m) { std::cerr << "lorafarm train: " << m << "\n"; };
-  if (tty) {
-    callbacks.on_step = [](int64_t step, int64_t total) {
-      std::cerr << "\r" << progress_bar(step, total) << std::flush;
-      if (step == total) std::cerr << "\n";
-    };
+  callbacks.on_message = [&](const std::string& m) {
+    progress.clear();
+    std::cerr << "lorafarm train: " << m << "\n";
+  };
+  if (progress.mode() != ProgressLine::Mode::kOff) {
+    callbacks.on_step = [&](int64_t step, int64_t total) { progress.update(step, total, latest); };
   }
   callbacks.on_report = [&](const engine::StepReport& r) {
+    char detail[96];
+    std::snprintf(detail, sizeof detail, "loss %.3f, %s tok/s", r.train_loss, with_thousands(r.tokens_per_second).c_str());
+    latest = detail;
     if (options.json) {
       std::cout << nlohmann::json{{"step", r.step}, {"train_loss", r.train_loss}, {"learning_rate", r.learning_rate},
                                   {"tokens_per_second", r.tokens_per_second}, {"trained_tokens", r.trained_tokens},
@@ -88,7 +91,7 @@ int run_train(const TrainCommandOptions& options) {
                 << std::endl;
       return;
     }
-    if (tty) std::cerr << "\r\033[K";
+    progress.clear();
     std::printf("step %lld: train loss %.4f, lr %.3g, %.0f tokens/s, %lld tokens, peak %.1f MiB\n",
                 static_cast<long long>(r.step), r.train_loss, r.learning_rate, r.tokens_per_second,
                 static_cast<long long>(r.trained_tokens), r.peak_rss_mb);
@@ -101,13 +104,14 @@ int run_train(const TrainCommandOptions& options) {
       std::cout << line.dump() << std::endl;
       return;
     }
-    if (tty) std::cerr << "\r\033[K";
+    progress.clear();
     std::printf("step %lld: val loss %.4f, val ppl %.2f\n", static_cast<long long>(r.step), r.val_loss, r.val_ppl);
     print_ranks("val", r.ranks);
     std::fflush(stdout);
   };
 
   const engine::TrainResult result = engine::train(config, callbacks);
+  progress.clear();
   const double predicted = engine::predicted_peak_rss_mb(result.memory);
   auto optional_number = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   if (options.json) {
@@ -153,8 +157,7 @@ void json_option(CLI::App* app, const std::string& flag, nlohmann::json& target,
 Command add_train_command(CLI::App& root) {
   auto o = std::make_shared<TrainCommandOptions>();
   CLI::App* app = root.add_subcommand("train", "Fine-tune a model (LoRA, DoRA, QLoRA or full)");
-  app->add_option("-c,--config", o->config_file, "JSON config with mlx-lm option names (flags override it)")
-      ->check(CLI::ExistingFile);
+  app->add_option("-c,--config", o->config_file, "JSON config with mlx-lm option names (flags override it)");
   json_option<std::string>(app, "--model", o->flags, "model", "Model folder (Hugging Face layout)");
   json_option<std::string>(app, "--data", o->flags, "data", "Folder with train/valid/test.jsonl");
   json_option<std::string>(app, "--fine-tune-type", o->flags, "fine_tune_type", "lora | dora | qlora | full");
@@ -196,10 +199,15 @@ Command add_train_command(CLI::App& root) {
   json_option<std::string>(app, "--format", o->flags, "adapter_format", "Adapter layout: mlx | peft");
   json_option<std::string>(app, "--resume-adapter-file", o->flags, "resume_adapter_file", "Start from this adapter");
   json_option<int>(app, "--threads", o->flags, "threads", "Threads (0 = all cores)");
-  app->add_flag("--json", o->json, "JSON lines on stdout");
+  app->add_flag("--json", o->json, "JSON lines on stdout: one per report and evaluation, then one with \"final\": true");
   app->footer(
-      "Example:\n  lorafarm train --model examples/models/stories260K --data examples/data/fortunes \\\n"
-      "    --fine-tune-type lora --rank 8 --iters 300 --batch-size 8 --learning-rate 1e-3 --max-seq-length 256");
+      "A progress line on a terminal; step reports (--steps-per-report) are the plain progress on a pipe or file.\n"
+      "Examples:\n"
+      "  lorafarm train --model examples/models/stories260K --data examples/data/fortunes \\\n"
+      "    --fine-tune-type lora --rank 8 --iters 300 --batch-size 8 --learning-rate 1e-3 --max-seq-length 256 \\\n"
+      "    --adapter-path /tmp/lorafarm-adapter\n"
+      "  lorafarm train --model examples/models/stories260K --data examples/data/fortunes --fine-tune-type qlora \\\n"
+      "    --bits 4 --group-size 32 --iters 50 --max-seq-length 128 --adapter-path /tmp/lorafarm-qlora --json");
   return {app, [o] { return run_train(*o); }};
 }
 

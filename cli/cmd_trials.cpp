@@ -91,10 +91,15 @@ Command add_trials_command(CLI::App& root) {
   auto options = std::make_shared<TrialsOptions>();
   CLI::App* app = root.add_subcommand("trials", "List the trials of an experiment");
   app->add_option("experiment", options->experiment, "Experiment name")->required();
-  app->add_option("--db", options->db, "Database file")->check(CLI::ExistingFile);
-  auto* json_flag = app->add_flag("--json", options->json, "Print JSON");
-  auto* csv_flag = app->add_flag("--csv", options->csv, "Print CSV");
+  app->add_option("--db", options->db, "Database file")->capture_default_str();
+  auto* json_flag = app->add_flag("--json", options->json, "Print a JSON array, one object per trial");
+  auto* csv_flag = app->add_flag("--csv", options->csv, "Print CSV, one row per trial and a column per parameter");
   json_flag->excludes(csv_flag);
+  app->footer(
+      "Examples:\n  lorafarm sweep examples/command_sweep.json --db /tmp/demo.db --workers 2\n"
+      "  lorafarm trials command-demo --db /tmp/demo.db\n"
+      "  lorafarm trials command-demo --db /tmp/demo.db --json\n"
+      "  lorafarm trials command-demo --db /tmp/demo.db --csv > /tmp/demo-trials.csv");
   return {app, [options] { return run_trials(*options); }};
 }
 

@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <unistd.h>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
 #include "engine/error.h"
 #include "engine/generate.h"
 #include "engine/model.h"
@@ -24,21 +26,34 @@ struct ValidateOptions {
   std::string model = "examples/models/stories260K";
   std::string data = "examples/data/fortunes";
   int threads = 0;
+  bool json = false;
 };
 
-bool report(bool ok, const std::string& what) {
-  std::cout << (ok ? "ok    " : "FAIL  ") << what << std::endl;
-  return ok;
-}
+// The checks' outcomes: printed as they come, or kept for one JSON document.
+class Checklist {
+ public:
+  explicit Checklist(bool json) : json_(json) {}
+  bool add(const std::string& name, bool ok, const std::string& detail) {
+    checks_.push_back({{"name", name}, {"ok", ok}, {"detail", detail}});
+    if (!json_) std::cout << (ok ? "ok    " : "FAIL  ") << detail << std::endl;
+    return ok;
+  }
+  const nlohmann::json& checks() const { return checks_; }
 
-bool check_counts(const engine::Model& base) {
+ private:
+  bool json_;
+  nlohmann::json checks_ = nlohmann::json::array();
+};
+
+bool check_counts(const engine::Model& base, Checklist& report) {
   bool ok = true;
   for (const char* type : {"lora", "dora", "full"}) {
     engine::AdapterConfig config;
     config.type = engine::parse_fine_tune_type(type);
     const engine::TrainableModel tm(base, config, 0);
     const int64_t expected = engine::expected_trainable_params(base.config, config);
-    ok &= report(tm.trainable_params() == expected, std::string(type) + " trainable parameters " +
+    ok &= report.add(std::string("trainable_params_") + type, tm.trainable_params() == expected,
+                     std::string(type) + " trainable parameters " +
                                                         std::to_string(tm.trainable_params()) + " (closed form " +
                                                         std::to_string(expected) + ")");
   }
@@ -46,7 +61,7 @@ bool check_counts(const engine::Model& base) {
 }
 
 // d loss / d θ along a random direction of the LoRA parameters, analytic vs central differences.
-bool check_gradient(const engine::Model& base) {
+bool check_gradient(const engine::Model& base, Checklist& report) {
   engine::AdapterConfig config;
   engine::TrainableModel tm(base, config, 1);
   std::mt19937_64 rng(5);
@@ -89,10 +104,10 @@ bool check_gradient(const engine::Model& base) {
   char line[160];
   std::snprintf(line, sizeof line, "LoRA gradient along a random direction: analytic %.5f, finite differences %.5f",
                 analytic, numeric);
-  return report(std::abs(analytic - numeric) <= 2e-3 + 2e-2 * std::abs(numeric), line);
+  return report.add("gradient", std::abs(analytic - numeric) <= 2e-3 + 2e-2 * std::abs(numeric), line);
 }
 
-bool check_training(const ValidateOptions& options) {
+bool check_training(const ValidateOptions& options, Checklist& report) {
   const auto dir = std::filesystem::temp_directory_path() / ("lorafarm-validate-" + std::to_string(::getpid()));
   engine::TrainConfig config;
   config.model = options.model;
@@ -117,10 +132,10 @@ bool check_training(const ValidateOptions& options) {
   }
   char line[160];
   std::snprintf(line, sizeof line, "LoRA training: mean loss of steps 1-10 %.3f, of steps 31-40 %.3f", first, last);
-  return report(last < first - 0.05, line);
+  return report.add("training", last < first - 0.05, line);
 }
 
-bool check_generation(const engine::Model& model, const engine::Tokenizer& tokenizer) {
+bool check_generation(const engine::Model& model, const engine::Tokenizer& tokenizer, Checklist& report) {
   std::vector<engine::TokenId> prompt;
   if (tokenizer.add_bos()) prompt.push_back(*tokenizer.bos_id());
   const auto ids = tokenizer.encode("Once upon a time");
@@ -129,23 +144,31 @@ bool check_generation(const engine::Model& model, const engine::Tokenizer& token
   g.max_tokens = 40;
   const auto out = engine::generate(model, prompt, g);
   const std::set<engine::TokenId> distinct(out.begin(), out.end());
-  return report(out.size() >= 20 && distinct.size() >= 8,
+  return report.add("generation", out.size() >= 20 && distinct.size() >= 8,
                 "generation: " + std::to_string(out.size()) + " tokens, " + std::to_string(distinct.size()) +
                     " distinct: \"" + tokenizer.decode(out).substr(0, 60) + "...\"");
 }
 
 int run_validate(const ValidateOptions& options) {
+  require_folder("--model", options.model);
+  require_folder("--data", options.data);
   if (!std::filesystem::exists(std::filesystem::path(options.model) / "config.json")) {
     throw engine::InvalidInput(options.model + ": no model here; pass --model examples/models/stories260K from the source tree");
   }
   engine::set_num_threads(options.threads);
   const engine::Model base = engine::Model::load(options.model);
   const auto tokenizer = engine::load_tokenizer(options.model);
-  bool ok = check_counts(base);
-  ok &= check_gradient(base);
-  ok &= check_generation(base, *tokenizer);
-  ok &= check_training(options);
-  std::cout << (ok ? "all checks passed" : "some checks FAILED") << std::endl;
+  Checklist report(options.json);
+  bool ok = check_counts(base, report);
+  ok &= check_gradient(base, report);
+  ok &= check_generation(base, *tokenizer, report);
+  ok &= check_training(options, report);
+  if (options.json) {
+    std::cout << nlohmann::json{{"model", options.model}, {"data", options.data}, {"ok", ok}, {"checks", report.checks()}}.dump(2)
+              << "\n";
+  } else {
+    std::cout << (ok ? "all checks passed" : "some checks FAILED") << std::endl;
+  }
   return ok ? kExitOk : kExitError;
 }
 
@@ -157,6 +180,13 @@ Command add_validate_command(CLI::App& root) {
   app->add_option("--model", options->model, "Model folder")->capture_default_str();
   app->add_option("--data", options->data, "Data folder")->capture_default_str();
   app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
+  app->add_flag("--json", options->json, "Print one JSON object {model, data, ok, checks: [{name, ok, detail}]}");
+  app->footer(
+      "Exit status 0 when every check passes, 1 when one fails.\n"
+      "From the source tree; elsewhere pass --model and --data.\nExamples:\n"
+      "  lorafarm validate\n"
+      "  lorafarm validate --threads 1 --json\n"
+      "  lorafarm validate --model examples/models/stories260K --data examples/data/tinystories");
   return {app, [options] { return run_validate(*options); }};
 }
 
