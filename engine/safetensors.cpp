@@ -94,7 +94,7 @@ std::vector<float> TensorView::to_float() const {
   std::vector<float> out(n);
   switch (dtype) {
     case DType::kF32:
-      std::memcpy(out.data(), bytes.data(), n * 4);
+      if (n != 0) std::memcpy(out.data(), bytes.data(), n * 4);  // an empty vector's data() may be null
       break;
     case DType::kF16:
       for (std::size_t i = 0; i < n; ++i) {
