@@ -16,7 +16,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   text << in.rdbuf();
   try {
     return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw InvalidInput(path.string() + ": malformed JSON: " + e.what());
   }
 }

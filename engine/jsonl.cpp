@@ -25,7 +25,7 @@ std::vector<JsonlRecord> read_jsonl(const std::filesystem::path& path) {
     record.line = number;
     try {
       record.value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
       throw InvalidInput(path.string() + ":" + std::to_string(number) + ": malformed JSON: " + e.what());
     }
     if (!record.value.is_object()) {

@@ -137,7 +137,7 @@ ModelConfig ModelConfig::load(const std::filesystem::path& model_folder) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw InvalidInput(path.string() + ": not valid JSON: " + e.what());
   }
   return from_json(j);

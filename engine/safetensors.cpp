@@ -154,7 +154,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   try {
     header = json::parse(reinterpret_cast<const char*>(base + 8),
                          reinterpret_cast<const char*>(base + 8 + header_length));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw InvalidInput(where(path) + "header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) throw InvalidInput(where(path) + "header is not a JSON object");
@@ -305,7 +305,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& folder) {
     json index;
     try {
       index = json::parse(in);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
       throw InvalidInput(index_path.string() + ": not valid JSON: " + e.what());
     }
     if (!index.contains("weight_map") || !index["weight_map"].is_object()) {

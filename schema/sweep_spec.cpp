@@ -215,7 +215,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   json doc;
   try {
     doc = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw SpecError(std::string(source) + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object()) fail(source, "(top level)", "must be a JSON object, got " + shown(doc));
