@@ -15,9 +15,12 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/input_paths.h"
+#include "cli/progress.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/dashboard_server.h"
 #include "coordinator/summary.h"
+#include "schema/curve_keys.h"
 #include "schema/sweep_spec.h"
 
 namespace lorafarm::cli {
@@ -33,6 +36,8 @@ struct SweepOptions {
   std::string bind;
   std::int64_t extend_budget = 0;
   bool insecure = false;
+  std::string curve_key;  // the coordinator's key pair (.key)
+  std::string allow;      // workers' public keys: a folder of .pub files or a file
   int heartbeat_ms = 1000;
   int liveness = 3;
   std::string durability = "normal";
@@ -136,6 +141,7 @@ std::string progress_line(const coordinator::ProgressSnapshot& p) {
 
 int run_sweep(const SweepOptions& options) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
+  require_file("spec", options.spec);
   auto spec = schema::load_sweep_spec(options.spec);
 
   struct sigaction action {};
@@ -150,6 +156,13 @@ int run_sweep(const SweepOptions& options) {
   coordinator::CoordinatorOptions co;
   co.db_path = options.db;
   co.insecure = options.insecure;
+  if (!options.curve_key.empty() || !options.allow.empty()) {
+    if (options.bind.empty()) throw std::runtime_error("--curve-key and --allow secure a --bind endpoint; local workers need no keys");
+    if (options.curve_key.empty() || options.allow.empty())
+      throw std::runtime_error("CURVE needs both --curve-key (this coordinator's .key) and --allow (the workers' .pub files)");
+    co.curve = schema::load_curve_key_pair(options.curve_key);
+    co.allowed_workers = schema::load_curve_allow_list(options.allow);
+  }
   co.heartbeat_ms = options.heartbeat_ms;
   co.liveness = options.liveness;
   co.extend_budget = options.extend_budget;
@@ -164,7 +177,7 @@ int run_sweep(const SweepOptions& options) {
     co.bind = options.bind;
   }
 
-  const bool tty = ::isatty(STDERR_FILENO);
+  const bool tty = stderr_is_terminal();
   double last_plain = -1e9;
   std::unique_ptr<LocalWorkers> workers;
   co.on_progress = [&](const coordinator::ProgressSnapshot& p) {
@@ -237,12 +250,15 @@ int run_sweep(const SweepOptions& options) {
 Command add_sweep_command(CLI::App& root) {
   auto options = std::make_shared<SweepOptions>();
   CLI::App* app = root.add_subcommand("sweep", "Run or resume a sweep described by a spec file");
-  app->add_option("spec", options->spec, "Sweep spec (JSON, comments allowed)")->required()->check(CLI::ExistingFile);
+  app->add_option("spec", options->spec, "Sweep spec (JSON, comments allowed)")->required();
   app->add_option("--db", options->db, "Database file (created if missing; an existing experiment is resumed)");
   app->add_option("--workers", options->workers, "Local worker agents to start (default: one per core; ignored with --bind)")
       ->check(CLI::Range(1, 4096));
   app->add_option("--bind", options->bind, "Listen for remote workers instead, e.g. tcp://0.0.0.0:5555");
   app->add_flag("--insecure", options->insecure, "Allow a non-loopback --bind without authentication");
+  app->add_option("--curve-key", options->curve_key, "This coordinator's CURVE key pair (.key of lorafarm keygen); needs --allow")
+      ->check(CLI::ExistingFile);
+  app->add_option("--allow", options->allow, "Workers admitted: a folder of .pub files or a file of public keys")->check(CLI::ExistingPath);
   app->add_option("--extend-budget", options->extend_budget, "Add N trials to a resumed experiment")->check(CLI::NonNegativeNumber);
   app->add_option("--heartbeat-ms", options->heartbeat_ms, "Heartbeat interval; a worker silent for liveness x this loses its trials")
       ->check(CLI::Range(10, 60000));
@@ -257,7 +273,9 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--dashboard-port", options->dashboard_port, "Dashboard TCP port (0 = any free port)")->check(CLI::Range(0, 65535));
   app->footer(
       "Examples:\n  lorafarm sweep examples/command_sweep.json --workers 4\n"
-      "  lorafarm sweep spec.json --bind tcp://0.0.0.0:5555 --insecure   # then: lorafarm worker --connect tcp://HOST:5555");
+      "  lorafarm sweep spec.json --bind tcp://0.0.0.0:5555 --curve-key keys/coordinator.key --allow keys/workers\n"
+      "      # then on each worker: lorafarm worker --connect tcp://HOST:5555 --curve-key node1.key --server-key coordinator.pub\n"
+      "  lorafarm sweep spec.json --bind tcp://10.0.0.5:5555 --insecure   # a network you trust, no keys");
   return {app, [options] { return run_sweep(*options); }};
 }
 

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "schema/curve_keys.h"
 #include "worker/agent.h"
 
 namespace lorafarm::cli {
@@ -18,6 +19,8 @@ extern "C" void on_worker_signal(int) { g_interrupts.fetch_add(1); }
 struct WorkerCliOptions {
   worker::WorkerOptions agent;
   std::string log_level = "info";
+  std::string curve_key;   // this worker's key pair (.key)
+  std::string server_key;  // the coordinator's public key (.pub or the key itself)
 };
 
 int run_worker(WorkerCliOptions& options) {
@@ -29,6 +32,12 @@ int run_worker(WorkerCliOptions& options) {
   ::sigaction(SIGTERM, &action, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   options.agent.interrupts = &g_interrupts;
+  if (options.curve_key.empty() != options.server_key.empty())
+    throw std::runtime_error("CURVE needs both --curve-key (this worker's .key) and --server-key (the coordinator's .pub)");
+  if (!options.curve_key.empty()) {
+    options.agent.curve = schema::load_curve_key_pair(options.curve_key);
+    options.agent.server_public_key = schema::load_curve_public_key(options.server_key);
+  }
   worker::WorkerAgent agent(options.agent);
   const auto summary = agent.run();
   spdlog::info("worker: {} trial(s) run, {} reconnect(s)", summary.trials_run, summary.reconnects);
@@ -47,7 +56,13 @@ Command add_worker_command(CLI::App& root) {
   app->add_option("--heartbeat-ms", options->agent.heartbeat_ms, "Heartbeat interval before the coordinator sets it")->check(CLI::Range(10, 60000));
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app->footer("Example:\n  lorafarm worker --connect tcp://10.0.0.5:5555 --slots 2 --workdir /scratch/lorafarm");
+  app->add_option("--curve-key", options->curve_key, "This worker's CURVE key pair (.key of lorafarm keygen); needs --server-key")
+      ->check(CLI::ExistingFile);
+  app->add_option("--server-key", options->server_key, "The coordinator's public key: its .pub file or the 40-character key");
+  app->footer(
+      "Examples:\n"
+      "  lorafarm worker --connect tcp://10.0.0.5:5555 --curve-key keys/node1.key --server-key keys/coordinator.pub --slots 2\n"
+      "  lorafarm worker --connect tcp://10.0.0.5:5555 --workdir /scratch/lorafarm   # coordinator started with --insecure");
   return {app, [options] { return run_worker(*options); }};
 }
 

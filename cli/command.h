@@ -33,5 +33,6 @@ Command add_trials_command(CLI::App& root);
 Command add_rerun_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
 Command add_serve_command(CLI::App& root);
+Command add_keygen_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

@@ -1,9 +1,11 @@
 // The one `lorafarm` binary: parses the command line and runs a subcommand.
 // User errors become one line on stderr and a non-zero exit code.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "cli/command.h"
@@ -11,11 +13,24 @@
 
 int main(int argc, char** argv) {
   using namespace lorafarm::cli;
+  // Log lines go to stderr: stdout is for results (--json, tables) that scripts read.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   CLI::App app{"lorafarm: find the best way to fine-tune a language model"};
   app.set_version_flag("--version", std::string(lorafarm::kVersion) +
                                         (*lorafarm::kGitCommit ? std::string(" (") + lorafarm::kGitCommit + ")" : ""));
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 success, 1 error (message on stderr), 2 bad command line.");
+  app.footer(
+      "Exit codes:\n"
+      "  0    success\n"
+      "  1    error: one line on stderr (invalid input, a failed run, a missing file or folder)\n"
+      "  2    bad command line (unknown option, missing argument)\n"
+      "  130  interrupted (Ctrl-C or SIGTERM during sweep or worker)\n"
+      "Examples (from a checkout):\n"
+      "  lorafarm info examples/models/stories260K\n"
+      "  lorafarm eval --model examples/models/stories260K --data examples/data/fortunes --split valid\n"
+      "  lorafarm sweep examples/command_sweep.json --db /tmp/demo.db --workers 2\n"
+      "  lorafarm status --db /tmp/demo.db\n"
+      "Every subcommand has its own --help with examples; docs/cli.md describes them all.");
 
   std::vector<Command> commands = {
       add_info_command(app),
@@ -32,6 +47,7 @@ int main(int argc, char** argv) {
       add_rerun_command(app),
       add_report_command(app),
       add_serve_command(app),
+      add_keygen_command(app),
   };
 
   try {

@@ -13,10 +13,12 @@
 #include <zmq_addon.hpp>
 
 #include "coordinator/assignment.h"
+#include "coordinator/curve_authenticator.h"
 #include "coordinator/early_stopping.h"
 #include "coordinator/lease_table.h"
 #include "coordinator/rank_selection.h"
 #include "coordinator/sampler_factory.h"
+#include "coordinator/token_bucket.h"
 #include "coordinator/trial_lifecycle.h"
 #include "lorafarm/version.h"
 #include "schema/messages.h"
@@ -36,6 +38,12 @@ std::string host_name() {
   ::gethostname(buffer, sizeof buffer - 1);
   return buffer;
 }
+
+// Limits that keep a misbehaving peer from exhausting the coordinator (docs/security.md).
+constexpr double kHelloRatePerSecond = 50;  // all peers together; a restart's reconnect storm fits the burst
+constexpr double kHelloBurst = 500;
+constexpr std::size_t kMaxWorkers = 4096;   // distinct worker ids with a live connection
+constexpr int kReceiveQueuePerPeer = 1000;  // messages; each at most kMaxBodyBytes
 
 bool loopback_endpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
@@ -81,8 +89,10 @@ struct Coordinator::State {
   std::unique_ptr<EarlyStopping> scheduler;
   std::set<std::pair<std::int64_t, int>> stop_sent;  // (trial, attempt) told to stop
   LeaseTable leases;
+  TokenBucket hello_bucket{kHelloRatePerSecond, kHelloBurst};
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::router};
+  std::unique_ptr<CurveAuthenticator> authenticator;  // with CURVE only
   std::string endpoint;
   std::vector<std::pair<std::string, Message>> outbox;
 
@@ -168,15 +178,23 @@ struct Coordinator::State {
   }
 
   void bind() {
-    if (!loopback_endpoint(options.bind) && !options.insecure) {
+    if (options.curve) {
+      if (options.allowed_workers.empty())
+        throw std::runtime_error("CURVE is on but no worker key is allowed; pass --allow with the workers' .pub files");
+      authenticator = std::make_unique<CurveAuthenticator>(context, options.allowed_workers);
+      authenticator->secure(socket, *options.curve);
+    } else if (!loopback_endpoint(options.bind) && !options.insecure) {
       throw std::runtime_error("refusing to bind " + options.bind +
-                               " (not loopback) without authentication; CURVE keys are not available yet, pass --insecure on a trusted network");
+                               " without authentication: anyone who can reach it could take trials. Make keys with "
+                               "`lorafarm keygen` and pass --curve-key and --allow (docs/security.md), or pass --insecure "
+                               "on a network you trust");
     }
     socket.set(zmq::sockopt::router_handover, 1);
-    socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes * 16));
+    // libzmq checks the limit per frame; the body is the largest frame.
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes + 1024));
     socket.set(zmq::sockopt::linger, 1000);
     socket.set(zmq::sockopt::sndhwm, 100000);
-    socket.set(zmq::sockopt::rcvhwm, 100000);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveQueuePerPeer);
     socket.bind(options.bind);
     endpoint = socket.get(zmq::sockopt::last_endpoint);
     spdlog::info("experiment '{}' ({}): listening on {}", spec.name, resumed ? "resumed" : "new", endpoint);
@@ -196,6 +214,10 @@ struct Coordinator::State {
       }
     }
     outbox.clear();
+  }
+
+  std::size_t connected_workers() const {
+    return static_cast<std::size_t>(std::count_if(leases.workers().begin(), leases.workers().end(), [](const auto& w) { return w.second.connected; }));
   }
 
   void drop(const std::string& who, const std::string& why) {
@@ -279,6 +301,12 @@ struct Coordinator::State {
   }
 
   void on_hello(const std::string& worker, const json& body, double now) {
+    if (!hello_bucket.take(now)) return drop(worker, "HELLO rate limit exceeded; the worker will say HELLO again");
+    if (!leases.find(worker) && connected_workers() >= kMaxWorkers) {
+      drop(worker, "too many workers");
+      send(worker, MessageType::Reject, {{"reason", "the coordinator already has " + std::to_string(kMaxWorkers) + " workers"}});
+      return;
+    }
     if (body["worker_id"].get<std::string>() != worker) {
       drop(worker, "HELLO worker_id differs from the socket identity");
       send(worker, MessageType::Reject, {{"reason", "worker_id must equal the socket routing id"}});

@@ -11,8 +11,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
+#include "schema/curve_keys.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 
@@ -36,6 +38,10 @@ struct CoordinatorOptions {
   std::filesystem::path db_path = "lorafarm.db";
   std::string bind = "tcp://127.0.0.1:0";
   bool insecure = false;              // allow a non-loopback bind without CURVE
+  // CURVE (docs/security.md): the coordinator's key pair and the public keys of
+  // the workers it admits. Required for a non-loopback bind unless `insecure`.
+  std::optional<schema::CurveKeyPair> curve;
+  std::set<std::string> allowed_workers;
   int heartbeat_ms = 1000;            // both ways (Paranoid Pirate)
   int liveness = 3;                   // heartbeats missed before a worker is dead
   double resume_grace_seconds = 0;    // wait for old workers after a restart; 0 = 2 lease timeouts

@@ -40,6 +40,7 @@ struct WorkerAgent::State {
   std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
   WorkerSummary summary;
   bool welcomed = false;
+  bool ever_welcomed = false;
   bool draining = false;
   bool cancelling = false;
   bool shutdown = false;
@@ -81,7 +82,12 @@ struct WorkerAgent::State {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     socket->set(zmq::sockopt::routing_id, options.id);
     socket->set(zmq::sockopt::linger, 2000);
-    socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes * 16));
+    socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes + 1024));
+    if (options.curve) {
+      socket->set(zmq::sockopt::curve_serverkey, options.server_public_key);
+      socket->set(zmq::sockopt::curve_publickey, options.curve->public_key);
+      socket->set(zmq::sockopt::curve_secretkey, options.curve->secret_key);
+    }
     socket->set(zmq::sockopt::sndhwm, 100000);
     socket->set(zmq::sockopt::rcvhwm, 100000);
     socket->connect(options.endpoint);
@@ -110,6 +116,10 @@ struct WorkerAgent::State {
     reconnect_at = now + backoff_ms / 1000.0;
     ++summary.reconnects;
     spdlog::warn("coordinator silent for {:.1f}s; reconnecting in {} ms ({} trial(s) still running)", now - last_heard, backoff_ms, running.size());
+    if (!ever_welcomed)
+      spdlog::warn("never connected to {}: is the coordinator running there{}?", options.endpoint,
+                   options.curve ? ", was this worker's .pub added to its --allow list, and is --server-key its public key"
+                                 : ", and does it need CURVE keys (--curve-key, --server-key)");
   }
 
   int free_slots() const { return options.slots - static_cast<int>(running.size()); }
@@ -119,6 +129,7 @@ struct WorkerAgent::State {
     switch (m.type) {
       case MessageType::Welcome: {
         welcomed = true;
+        ever_welcomed = true;
         backoff_ms = 0;
         heartbeat_ms = m.body["heartbeat_ms"].get<int>();
         liveness = m.body["liveness"].get<int>();

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
+
+#include "schema/curve_keys.h"
 
 namespace lorafarm::worker {
 
@@ -19,6 +22,9 @@ struct WorkerOptions {
   std::filesystem::path self_exe;    // the lorafarm binary, for engine trials; default /proc/self/exe
   int heartbeat_ms = 1000;           // until the coordinator's WELCOME says otherwise
   int liveness = 3;
+  // CURVE (docs/security.md): this worker's key pair and the coordinator's public key.
+  std::optional<schema::CurveKeyPair> curve;
+  std::string server_public_key;
   // Incremented by SIGINT/SIGTERM: 1 = finish running trials then exit, 2 = cancel them.
   const std::atomic<int>* interrupts = nullptr;
 };
