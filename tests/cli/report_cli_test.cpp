@@ -79,7 +79,7 @@ TEST(ReportCli, UnknownExperimentAndBadFormatAreClearErrors) {
   EXPECT_EQ(format.exit_code, 2);
   EXPECT_THAT(format.err, HasSubstr("pdf"));
   const auto no_db = run_lorafarm({"report", "cmp", "--db", (dir / "absent.db").string()});
-  EXPECT_EQ(no_db.exit_code, 2);
+  EXPECT_EQ(no_db.exit_code, 1);
   EXPECT_THAT(no_db.err, HasSubstr("absent.db"));
 }
 
