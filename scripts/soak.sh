@@ -7,6 +7,10 @@
 # more than 20 % + 8 MB, or if the database is not intact.
 #
 #   scripts/soak.sh [MINUTES=30] [WORKERS=8]
+# env: TRIAL_MAX_SECONDS (0.4): each trial sleeps a random 0..this many seconds.
+# The coordinator keeps every trial's record and the sampler's history in
+# memory (~0.65 KB a trial), so with very short trials RSS grows with the
+# trial count; the summary gives that slope (kb_per_1000_trials).
 # Needs a built lorafarm (LORAFARM=path, default build/lorafarm) and sqlite3.
 set -euo pipefail
 minutes=${1:-30}
@@ -16,12 +20,13 @@ dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$dir"' EXIT
 port=$(( 20000 + RANDOM % 20000 ))
 endpoint=tcp://127.0.0.1:$port
+trial_max=${TRIAL_MAX_SECONDS:-0.4}
 hours=$(awk "BEGIN { print $minutes / 60 }")
 cat > "$dir/spec.json" <<SPEC
 {"name": "soak", "budget": {"trials": 100000000, "max_attempts": 50, "deadline": $hours},
  "search_space": {"x": {"type": "float", "low": 0, "high": 1}},
  "trial": {"kind": "command", "timeout_seconds": 60,
-           "command": "sleep 0.\$(( RANDOM % 5 )); echo '{\"step\": 1, \"val_loss\": 3}'; echo '{\"final\": true, \"val_loss\": '{x}'}'"}}
+           "command": "sleep \$(awk \"BEGIN { srand(\$LORAFARM_TRIAL); print rand() * $trial_max }\"); echo '{\"step\": 1, \"val_loss\": 3}'; echo '{\"final\": true, \"val_loss\": '{x}'}'"}}
 SPEC
 "$lorafarm" sweep "$dir/spec.json" --db "$dir/soak.db" --bind "$endpoint" --heartbeat-ms 200 --log-level warn \
   >> "$dir/coordinator.log" 2>&1 &
@@ -33,7 +38,7 @@ for i in $(seq 1 "$workers"); do wpids[$i]=$(worker "$i"); done
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status" 2>/dev/null || echo 0; }
 results() { sqlite3 "$dir/soak.db" "SELECT COUNT(*) FROM results" 2>/dev/null || echo 0; }
 sleep 30  # warm-up: SQLite page cache, first allocations
-start_rss=$(rss_kb); start_time=$(date +%s); restarts=0; last_sample=$start_time
+start_rss=$(rss_kb); start_results=$(results); start_time=$(date +%s); restarts=0; last_sample=$start_time
 echo "{\"minute\": 0, \"coordinator_rss_kb\": $start_rss, \"results\": $(results)}"
 while kill -0 "$cpid" 2>/dev/null; do
   sleep 2.$(( RANDOM % 10 ))
@@ -55,10 +60,11 @@ results_n=$(q 'SELECT COUNT(*) FROM results')
 lost=$(q "SELECT COUNT(*) FROM attempts WHERE status='LOST'")
 integrity=$(q 'PRAGMA integrity_check')
 limit=$(( start_rss * 12 / 10 + 8192 ))
+per_1000=$(awk "BEGIN { n = $results_n - $start_results; printf \"%.1f\", (n > 0 ? ($end_rss - $start_rss) * 1000 / n : 0) }")
 flat=$([[ $end_rss -le $limit ]] && echo true || echo false)
 cat <<JSON
 {"minutes": $minutes, "workers": $workers, "worker_restarts": $restarts,
- "coordinator_rss_kb_start": $start_rss, "coordinator_rss_kb_end": $end_rss, "rss_flat": $flat,
+ "coordinator_rss_kb_start": $start_rss, "coordinator_rss_kb_end": $end_rss, "rss_flat": $flat, "kb_per_1000_trials": $per_1000,
  "trials_completed": $completed, "results": $results_n, "lost_attempts": $lost, "integrity_check": "$integrity"}
 JSON
 [[ $integrity == ok && $flat == true && $completed == "$results_n" ]]
