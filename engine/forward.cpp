@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/gemm.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -36,7 +37,9 @@ void mlp_residual(const DecoderBlock& block, float eps, Matrix& x) {
 Matrix head_logits(const Model& model, const Matrix& x) {
   Matrix normed;
   rms_norm(x, model.final_norm, static_cast<float>(model.config.rms_norm_eps), normed);
-  return normed * model.head().transpose();
+  Matrix logits;
+  matmul(normed, false, model.head(), true, logits);
+  return logits;
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // Dense linear layer.
 #include "engine/linear.h"
 
+#include "engine/gemm.h"
+
 namespace lorafarm::engine {
 
 void Linear::forward(const Matrix& x, Matrix& y) const {
-  y.noalias() = x * weight.transpose();
+  matmul(x, false, weight, true, y);
   if (has_bias()) y.rowwise() += bias.transpose();
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "engine/gemm.h"
 #include "engine/quantized_base.h"
 
 namespace lorafarm::engine {
@@ -91,7 +92,7 @@ void AdaptedLinear::base_product(const Matrix& x, Matrix& y) const {
   if (quantized_) {
     quantized_base_product(*quantized_, x, y);
   } else {
-    y.noalias() = x * base_->weight.transpose();
+    matmul(x, false, base_->weight, true, y);
   }
 }
 
@@ -99,7 +100,7 @@ void AdaptedLinear::base_transposed_product(const Matrix& g, Matrix& dx) const {
   if (quantized_) {
     quantized_base_input_grad(*quantized_, g, dx);  // dequantized on the fly, a tile at a time
   } else {
-    dx.noalias() += g * base_->weight;
+    gemm(g, false, base_->weight, false, dx, 1.0f, 1.0f);
   }
 }
 
@@ -119,12 +120,12 @@ void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optio
     const auto b = lora_b_.topRows(active_rank_);
     if (settings_.dropout > 0 && dropout_seed) {  // dropout only while training
       c.drop_mask = dropout_mask(x.rows(), x.cols(), settings_.dropout, *dropout_seed);
-      c.xa.noalias() = x.cwiseProduct(c.drop_mask) * a;
+      matmul(x.cwiseProduct(c.drop_mask), false, a, false, c.xa);
     } else {
       c.drop_mask.resize(0, 0);
-      c.xa.noalias() = x * a;
+      matmul(x, false, a, false, c.xa);
     }
-    y.noalias() += active_scale_ * c.xa * b;
+    gemm(c.xa, false, b, false, y, active_scale_, 1.0f);
     if (is_dora()) {
       c.dora_norm = adapted_row_norms();
       c.dora_scale = magnitude_.cwiseQuotient(c.dora_norm);
@@ -137,7 +138,7 @@ void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optio
 
 void AdaptedLinear::backward(const Matrix& x, const Cache& cache, const Matrix& dy, Matrix* dx) {
   if (train_base_) {
-    weight_grad_.noalias() += dy.transpose() * x;
+    gemm(dy, true, x, false, weight_grad_, 1.0f, 1.0f);
     if (base_->has_bias()) bias_grad_ += dy.colwise().sum().transpose();
   }
   if (!has_adapter()) {
@@ -160,19 +161,22 @@ void AdaptedLinear::backward(const Matrix& x, const Cache& cache, const Matrix& 
   const auto b = lora_b_.topRows(r);
   auto a_grad = lora_a_grad_.leftCols(r);
   auto b_grad = lora_b_grad_.topRows(r);
-  b_grad.noalias() += s * cache.xa.transpose() * (*g);
-  const Matrix dxa = s * (*g) * b.transpose();  // (rows, r)
+  gemm(cache.xa, true, *g, false, b_grad, s, 1.0f);
+  Matrix dxa;  // (rows, r)
+  matmul(*g, false, b, true, dxa, s);
   if (cache.drop_mask.size() > 0) {
-    a_grad.noalias() += x.cwiseProduct(cache.drop_mask).transpose() * dxa;
+    gemm(x.cwiseProduct(cache.drop_mask), true, dxa, false, a_grad, 1.0f, 1.0f);
   } else {
-    a_grad.noalias() += x.transpose() * dxa;
+    gemm(x, true, dxa, false, a_grad, 1.0f, 1.0f);
   }
   if (!dx) return;
   base_transposed_product(*g, *dx);
   if (cache.drop_mask.size() > 0) {
-    dx->noalias() += (dxa * a.transpose()).cwiseProduct(cache.drop_mask);
+    Matrix through_a;
+    matmul(dxa, false, a, true, through_a);
+    dx->noalias() += through_a.cwiseProduct(cache.drop_mask);
   } else {
-    dx->noalias() += dxa * a.transpose();
+    gemm(dxa, false, a, true, *dx, 1.0f, 1.0f);
   }
 }
 

@@ -89,8 +89,8 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   const int64_t per_block = n * (4 * h + 2 * qd + 2 * kvd + 3 * ff) + probs + lin_cache;
   const int64_t stored = shape.grad_checkpoint ? blocks * n * h + per_block : blocks * per_block;
   // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...) and
-  // the head: a 256-row chunk of logits, the final norm's input/output and dx.
-  const int64_t temporaries = n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + 256 * int64_t{c.vocab_size} + 4 * n * h;
+  // the head: a 128-row chunk of logits, the final norm's input/output and dx.
+  const int64_t temporaries = n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + 128 * int64_t{c.vocab_size} + 4 * n * h;
   // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
   int64_t widest = 0;
   for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);

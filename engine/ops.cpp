@@ -11,7 +11,7 @@ namespace lorafarm::engine {
 void set_num_threads(int threads) {
   if (threads <= 0) threads = omp_get_num_procs();
   omp_set_num_threads(threads);
-  Eigen::setNbThreads(threads);
+  Eigen::setNbThreads(1);  // products split their work themselves (engine/gemm.h)
 }
 
 int num_threads() { return omp_get_max_threads(); }
@@ -20,6 +20,7 @@ void rms_norm(const Matrix& x, const Vector& weight, float eps, Matrix& y, Vecto
   y.resize(x.rows(), x.cols());
   if (inv_rms) inv_rms->resize(x.rows());
   const auto n = static_cast<double>(x.cols());
+#pragma omp parallel for schedule(static)
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     const double mean_square = x.row(r).cast<double>().squaredNorm() / n;
     const auto scale = static_cast<float>(1.0 / std::sqrt(mean_square + eps));
@@ -70,6 +71,7 @@ void apply_rope(Matrix& x, int heads, const RopeTable& table, std::span<const in
   const int half = table.half_dim;
   const int d = 2 * half;
   const float sign = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static)
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     const int p = positions[static_cast<std::size_t>(r)];
     const float* cos = &table.cos(p, 0);
@@ -102,15 +104,13 @@ void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int wind
     const Eigen::Index first = window > 0 ? std::max<Eigen::Index>(0, pos - window + 1) : 0;
     const Eigen::Index last = std::min<Eigen::Index>(pos, total - 1);
     auto row = scores.row(t);
-    const float max_score = row.segment(first, last - first + 1).maxCoeff();
-    float sum = 0;
-    for (Eigen::Index s = first; s <= last; ++s) {
-      row(s) = std::exp(row(s) - max_score);
-      sum += row(s);
-    }
+    auto visible = row.segment(first, last - first + 1);
+    const float max_score = visible.maxCoeff();
+    visible.array() = (visible.array() - max_score).exp();  // vectorised exp
+    const float sum = visible.sum();
     row.head(first).setZero();
     row.tail(total - last - 1).setZero();
-    row.segment(first, last - first + 1) /= sum;
+    visible /= sum;
   }
   out.noalias() = scores * vh;
   if (probs) *probs = std::move(scores);
@@ -151,7 +151,12 @@ void batched_causal_attention(const Matrix& q, const Matrix& k, const Matrix& v,
 }
 
 void swiglu(const Matrix& gate, const Matrix& up, Matrix& out) {
-  out = (gate.array() / (1.0f + (-gate.array()).exp())) * up.array();
+  out.resize(gate.rows(), gate.cols());
+#pragma omp parallel for schedule(static)
+  for (Eigen::Index r = 0; r < gate.rows(); ++r) {
+    const auto g = gate.row(r).array();
+    out.row(r).array() = (g / (1.0f + (-g).exp())) * up.row(r).array();
+  }
 }
 
 }  // namespace lorafarm::engine

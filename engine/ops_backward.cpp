@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/gemm.h"
+
 namespace lorafarm::engine {
 
 void rms_norm_backward(const Matrix& x, const Vector& weight, const Vector& inv_rms, const Matrix& dy, Matrix& dx,
@@ -58,15 +60,28 @@ void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matr
 }
 
 void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, Matrix& d_gate, Matrix& d_up) {
-  const auto g = gate.array();
-  const Eigen::ArrayXXf sigmoid = 1.0f / (1.0f + (-g).exp());
-  d_up = (d_act.array() * g * sigmoid).matrix();
-  d_gate = (d_act.array() * up.array() * sigmoid * (1.0f + g * (1.0f - sigmoid))).matrix();
+  d_up.resize(gate.rows(), gate.cols());
+  d_gate.resize(gate.rows(), gate.cols());
+#pragma omp parallel
+  {
+    Eigen::Array<float, 1, Eigen::Dynamic> sigmoid(gate.cols());
+#pragma omp for schedule(static)
+    for (Eigen::Index r = 0; r < gate.rows(); ++r) {
+      const auto g = gate.row(r).array();
+      const auto da = d_act.row(r).array();
+      sigmoid = 1.0f / (1.0f + (-g).exp());
+      d_up.row(r).array() = da * g * sigmoid;
+      d_gate.row(r).array() = da * up.row(r).array() * sigmoid * (1.0f + g * (1.0f - sigmoid));
+    }
+  }
 }
 
 double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
                           std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad) {
-  constexpr Eigen::Index kChunk = 256;
+  // 128 rows of a 32000-token vocabulary are 16 MB: below glibc's largest
+  // mmap threshold, so the buffer is reused from the heap instead of being
+  // mapped and faulted in afresh on every call.
+  constexpr Eigen::Index kChunk = 128;
   const Eigen::Index rows = x.rows();
   if (dx) dx->resize(rows, x.cols());
   std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
@@ -74,7 +89,7 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
   for (Eigen::Index first = 0; first < rows; first += kChunk) {
     const Eigen::Index count = std::min(kChunk, rows - first);
     const auto xc = x.middleRows(first, count);
-    logits.noalias() = xc * head.transpose();
+    matmul(xc, false, head, true, logits);
 #pragma omp parallel for schedule(static)
     for (Eigen::Index i = 0; i < count; ++i) {
       const auto r = static_cast<std::size_t>(first + i);
@@ -95,8 +110,8 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
       }
     }
     if (!dx) continue;
-    dx->middleRows(first, count).noalias() = logits * head;
-    if (head_grad) head_grad->noalias() += logits.transpose() * xc;
+    gemm(logits, false, head, false, dx->middleRows(first, count));
+    if (head_grad) gemm(logits, true, xc, false, *head_grad, 1.0f, 1.0f);
   }
   double total = 0;
   for (double l : row_loss) total += l;  // in row order: the same sum for any thread count

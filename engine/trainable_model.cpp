@@ -2,6 +2,8 @@
 // model, for LoRA, DoRA, QLoRA and full fine-tuning.
 #include "engine/trainable_model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -143,7 +145,25 @@ TrainableModel::TrainableModel(Model model, const AdapterConfig& config, uint64_
   init(seed, &quantized);
 }
 
+namespace {
+
+// Every step frees and re-allocates the same activation buffers. With glibc's
+// default (dynamic) thresholds the large ones are mapped afresh or trimmed
+// back to the kernel between steps, and page faults took ~25 % of a step's
+// CPU time; keep freed memory in the heap for reuse instead.
+void keep_freed_memory() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed value
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
 void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized) {
+  keep_freed_memory();
   const AdapterConfig& config = config_;
   const ModelConfig& c = model_->config;
   base_fingerprint_ = model_fingerprint(*model_);

@@ -1,0 +1,26 @@
+// Matrix products split over the OpenMP team by blocks of the result, each
+// block computed by Eigen's single-threaded kernel.
+//
+// Why not Eigen's own threading: its parallel GEMM synchronises its threads
+// with busy-wait loops on shared packing buffers, so on a machine whose cores
+// are shared (other trials, builds) a descheduled partner makes the other
+// thread spin away its time slice — 2-thread training steps measured 4x the
+// CPU time of 1-thread ones. Here threads meet only at the OpenMP barrier,
+// which honours OMP_WAIT_POLICY. Results are deterministic for a given thread
+// count (every element is computed by one thread in a fixed order).
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace lorafarm::engine {
+
+// c = alpha·op(a)·op(b) + beta·c with op(m) = mᵀ when the flag is set and
+// beta 0 or 1; c must already have the product's shape.
+void gemm(Eigen::Ref<const Matrix> a, bool transpose_a, Eigen::Ref<const Matrix> b, bool transpose_b,
+          Eigen::Ref<Matrix> c, float alpha = 1.0f, float beta = 0.0f);
+
+// c = alpha·op(a)·op(b), resizing c.
+void matmul(Eigen::Ref<const Matrix> a, bool transpose_a, Eigen::Ref<const Matrix> b, bool transpose_b, Matrix& c,
+            float alpha = 1.0f);
+
+}  // namespace lorafarm::engine
