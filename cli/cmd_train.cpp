@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -30,8 +31,55 @@ nlohmann::json read_config(const std::string& path) {
   if (!in) throw engine::InvalidInput(path + ": cannot read the training config");
   try {
     return nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw engine::InvalidInput(path + ": not valid JSON: " + e.what());
+  }
+}
+
+bool conversion_fails(const nlohmann::json& config) {
+  try {
+    engine::TrainConfig::from_json(config);
+  } catch (const nlohmann::json::exception&) {
+    return true;
+  } catch (const std::exception&) {
+    // Another kind of mistake: not the one being looked for.
+  }
+  return false;
+}
+
+// nlohmann's type errors name no key. The culprit is the value whose removal
+// makes the conversion succeed ("quantization.bits" for a nested one).
+std::string wrong_typed_key(const nlohmann::json& config, const std::string& prefix,
+                            const std::function<nlohmann::json(nlohmann::json)>& put_back) {
+  for (const auto& [key, value] : config.items()) {
+    nlohmann::json without = config;
+    without.erase(key);
+    if (conversion_fails(put_back(without))) continue;
+    if (value.is_object()) {
+      const auto nested = wrong_typed_key(value, prefix + key + ".", [&, key = key](nlohmann::json inner) {
+        nlohmann::json outer = config;
+        outer[key] = std::move(inner);
+        return put_back(std::move(outer));
+      });
+      if (!nested.empty()) return nested;
+    }
+    return prefix + key + " has the wrong type: " + value.dump();
+  }
+  return "";
+}
+
+// TrainConfig::from_json, with its mistakes as one line naming the config
+// file and, for a wrong-typed value, the key.
+engine::TrainConfig config_from_json(const nlohmann::json& config, const std::string& file) {
+  const std::string where = file.empty() ? "" : file + ": ";
+  try {
+    return engine::TrainConfig::from_json(config);
+  } catch (const nlohmann::json::exception& e) {
+    const std::string key = wrong_typed_key(config, "", [](nlohmann::json j) { return j; });
+    throw engine::InvalidInput(where + (key.empty() ? std::string("an option has the wrong type (") + e.what() + ")" : key));
+  } catch (const engine::InvalidInput& e) {
+    if (file.empty()) throw;
+    throw engine::InvalidInput(where + e.what());
   }
 }
 
@@ -64,7 +112,8 @@ int run_train(const TrainCommandOptions& options) {
     if (!j.contains("quantization") || j["quantization"].is_null()) j["quantization"] = nlohmann::json::object();
     for (const auto& [key, value] : options.quantization.items()) j["quantization"][key] = value;
   }
-  const engine::TrainConfig config = engine::TrainConfig::from_json(j);
+  const engine::TrainConfig config =
+      config_from_json(j, options.config_file);
   require_folder("--model", config.model);
   require_folder("--data", config.data);
   // On a terminal, one progress line with the latest report's loss and
