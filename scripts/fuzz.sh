@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
   # One process, no -jobs: the machine's cores are shared. -timeout flags an
   # input that takes longer than 10 s (a hang); -rss_limit_mb an input that
   # makes a parser allocate without bound.
-  "$build_dir/fuzz/${t}_fuzz" "$work/$t" -runs="$runs" -max_total_time="$seconds" -timeout=10 \
+  "$build_dir/fuzz/${t}_fuzz" "$work/$t" -runs="$(( runs > 0 ? runs : -1 ))" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/fuzz-artifacts/$t-" >"$log" 2>&1
   rc=$?
   set -e
