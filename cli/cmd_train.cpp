@@ -112,8 +112,7 @@ int run_train(const TrainCommandOptions& options) {
     if (!j.contains("quantization") || j["quantization"].is_null()) j["quantization"] = nlohmann::json::object();
     for (const auto& [key, value] : options.quantization.items()) j["quantization"][key] = value;
   }
-  const engine::TrainConfig config =
-      config_from_json(j, options.config_file);
+  const engine::TrainConfig config = config_from_json(j, options.config_file);
   require_folder("--model", config.model);
   require_folder("--data", config.data);
   // On a terminal, one progress line with the latest report's loss and
