@@ -16,6 +16,7 @@
 #include "coordinator/curve_authenticator.h"
 #include "coordinator/early_stopping.h"
 #include "coordinator/lease_table.h"
+#include "coordinator/peer_routes.h"
 #include "coordinator/rank_selection.h"
 #include "coordinator/sampler_factory.h"
 #include "coordinator/token_bucket.h"
@@ -89,6 +90,7 @@ struct Coordinator::State {
   std::unique_ptr<EarlyStopping> scheduler;
   std::set<std::pair<std::int64_t, int>> stop_sent;  // (trial, attempt) told to stop
   LeaseTable leases;
+  PeerRoutes routes;  // connection routing id <-> worker id
   TokenBucket hello_bucket{kHelloRatePerSecond, kHelloBurst};
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::router};
@@ -189,6 +191,8 @@ struct Coordinator::State {
                                "`lorafarm keygen` and pass --curve-key and --allow (docs/security.md), or pass --insecure "
                                "on a network you trust");
     }
+    // Workers use a fresh routing id per connection (peer_routes.h); handover
+    // only serves peers that reuse their worker id as the routing id.
     socket.set(zmq::sockopt::router_handover, 1);
     // libzmq checks the limit per frame; the body is the largest frame.
     socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes + 1024));
@@ -206,7 +210,8 @@ struct Coordinator::State {
   void flush() {
     for (const auto& [worker, message] : outbox) {
       const auto frames = schema::encode(message);
-      std::array<zmq::const_buffer, 4> parts{zmq::buffer(worker), zmq::buffer(frames[0]), zmq::buffer(frames[1]), zmq::buffer(frames[2])};
+      const std::string route = routes.route_of(worker);
+      std::array<zmq::const_buffer, 4> parts{zmq::buffer(route), zmq::buffer(frames[0]), zmq::buffer(frames[1]), zmq::buffer(frames[2])};
       try {
         if (!zmq::send_multipart(socket, parts, zmq::send_flags::dontwait)) spdlog::warn("send to {} would block; dropped", worker);
       } catch (const zmq::error_t& e) {
@@ -275,8 +280,9 @@ struct Coordinator::State {
   }
 
   // ---- handling ---------------------------------------------------------------
-  void handle(const std::string& worker, const Message& m, double now) {
-    if (m.type == MessageType::Hello) return on_hello(worker, m.body, now);
+  void handle(const std::string& route, const Message& m, double now) {
+    if (m.type == MessageType::Hello) return on_hello(route, m.body, now);
+    const std::string worker = routes.worker_of(route);
     auto* lease = leases.find(worker);
     if (!lease || !lease->connected) {
       if (m.type == MessageType::Result || m.type == MessageType::Failed || m.type == MessageType::Heartbeat ||
@@ -300,18 +306,20 @@ struct Coordinator::State {
     }
   }
 
-  void on_hello(const std::string& worker, const json& body, double now) {
-    if (!hello_bucket.take(now)) return drop(worker, "HELLO rate limit exceeded; the worker will say HELLO again");
+  void on_hello(const std::string& route, const json& body, double now) {
+    if (!hello_bucket.take(now)) return drop(route, "HELLO rate limit exceeded; the worker will say HELLO again");
+    const std::string worker = body["worker_id"].get<std::string>();
+    if (!PeerRoutes::speaks_for(route, worker)) {
+      drop(route, "HELLO worker_id differs from the socket identity");
+      send(route, MessageType::Reject, {{"reason", "the socket routing id must be the worker_id, or the worker_id followed by '~'"}});
+      return;
+    }
     if (!leases.find(worker) && connected_workers() >= kMaxWorkers) {
       drop(worker, "too many workers");
-      send(worker, MessageType::Reject, {{"reason", "the coordinator already has " + std::to_string(kMaxWorkers) + " workers"}});
+      send(route, MessageType::Reject, {{"reason", "the coordinator already has " + std::to_string(kMaxWorkers) + " workers"}});
       return;
     }
-    if (body["worker_id"].get<std::string>() != worker) {
-      drop(worker, "HELLO worker_id differs from the socket identity");
-      send(worker, MessageType::Reject, {{"reason", "worker_id must equal the socket routing id"}});
-      return;
-    }
+    routes.bind(route, worker);
     const double wall = schema::unix_now();
     auto& lease = leases.worker(worker);
     const bool known = lease.connected;
@@ -498,6 +506,7 @@ struct Coordinator::State {
   void expire_leases(double now) {
     const double wall = schema::unix_now();
     for (const auto& gone : leases.expire(now)) {
+      routes.forget(gone.id);
       if (gone.connected || !gone.trials.empty())
         spdlog::warn("worker {} silent for more than {:.1f}s: {} trial(s) lost", gone.id, lease_timeout(), gone.trials.size());
       for (const auto& [trial, attempt] : gone.trials) {
@@ -565,17 +574,17 @@ struct Coordinator::State {
       }
       if (!got) return;
       if (parts.empty()) continue;
-      const std::string worker = parts[0].to_string();
+      const std::string route = parts[0].to_string();
       std::vector<std::string_view> frames;
       for (std::size_t k = 1; k < parts.size(); ++k) frames.push_back(parts[k].to_string_view());
       try {
         const Message m = schema::decode(frames);
         store.begin();
-        handle(worker, m, now);
+        handle(route, m, now);
       } catch (const schema::ProtocolError& e) {
-        drop(worker, e.what());
+        drop(route, e.what());
       } catch (const nlohmann::json::exception& e) {
-        drop(worker, std::string("bad field: ") + e.what());
+        drop(route, std::string("bad field: ") + e.what());
       }
     }
   }

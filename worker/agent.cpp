@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
+#include <random>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -30,7 +32,19 @@ std::string default_worker_id() {
 
 namespace {
 using TrialKey = std::pair<std::int64_t, int>;  // (trial, attempt)
+
+constexpr std::size_t kMaxWorkerIdBytes = 200;
+
+// Each connection gets its own routing id, "<id>~<nonce>": the coordinator
+// binds it to the worker id at HELLO (coordinator/peer_routes.h says why a
+// reused routing id leaks connections in libzmq).
+std::string connection_route(const std::string& worker_id) {
+  static std::mt19937_64 nonces{std::random_device{}()};
+  char nonce[17];
+  std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(nonces()));
+  return worker_id + "~" + nonce;
 }
+}  // namespace
 
 struct WorkerAgent::State {
   WorkerOptions options;
@@ -58,6 +72,9 @@ struct WorkerAgent::State {
     if (options.workdir.empty()) options.workdir = std::filesystem::temp_directory_path() / ("lorafarm-worker-" + options.id);
     std::filesystem::create_directories(options.workdir);
     if (options.slots < 1) throw std::invalid_argument("--slots must be >= 1, got " + std::to_string(options.slots));
+    // ZeroMQ routing ids are at most 255 bytes; the route adds '~' and a nonce.
+    if (options.id.size() > kMaxWorkerIdBytes)
+      throw std::invalid_argument("--id may have at most " + std::to_string(kMaxWorkerIdBytes) + " bytes, got " + std::to_string(options.id.size()));
   }
 
   void send(MessageType type, const json& body) {
@@ -80,7 +97,7 @@ struct WorkerAgent::State {
 
   void connect(double now) {
     socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
-    socket->set(zmq::sockopt::routing_id, options.id);
+    socket->set(zmq::sockopt::routing_id, connection_route(options.id));
     socket->set(zmq::sockopt::linger, 2000);
     socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(schema::kMaxBodyBytes + 1024));
     if (options.curve) {

@@ -150,16 +150,16 @@ struct ChaosSweep {
   std::string db = (dir / "chaos.db").string();
   std::string spec = (dir / "spec.json").string();
 
-  explicit ChaosSweep(int trials) {
+  static constexpr const char* kShortTrials =
+      "sleep 0.0$(( $LORAFARM_TRIAL % 7 + 2 )); echo '{\"step\": 1, \"val_loss\": 2}'; echo '{\"final\": true, \"val_loss\": '{x}'}'";
+
+  explicit ChaosSweep(int trials, const std::string& command = kShortTrials) {
     write_file(dir / "spec.json", json{{"name", "chaos"},
                                        {"seed", 3},
                                        {"budget", {{"trials", trials}, {"max_attempts", 10}}},
                                        {"search_space", {{"x", {{"type", "float"}, {"low", 0}, {"high", 1}}}}},
                                        {"trial",
-                                        {{"kind", "command"},
-                                         {"command", "sleep 0.0$(( $LORAFARM_TRIAL % 7 + 2 )); echo '{\"step\": 1, \"val_loss\": 2}'; "
-                                                     "echo '{\"final\": true, \"val_loss\": '{x}'}'"},
-                                         {"timeout_seconds", 30}}}}
+                                         {{"kind", "command"}, {"command", command}, {"timeout_seconds", 30}}}}
                                       .dump());
   }
   std::unique_ptr<BackgroundProcess> coordinator() {
@@ -247,6 +247,48 @@ TEST(SweepChaosSlow, TwoHundredTrialsSurviveEachWorkerKilledOnce) { kill_each_wo
 
 // Must-show 2: the coordinator is SIGKILLed mid-sweep and started again with
 // the same command; workers reconnect and keep their running trials.
+// Sockets (TCP connections and the listener) the process holds open.
+int open_sockets(pid_t pid) {
+  int n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(fd.path(), ec);
+    n += !ec && target.string().rfind("socket:", 0) == 0;
+  }
+  return n;
+}
+
+// A worker replaced under the same --id must not leave its old connection
+// open in the coordinator. With the worker id as the ZeroM\\" routing id and
+// ROUTER_HANDOVER, libzmq kept one socket in CLOSE_WAIT (and its buffers) for
+// every replacement that connected while the old process was still finishing
+// its trial, until the coordinator ran out of descriptors.
+TEST(SweepChaos, ReplacingAWorkerLeavesNoConnectionBehind) {
+  ChaosSweep sweep(100000, "sleep 0.$(( $LORAFARM_TRIAL % 5 + 4 )); echo '{\"final\": true, \"val_loss\": '{x}'}'");
+  auto coordinator = sweep.coordinator();
+  std::vector<std::unique_ptr<BackgroundProcess>> workers;
+  for (int i = 0; i < 4; ++i) workers.push_back(sweep.worker(i));
+  sweep.wait_for_completed(4, 30);
+  const int before = open_sockets(coordinator->pid());
+  constexpr int kReplacements = 16;
+  std::vector<std::unique_ptr<BackgroundProcess>> draining;
+  for (int n = 0; n < kReplacements; ++n) {
+    // SIGTERM: the old process finishes its trial and exits; its
+    // replacement starts at once.
+    auto& worker = workers[static_cast<std::size_t>(n % 4)];
+    worker->signal(SIGTERM);
+    draining.push_back(std::move(worker));
+    worker = sweep.worker(n % 4);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  for (auto& old : draining) EXPECT_TRUE(old->wait(20)) << "a replaced worker did not exit";
+  const auto done = sweep.completed();
+  sweep.wait_for_completed(done + 8, 30);  // the replacements work
+  EXPECT_GE(sweep.completed(), done + 8);
+  const int after = open_sockets(coordinator->pid());
+  EXPECT_LE(after, before + 1) << "sockets before " << before << ", after " << kReplacements << " replacements " << after;
+}
+
 TEST(SweepChaos, CoordinatorKilledMidSweepResumesWithoutLosingOrDuplicating) {
   const int trials = 60;
   ChaosSweep sweep(trials);
