@@ -68,13 +68,13 @@ struct WorkerAgent::State {
 
   explicit State(WorkerOptions o) : options(std::move(o)), heartbeat_ms(options.heartbeat_ms), liveness(options.liveness) {
     if (options.id.empty()) options.id = default_worker_id();
+    // ZeroMQ routing ids are at most 255 bytes; the route adds '~' and a nonce.
+    if (options.id.size() > kMaxWorkerIdBytes)
+      throw std::invalid_argument("--id may have at most " + std::to_string(kMaxWorkerIdBytes) + " bytes, got " + std::to_string(options.id.size()));
     if (options.self_exe.empty()) options.self_exe = std::filesystem::read_symlink("/proc/self/exe");
     if (options.workdir.empty()) options.workdir = std::filesystem::temp_directory_path() / ("lorafarm-worker-" + options.id);
     std::filesystem::create_directories(options.workdir);
     if (options.slots < 1) throw std::invalid_argument("--slots must be >= 1, got " + std::to_string(options.slots));
-    // ZeroMQ routing ids are at most 255 bytes; the route adds '~' and a nonce.
-    if (options.id.size() > kMaxWorkerIdBytes)
-      throw std::invalid_argument("--id may have at most " + std::to_string(kMaxWorkerIdBytes) + " bytes, got " + std::to_string(options.id.size()));
   }
 
   void send(MessageType type, const json& body) {

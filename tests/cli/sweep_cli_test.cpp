@@ -247,8 +247,6 @@ TEST(SweepChaos, EveryTrialCompletesExactlyOnceWhenWorkersAreKilled) { kill_each
 // Must-show 1 at full size: 200 trials.
 TEST(SweepChaosSlow, TwoHundredTrialsSurviveEachWorkerKilledOnce) { kill_each_worker_once_and_restart(200); }
 
-// Must-show 2: the coordinator is SIGKILLed mid-sweep and started again with
-// the same command; workers reconnect and keep their running trials.
 // Sockets (TCP connections and the listener) the process holds open.
 int open_sockets(pid_t pid) {
   int n = 0;
@@ -261,7 +259,7 @@ int open_sockets(pid_t pid) {
 }
 
 // A worker replaced under the same --id must not leave its old connection
-// open in the coordinator. With the worker id as the ZeroM\\" routing id and
+// open in the coordinator. With the worker id as the ZeroMQ routing id and
 // ROUTER_HANDOVER, libzmq kept one socket in CLOSE_WAIT (and its buffers) for
 // every replacement that connected while the old process was still finishing
 // its trial, until the coordinator ran out of descriptors.
@@ -291,6 +289,8 @@ TEST(SweepChaos, ReplacingAWorkerLeavesNoConnectionBehind) {
   EXPECT_LE(after, before + 1) << "sockets before " << before << ", after " << kReplacements << " replacements " << after;
 }
 
+// Must-show 2: the coordinator is SIGKILLed mid-sweep and started again with
+// the same command; workers reconnect and keep their running trials.
 TEST(SweepChaos, CoordinatorKilledMidSweepResumesWithoutLosingOrDuplicating) {
   const int trials = 60;
   ChaosSweep sweep(trials);
