@@ -170,11 +170,26 @@ struct ChaosSweep {
                                  "--liveness", "3", "--log-level", "info"},
         dir / "coordinator.log");
   }
-  std::unique_ptr<BackgroundProcess> worker(int i) {
+  // `incarnation` > 0 names a restarted worker's log apart from the first one's.
+  std::unique_ptr<BackgroundProcess> worker(int i, int incarnation = 0) {
     return std::make_unique<BackgroundProcess>(
         std::vector<std::string>{lorafarm_binary().string(), "worker", "--connect", endpoint, "--id", "w" + std::to_string(i), "--workdir",
                                  (dir / ("work" + std::to_string(i))).string(), "--heartbeat-ms", "100"},
-        dir / ("worker" + std::to_string(i) + ".log"));
+        worker_log(i, incarnation));
+  }
+  std::filesystem::path worker_log(int i, int incarnation = 0) const {
+    return dir / ("worker" + std::to_string(i) + (incarnation > 0 ? "." + std::to_string(incarnation) : "") + ".log");
+  }
+  // True once that worker's log says the coordinator welcomed it.
+  bool wait_for_welcome(int i, int incarnation, double seconds) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (std::filesystem::exists(worker_log(i, incarnation)) &&
+          read_file(worker_log(i, incarnation)).find(": connected to ") != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
   }
   std::int64_t completed() {
     try {
@@ -210,7 +225,16 @@ struct ChaosSweep {
 };
 
 void kill_each_worker_once_and_restart(int trials) {
-  ChaosSweep sweep(trials);
+  // The last tenth of the trials wait for a gate file, so the sweep cannot
+  // end before the last replacement worker has joined: one that joined after
+  // the end would never hear SHUTDOWN and would wait for a coordinator (as a
+  // farm worker should). Slow builds (sanitizers) start workers late enough
+  // for that to happen.
+  const int gated_from = trials - trials / 10;
+  ScratchDir gate_dir;
+  const std::string gate = (gate_dir / "gate").string();
+  ChaosSweep sweep(trials, "[ $LORAFARM_TRIAL -lt " + std::to_string(gated_from) + " ] || while [ ! -e " + gate +
+                               " ]; do sleep 0.02; done; " + ChaosSweep::kShortTrials);
   auto coordinator = sweep.coordinator();
   std::vector<std::unique_ptr<BackgroundProcess>> workers;
   for (int i = 0; i < 4; ++i) workers.push_back(sweep.worker(i));
@@ -222,8 +246,10 @@ void kill_each_worker_once_and_restart(int trials) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
     workers[i]->signal(SIGKILL);
     workers[i]->wait(5);
-    workers[i] = sweep.worker(i);
+    workers[i] = sweep.worker(i, 1);
+    ASSERT_TRUE(sweep.wait_for_welcome(i, 1, 60)) << read_file(sweep.worker_log(i, 1));
   }
+  write_file(gate, "");
   const auto code = coordinator->wait(180);
   ASSERT_TRUE(code) << read_file(sweep.dir / "coordinator.log");
   EXPECT_EQ(*code, 0) << read_file(sweep.dir / "coordinator.log");

@@ -22,6 +22,11 @@ json last_json_line(const std::string& out) {
 // The prediction is within 20 % of the peak RSS a real run measures, for
 // each method (stories260K, batch 8 x 256: the acceptance runs' shape).
 void expect_estimates_within_twenty_percent(const std::vector<std::string>& methods) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's shadow memory and redzones multiply the measured RSS (x10 here);
+  // the estimate predicts a normal build.
+  GTEST_SKIP() << "peak-memory estimate not comparable under AddressSanitizer";
+#endif
   for (const std::string& method : methods) {
     const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", method, "--rank", "8", "--batch-size", "8",
                                     "--max-seq-length", "256", "--json"});
