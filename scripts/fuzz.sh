@@ -4,10 +4,11 @@
 # another. Prints per target the executions, the coverage and the result;
 # exits non-zero if any target crashed, leaked, hung or hit a sanitizer.
 #
-#   scripts/fuzz.sh [--seconds N] [--runs N] [--build-dir DIR] [target...]
+#   scripts/fuzz.sh [--seconds N] [--runs N] [--build-dir DIR] [--keep] [target...]
 #
 # --seconds N   time limit per target (default 600)
 # --runs N      execution limit per target (default 1000000; 0 = no limit)
+# --keep        keep the work folder (corpus copies, logs) after a clean run
 # targets       any of: messages sweep_spec safetensors tokenizer_json jsonl (default: all)
 # A crashing input is saved as fuzz-artifacts/<target>-crash-<sha1> in the
 # work folder (printed); add it to fuzz/corpus/<target>/ as regression-<what>
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 seconds=600
 runs=1000000
 build_dir=build-fuzz-clang
+keep=0
 targets=()
 all_targets=(messages sweep_spec safetensors tokenizer_json jsonl)
 while [[ $# -gt 0 ]]; do
@@ -25,7 +27,8 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --build-dir) build_dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -76,4 +79,6 @@ for t in "${targets[@]}"; do
 done
 echo "---- summary"
 printf '%s\n' "${summary[@]}"
+# A failed run keeps its folder: the crashing inputs and logs are in it.
+if (( failed == 0 && keep == 0 )); then rm -rf "$work"; fi
 exit $failed

@@ -10,6 +10,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3
+  # scripts/fuzz.sh (part of the test command): libFuzzer comes with clang.
+  clang libclang-rt-14-dev
   # The dashboard and report tests drive a headless browser over DevTools.
   chromium python3-websocket fonts-dejavu-core
 )
