@@ -4,7 +4,11 @@
 // reports (PROGRESS, each answered and stored) per second. Prints JSON.
 //
 //   build/dispatch_bench [--trials 2000] [--workers 8] [--reports 20000] [--durability normal|full]
+// Also prints the host's spawn ceiling (/bin/echo spawned and reaped with
+// no orchestrator) and the fraction of it the orchestrator reaches.
 #include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -23,6 +27,8 @@
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 #include "worker/agent.h"
+
+extern char** environ;
 
 namespace {
 
@@ -76,7 +82,20 @@ Phase run_phase(const std::string& name, int trials, int workers, const json& co
   const auto start = std::chrono::steady_clock::now();
   const auto outcome = c.run();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  // A worker whose HELLO arrived after the last trial finished never hears
+  // SHUTDOWN (workers wait for a coordinator by design): give the others a
+  // moment to leave, then stop the rest.
+  const auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (pid_t pid : pids) {
+    while (::waitpid(pid, nullptr, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= grace_end) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
 
   Phase p;
   p.seconds = seconds;
@@ -88,6 +107,34 @@ Phase run_phase(const std::string& name, int trials, int workers, const json& co
   }
   std::filesystem::remove_all(dir);
   return p;
+}
+
+// The host's ceiling: the same /bin/echo spawned and reaped as fast as one
+// thread per core can, with no coordinator, worker or database. Process
+// creation cost varies a lot between machines (and VMs); the ratio of the
+// orchestrator's rate to this one does not.
+double spawn_ceiling_per_second(int spawns) {
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([n = spawns / static_cast<int>(threads)] {
+      posix_spawn_file_actions_t actions;
+      ::posix_spawn_file_actions_init(&actions);
+      ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+      char echo[] = "/bin/echo";
+      char text[] = R"({"final": true, "val_loss": 0})";
+      char* argv[] = {echo, text, nullptr};
+      for (int i = 0; i < n; ++i) {
+        pid_t pid = 0;
+        if (::posix_spawn(&pid, echo, &actions, nullptr, argv, environ) == 0) ::waitpid(pid, nullptr, 0);
+      }
+      ::posix_spawn_file_actions_destroy(&actions);
+    });
+  }
+  for (auto& t : pool) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return (spawns / static_cast<int>(threads)) * static_cast<int>(threads) / seconds;
 }
 
 }  // namespace
@@ -113,12 +160,16 @@ int main(int argc, char** argv) {
                           "; i++) printf \"{\\\"step\\\": %d, \\\"val_loss\\\": 1.5}\\n\", i; print \"{\\\"final\\\": true, \\\"val_loss\\\": 1}\" }";
   const auto progress = run_phase("reports", workers, workers, json::array({"/usr/bin/awk", awk}), d);
 
+  const double ceiling = spawn_ceiling_per_second(trials);
+
   const json out{{"benchmark", "dispatch"},
                  {"workers", workers},
                  {"durability", durability},
                  {"noop_trials", noop.completed},
                  {"noop_seconds", noop.seconds},
                  {"trials_per_second", noop.completed / noop.seconds},
+                 {"spawn_ceiling_per_second", ceiling},
+                 {"fraction_of_spawn_ceiling", noop.completed / noop.seconds / ceiling},
                  {"reports", progress.reports},
                  {"reports_seconds", progress.seconds},
                  {"reports_per_second", progress.reports / progress.seconds},

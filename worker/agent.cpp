@@ -208,6 +208,8 @@ struct WorkerAgent::State {
         ++it;
         continue;
       }
+      if (welcomed)
+        for (auto& report : it->second->take_reports_at_exit()) send(MessageType::Progress, report);
       const auto& outcome = it->second->outcome();
       unacked[it->first] = outcome;
       if (welcomed) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);

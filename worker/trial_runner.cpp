@@ -277,8 +277,7 @@ bool TrialProcess::poll(double now) {
   if (done != pid_) return false;
   // Drain what the child wrote before it exited; grandchildren holding the
   // pipes open do not keep the trial alive.
-  std::vector<json> ignored;
-  if (out_fd_ >= 0) read_available(out_fd_);
+  if (out_fd_ >= 0) reports_at_exit_ = read_available(out_fd_);
   if (err_fd_ >= 0) read_available(err_fd_);
   close_fd(out_fd_);
   close_fd(err_fd_);

@@ -68,6 +68,9 @@ class TrialProcess {
   std::vector<nlohmann::json> read_available(int fd);
   // Enforces timeout and memory limit, reaps the child. True once finished.
   bool poll(double now);
+  // The intermediate reports read while reaping (the child's last lines, when
+  // its exit was seen before its pipe was drained); send them before outcome().
+  std::vector<nlohmann::json> take_reports_at_exit() { return std::move(reports_at_exit_); }
   // Stops the child (SIGTERM to its group, SIGKILL a second later); `cause` is
   // what FAILED will say ("stopped", "cancelled").
   void kill(const std::string& cause, double now);
@@ -91,6 +94,7 @@ class TrialProcess {
   int exit_fd_ = -1;
   double started_ = 0;
   std::string out_buffer_;
+  std::vector<nlohmann::json> reports_at_exit_;
   std::string err_tail_;
   std::optional<nlohmann::json> final_;
   std::optional<nlohmann::json> candidate_final_;  // a non-step object carrying the objective

@@ -62,6 +62,30 @@ TEST(CommandTemplate, SubstitutesOncePerPlaceholder) {
   EXPECT_EQ(placeholder_text(json("lora")), "lora");
 }
 
+// The worker wakes on the child's exit (pidfd) and may reap it before it has
+// read the pipe: the reports still in the pipe must come out of the reaping.
+TEST(TrialProcess, ReportsStillInThePipeAtExitAreKeptForTheCaller) {
+  testing::ScratchDir dir;
+  TrialProcess p(python_trial(R"(
+import json
+for step in range(1, 51):
+    print(json.dumps({"step": step, "val_loss": 1.0 / step}))
+print(json.dumps({"final": True, "val_loss": 0.02}))
+)"),
+                 dir.path(), "/bin/false");
+  const double give_up = monotonic_seconds() + 30;
+  while (!p.poll(monotonic_seconds())) {  // never reads the pipe itself
+    ASSERT_LT(monotonic_seconds(), give_up) << "the trial did not exit";
+    ::poll(nullptr, 0, 10);
+  }
+  const auto reports = p.take_reports_at_exit();
+  ASSERT_EQ(reports.size(), 50u);
+  EXPECT_EQ(reports.front()["step"], 1);
+  EXPECT_EQ(reports.back()["step"], 50);
+  EXPECT_EQ(p.outcome()["type"], "RESULT");
+  EXPECT_TRUE(p.take_reports_at_exit().empty()) << "handed out once";
+}
+
 TEST(TrialProcess, ReportsProgressAndTheFinalResultWithPeakRss) {
   testing::ScratchDir dir;
   TrialProcess p(python_trial(R"(
