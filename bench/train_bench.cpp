@@ -5,6 +5,11 @@
 //
 //   train_bench [--threads 2] [--steps 5] [--medium]
 //   train_bench --one MODEL METHOD   (one configuration, one JSON line)
+//
+// Each line also gives the machine's measured FMA peak for the same thread
+// count (a register-only loop of independent fused multiply-adds, best of 3)
+// and the fraction of it the training step reached.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +18,12 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "engine/memory.h"
 #include "engine/model.h"
@@ -59,6 +69,65 @@ double flops_per_token(const ModelConfig& c, bool full, int length) {
   return (full ? 6.0 : 4.0) * n + attention;
 }
 
+#if defined(__AVX512F__)
+using FmaVector = __m512;
+inline FmaVector fma_splat(float x) { return _mm512_set1_ps(x); }
+inline FmaVector fma_step(FmaVector a, FmaVector b, FmaVector c) { return _mm512_fmadd_ps(a, b, c); }
+inline float fma_sum(FmaVector a) {  // not _mm512_reduce_add_ps: GCC 12 warns inside it
+  alignas(64) float v[16];
+  _mm512_store_ps(v, a);
+  float sum = 0;
+  for (float x : v) sum += x;
+  return sum;
+}
+#elif defined(__FMA__)
+using FmaVector = __m256;
+inline FmaVector fma_splat(float x) { return _mm256_set1_ps(x); }
+inline FmaVector fma_step(FmaVector a, FmaVector b, FmaVector c) { return _mm256_fmadd_ps(a, b, c); }
+inline float fma_sum(FmaVector a) {
+  alignas(32) float v[8];
+  _mm256_store_ps(v, a);
+  return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+#endif
+
+// GFLOP/s of `threads` threads each running 16 independent FMA chains (enough
+// to cover the latency of two FMA pipes); 0 without FMA instructions.
+double fma_peak_gflops(int threads) {
+#if defined(__AVX512F__) || defined(__FMA__)
+  constexpr int kChains = 16;
+  constexpr long kIterations = 20'000'000;
+  constexpr double kFlopsPerIteration = kChains * 2.0 * sizeof(FmaVector) / sizeof(float);
+  double best = 0;
+  for (int trial = 0; trial < 3; ++trial) {
+    std::vector<double> sinks(static_cast<std::size_t>(threads));
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> team;
+    for (int t = 0; t < threads; ++t) {
+      team.emplace_back([&sinks, t] {
+        FmaVector chains[kChains];
+        for (auto& c : chains) c = fma_splat(1.0f);
+        const FmaVector x = fma_splat(0.9999999f), y = fma_splat(1e-7f);
+        for (long i = 0; i < kIterations; ++i) {
+#pragma GCC unroll 16
+          for (int j = 0; j < kChains; ++j) chains[j] = fma_step(chains[j], x, y);
+        }
+        double sum = 0;
+        for (const auto& c : chains) sum += fma_sum(c);
+        sinks[static_cast<std::size_t>(t)] = sum;  // keeps the loop alive
+      });
+    }
+    for (auto& t : team) t.join();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, threads * kIterations * kFlopsPerIteration / seconds / 1e9);
+  }
+  return best;
+#else
+  (void)threads;
+  return 0;
+#endif
+}
+
 int run_one(const Args& args) {
   set_num_threads(args.threads);
   Model model = make_model(args.one_model);
@@ -86,6 +155,7 @@ int run_one(const Args& args) {
   const bool full = adapter.type == FineTuneType::kFull;
   const double gflops = tokens * flops_per_token(config, full, length) / seconds / 1e9;
   const MemoryTally predicted = estimate_training_memory(config, adapter, {batch, length, false});
+  const double peak = fma_peak_gflops(args.threads);
   nlohmann::json out = {{"model", args.one_model},
                         {"method", args.one_method},
                         {"threads", args.threads},
@@ -95,6 +165,8 @@ int run_one(const Args& args) {
                         {"tokens_per_second", tokens / seconds},
                         {"seconds_per_step", seconds / args.steps},
                         {"gflops", gflops},
+                        {"fma_peak_gflops", peak},
+                        {"fraction_of_fma_peak", peak > 0 ? gflops / peak : 0.0},
                         {"trainable_params", tm.trainable_params()},
                         {"peak_rss_mb", peak_rss_mb()},
                         {"predicted_peak_rss_mb", predicted_peak_rss_mb(predicted)}};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/gemm_kernel.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -28,9 +29,24 @@ void product(const A& a, const B& b, C&& c, float alpha, float beta) {
 }
 
 // c[r0 : r0+rn, c0 : c0+cn] (=|+=) alpha·op(a)[r0 : r0+rn, k0 : k0+kn]·op(b)[k0 : k0+kn, c0 : c0+cn].
+// The packed kernel pays for packing and for padding tiles to 12×32; Eigen's
+// kernel keeps thin products (LoRA's rank dimension) and small ones.
+bool worth_packing(Eigen::Index rn, Eigen::Index cn, Eigen::Index kn) {
+  return packed_gemm_available() && rn >= 24 && cn >= 64 && kn >= 32;
+}
+
 template <typename C>
 void block_product(const ConstRef& a, bool ta, const ConstRef& b, bool tb, C&& dst, Eigen::Index r0, Eigen::Index rn,
                    Eigen::Index c0, Eigen::Index cn, Eigen::Index k0, Eigen::Index kn, float alpha, float beta) {
+  if (worth_packing(rn, cn, kn)) {
+    // Element (i, p) of op(a) is a(i, p), or a(p, i) when transposed; likewise b.
+    const GemmOperand pa{ta ? a.data() + k0 * a.outerStride() + r0 : a.data() + r0 * a.outerStride() + k0,
+                         a.outerStride(), ta};
+    const GemmOperand pb{tb ? b.data() + c0 * b.outerStride() + k0 : b.data() + k0 * b.outerStride() + c0,
+                         b.outerStride(), tb};
+    packed_gemm(rn, cn, kn, pa, pb, dst.data(), dst.outerStride(), alpha, beta);
+    return;
+  }
   if (!ta && !tb) {
     product(a.block(r0, k0, rn, kn), b.block(k0, c0, kn, cn), dst, alpha, beta);
   } else if (!ta) {
