@@ -220,7 +220,7 @@ Command add_train_command(CLI::App& root) {
   json_option<std::vector<int>>(app, "--rank-ladder", o->lora, "rank_ladder",
                                 "Ranks validated with --dynamic-rank (default 1 2 4 ... rank)");
   json_option<std::string>(app, "--rank-sampling", o->lora, "rank_sampling",
-                           "Prefix drawn per step: ladder (default) | uniform (1..rank) | harmonic");
+                           "Prefix drawn per step: ladder (default) | uniform (1..rank) | harmonic | harmonic_sqrt");
   json_option<std::string>(app, "--rank-scale", o->lora, "rank_scale",
                            "Scale of rank prefix b: dylora (default: alpha/b, alpha = scale) | fixed_rank");
   json_option<std::vector<std::string>>(app, "--keys", o->lora, "keys", "Modules to adapt (e.g. self_attn.q_proj)");

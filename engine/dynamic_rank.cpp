@@ -23,8 +23,9 @@ RankSampling parse_rank_sampling(std::string_view name) {
   if (name == "ladder") return RankSampling::kLadder;
   if (name == "uniform") return RankSampling::kUniform;
   if (name == "harmonic") return RankSampling::kHarmonic;
+  if (name == "harmonic_sqrt") return RankSampling::kHarmonicSqrt;
   throw InvalidInput("lora_parameters.rank_sampling '" + std::string(name) +
-                     "' is not one of ladder, uniform, harmonic");
+                     "' is not one of ladder, uniform, harmonic, harmonic_sqrt");
 }
 
 const char* rank_sampling_name(RankSampling sampling) {
@@ -32,6 +33,7 @@ const char* rank_sampling_name(RankSampling sampling) {
     case RankSampling::kLadder: return "ladder";
     case RankSampling::kUniform: return "uniform";
     case RankSampling::kHarmonic: return "harmonic";
+    case RankSampling::kHarmonicSqrt: return "harmonic_sqrt";
   }
   return "?";
 }
@@ -91,11 +93,16 @@ int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r
   const uint64_t h = mix64(mix64(seed ^ 0xD1B54A32D192ED03ull) + static_cast<uint64_t>(step));
   if (sampling == RankSampling::kUniform) return 1 + static_cast<int>(h % static_cast<uint64_t>(r_max));
   if (sampling == RankSampling::kLadder) return ladder[static_cast<std::size_t>(h % ladder.size())];
+  // Weighted over the ladder: 1/(i+1) or 1/√(i+1) for the i-th rank.
+  const auto weight = [sampling](std::size_t i) {
+    const auto n = static_cast<double>(i + 1);
+    return sampling == RankSampling::kHarmonicSqrt ? 1.0 / std::sqrt(n) : 1.0 / n;
+  };
   double total = 0;
-  for (std::size_t i = 0; i < ladder.size(); ++i) total += 1.0 / static_cast<double>(i + 1);
+  for (std::size_t i = 0; i < ladder.size(); ++i) total += weight(i);
   double u = static_cast<double>(h >> 11) * 0x1.0p-53 * total;  // uniform in [0, total)
   for (std::size_t i = 0; i + 1 < ladder.size(); ++i) {
-    u -= 1.0 / static_cast<double>(i + 1);
+    u -= weight(i);
     if (u < 0) return ladder[i];
   }
   return ladder.back();

@@ -32,8 +32,9 @@ class AdamW;
 // rank that is evaluated gets the same share of steps), uniformly over
 // 1..r_max as in the DyLoRA paper, or over the ladder with weight 1/(i+1)
 // for its i-th rank ("harmonic": more steps for the small ranks, which gain
-// least from the steps of the others).
-enum class RankSampling { kLadder, kUniform, kHarmonic };
+// least from the steps of the others), or with weight 1/√(i+1)
+// ("harmonic_sqrt": between the two).
+enum class RankSampling { kLadder, kUniform, kHarmonic, kHarmonicSqrt };
 RankSampling parse_rank_sampling(std::string_view name);
 const char* rank_sampling_name(RankSampling sampling);
 

@@ -8,8 +8,10 @@
 #
 #   scripts/dynamic-rank-check.sh [BUILD_DIR]
 #   env: ITERS (300) LR (1e-3) SCALE (20) BATCH (8) SEED (0) SEQ (256) TOL (0.05)
-#        SAMPLING (ladder | uniform) JOBS (2: trainings in parallel, 1 thread each)
+#        SAMPLING (ladder | uniform | harmonic | harmonic_sqrt)
+#        JOBS (2: trainings in parallel, 1 thread each)
 #        EXTRA (more `lorafarm train` flags for every run)
+#        DYNAMIC_EXTRA (flags for the nested run only, e.g. "--rslora --alpha 12")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -33,7 +35,7 @@ train() {  # name rank [flags...]
     { echo "dynamic-rank-check: training $name failed:" >&2; cat "$out/$name.err" >&2; return 1; }
 }
 
-runs=("dynamic 16 --dynamic-rank --rank-ladder 1 2 4 8 16 --rank-sampling $sampling")
+runs=("dynamic 16 --dynamic-rank --rank-ladder 1 2 4 8 16 --rank-sampling $sampling ${DYNAMIC_EXTRA:-}")
 for r in 1 2 4 8 16; do runs+=("fixed$r $r"); done
 pids=()
 for run in "${runs[@]}"; do
@@ -44,7 +46,7 @@ for run in "${runs[@]}"; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-python3 - "$out" "$tol" "$iters" "$lr" "$scale" "$batch" "$seed" "$sampling" <<'PY'
+python3 - "$out" "$tol" "$iters" "$lr" "$scale" "$batch" "$seed" "$sampling" "${DYNAMIC_EXTRA:-}" <<'PY'
 import json, sys
 out, tol = sys.argv[1], float(sys.argv[2])
 def final(name):
@@ -64,7 +66,7 @@ for r in (1, 2, 4, 8, 16):
                  "fixed_train_seconds": round(fixed["train_seconds"], 1)})
 print(json.dumps({"settings": {"iters": int(sys.argv[3]), "learning_rate": float(sys.argv[4]),
                                "scale": float(sys.argv[5]), "batch_size": int(sys.argv[6]), "seed": int(sys.argv[7]),
-                               "rank_sampling": sys.argv[8], "tolerance": tol},
+                               "rank_sampling": sys.argv[8], "dynamic_extra": sys.argv[9], "tolerance": tol},
                   "dynamic_train_seconds": round(dyn["train_seconds"], 1),
                   "ranks": rows, "all_within": ok}, indent=1))
 sys.exit(0 if ok else 1)

@@ -136,6 +136,18 @@ TEST(DynamicRank, PrefixDrawIsSeededAndCoversTheLadderEvenly) {
     const double expected = kDraws * (60.0 / 137.0) / static_cast<double>(i + 1);
     EXPECT_NEAR(harmonic[ladder[i]], expected, 0.15 * expected) << "rank " << ladder[i];
   }
+  // harmonic_sqrt: weight 1/√(i+1).
+  std::map<int, int> harmonic_sqrt;
+  for (int64_t step = 1; step <= kDraws; ++step)
+    ++harmonic_sqrt[sample_prefix_rank(RankSampling::kHarmonicSqrt, ladder, 16, 7, step)];
+  double total = 0;
+  for (std::size_t i = 0; i < ladder.size(); ++i) total += 1.0 / std::sqrt(static_cast<double>(i + 1));
+  for (std::size_t i = 0; i < ladder.size(); ++i) {
+    const double expected = kDraws / total / std::sqrt(static_cast<double>(i + 1));
+    EXPECT_NEAR(harmonic_sqrt[ladder[i]], expected, 0.15 * expected) << "rank " << ladder[i];
+  }
+  EXPECT_EQ(parse_rank_sampling("harmonic_sqrt"), RankSampling::kHarmonicSqrt);
+  EXPECT_STREQ(rank_sampling_name(RankSampling::kHarmonicSqrt), "harmonic_sqrt");
   // Another seed draws another sequence.
   int same = 0;
   for (int64_t step = 1; step <= 100; ++step) {
