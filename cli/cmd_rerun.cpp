@@ -43,6 +43,9 @@ bool same_bits(double a, double b) { return a == b || (std::isnan(a) && std::isn
 
 // Runs the trial to its end, printing its reports unless quiet.
 json run_to_end(worker::TrialProcess& process, bool quiet) {
+  const auto print = [quiet](const json& report) {
+    if (!quiet) std::cerr << "step " << report["step"] << " " << report["metrics"].dump() << "\n";
+  };
   while (!process.poll(worker::monotonic_seconds())) {
     std::vector<pollfd> fds;
     for (const int fd : {process.stdout_fd(), process.stderr_fd()})
@@ -54,10 +57,10 @@ json run_to_end(worker::TrialProcess& process, bool quiet) {
     if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
     for (const auto& p : fds) {
       if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      for (const auto& report : process.read_available(p.fd))
-        if (!quiet) std::cerr << "step " << report["step"] << " " << report["metrics"].dump() << "\n";
+      for (const auto& report : process.read_available(p.fd)) print(report);
     }
   }
+  for (const auto& report : process.take_reports_at_exit()) print(report);
   return process.outcome();
 }
 

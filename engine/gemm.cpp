@@ -28,12 +28,13 @@ void product(const A& a, const B& b, C&& c, float alpha, float beta) {
   }
 }
 
-// c[r0 : r0+rn, c0 : c0+cn] (=|+=) alpha·op(a)[r0 : r0+rn, k0 : k0+kn]·op(b)[k0 : k0+kn, c0 : c0+cn].
 // The packed kernel pays for packing and for padding tiles to 12×32; Eigen's
 // kernel keeps thin products (LoRA's rank dimension) and small ones.
 bool worth_packing(Eigen::Index rn, Eigen::Index cn, Eigen::Index kn) {
   return packed_gemm_available() && rn >= 24 && cn >= 64 && kn >= 32;
 }
+
+// c[r0 : r0+rn, c0 : c0+cn] (=|+=) alpha·op(a)[r0 : r0+rn, k0 : k0+kn]·op(b)[k0 : k0+kn, c0 : c0+cn].
 
 template <typename C>
 void block_product(const ConstRef& a, bool ta, const ConstRef& b, bool tb, C&& dst, Eigen::Index r0, Eigen::Index rn,

@@ -1,5 +1,6 @@
 // Matrix products split over the OpenMP team by blocks of the result, each
-// block computed by Eigen's single-threaded kernel.
+// block computed on one thread by the packed AVX-512 kernel (gemm_kernel.h)
+// or, for thin and small blocks and on other CPUs, by Eigen's kernel.
 //
 // Why not Eigen's own threading: its parallel GEMM synchronises its threads
 // with busy-wait loops on shared packing buffers, so on a machine whose cores

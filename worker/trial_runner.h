@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lorafarm::worker {
@@ -70,7 +71,7 @@ class TrialProcess {
   bool poll(double now);
   // The intermediate reports read while reaping (the child's last lines, when
   // its exit was seen before its pipe was drained); send them before outcome().
-  std::vector<nlohmann::json> take_reports_at_exit() { return std::move(reports_at_exit_); }
+  std::vector<nlohmann::json> take_reports_at_exit() { return std::exchange(reports_at_exit_, {}); }
   // Stops the child (SIGTERM to its group, SIGKILL a second later); `cause` is
   // what FAILED will say ("stopped", "cancelled").
   void kill(const std::string& cause, double now);
