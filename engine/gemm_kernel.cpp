@@ -3,7 +3,6 @@
 #include "engine/gemm_kernel.h"
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -32,62 +31,43 @@ AlignedBuffer aligned_floats(std::int64_t count) {
   return AlignedBuffer(static_cast<float*>(::operator new[](static_cast<std::size_t>(count) * sizeof(float), std::align_val_t(64))));
 }
 
-// op(a)[i0 : i0+mc, p0 : p0+kc] as panels of kMr rows, each stored k-major
-// ([k][kMr]); rows past the end are zero.
-void pack_a(const GemmOperand& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, float* out) {
-  for (std::int64_t ir = 0; ir < mc; ir += kMr) {
-    const std::int64_t rows = std::min(kMr, mc - ir);
-    float* panel = out + ir * kc;
-    if (a.transposed) {  // rows of op(a) are contiguous along i in memory
+// Packs `lines` lines (rows of op(a), or columns of op(b)) starting at
+// `line0`, over depth p0 : p0+kc, as panels of `width` lines each stored
+// depth-major ([p][width]); lines past the end are zero. Element (line, p)
+// sits at data[p·ld + line] when `depth_major`, else at data[line·ld + p].
+void pack_panels(const float* data, std::int64_t ld, bool depth_major, std::int64_t line0, std::int64_t lines,
+                 std::int64_t p0, std::int64_t kc, std::int64_t width, float* out) {
+  for (std::int64_t base = 0; base < lines; base += width) {
+    const std::int64_t count = std::min(width, lines - base);
+    float* panel = out + base * kc;
+    if (depth_major) {  // a panel row is contiguous in memory
       for (std::int64_t p = 0; p < kc; ++p) {
-        const float* src = a.data + (p0 + p) * a.ld + i0 + ir;
-        float* dst = panel + p * kMr;
-        std::int64_t r = 0;
-        for (; r < rows; ++r) dst[r] = src[r];
-        for (; r < kMr; ++r) dst[r] = 0.0f;
+        const float* src = data + (p0 + p) * ld + line0 + base;
+        float* dst = panel + p * width;
+        std::copy_n(src, count, dst);
+        std::fill(dst + count, dst + width, 0.0f);
       }
     } else {
-      for (std::int64_t r = 0; r < kMr; ++r) {
-        if (r < rows) {
-          const float* src = a.data + (i0 + ir + r) * a.ld + p0;
-          for (std::int64_t p = 0; p < kc; ++p) panel[p * kMr + r] = src[p];
+      for (std::int64_t w = 0; w < width; ++w) {
+        if (w < count) {
+          const float* src = data + (line0 + base + w) * ld + p0;
+          for (std::int64_t p = 0; p < kc; ++p) panel[p * width + w] = src[p];
         } else {
-          for (std::int64_t p = 0; p < kc; ++p) panel[p * kMr + r] = 0.0f;
+          for (std::int64_t p = 0; p < kc; ++p) panel[p * width + w] = 0.0f;
         }
       }
     }
   }
 }
 
-// op(b)[p0 : p0+kc, j0 : j0+nc] as panels of kNr columns, each stored k-major
-// ([k][kNr]); columns past the end are zero.
+// op(a)[i0 : i0+mc, p0 : p0+kc] as panels of kMr rows.
+void pack_a(const GemmOperand& a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, float* out) {
+  pack_panels(a.data, a.ld, a.transposed, i0, mc, p0, kc, kMr, out);
+}
+
+// op(b)[p0 : p0+kc, j0 : j0+nc] as panels of kNr columns.
 void pack_b(const GemmOperand& b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* out) {
-  for (std::int64_t jr = 0; jr < nc; jr += kNr) {
-    const std::int64_t cols = std::min(kNr, nc - jr);
-    float* panel = out + jr * kc;
-    if (!b.transposed) {  // a row of op(b) is contiguous
-      for (std::int64_t p = 0; p < kc; ++p) {
-        const float* src = b.data + (p0 + p) * b.ld + j0 + jr;
-        float* dst = panel + p * kNr;
-        if (cols == kNr) {
-          std::memcpy(dst, src, kNr * sizeof(float));
-        } else {
-          std::int64_t c = 0;
-          for (; c < cols; ++c) dst[c] = src[c];
-          for (; c < kNr; ++c) dst[c] = 0.0f;
-        }
-      }
-    } else {
-      for (std::int64_t c = 0; c < kNr; ++c) {
-        if (c < cols) {
-          const float* src = b.data + (j0 + jr + c) * b.ld + p0;
-          for (std::int64_t p = 0; p < kc; ++p) panel[p * kNr + c] = src[p];
-        } else {
-          for (std::int64_t p = 0; p < kc; ++p) panel[p * kNr + c] = 0.0f;
-        }
-      }
-    }
-  }
+  pack_panels(b.data, b.ld, !b.transposed, j0, nc, p0, kc, kNr, out);
 }
 
 // tile (kMr×kNr, row stride ldt) = or += alpha·Σ_k a_panel[k]ᵀ·b_panel[k].
