@@ -223,6 +223,8 @@ Command add_train_command(CLI::App& root) {
                            "Prefix drawn per step: ladder (default) | uniform (1..rank) | harmonic | harmonic_sqrt");
   json_option<std::string>(app, "--rank-scale", o->lora, "rank_scale",
                            "Scale of rank prefix b: dylora (default: alpha/b, alpha = scale) | fixed_rank");
+  json_option<float>(app, "--rank-scale-exponent", o->lora, "rank_scale_exponent",
+                     "Scale of rank prefix b = alpha/b^P (alpha = scale without --alpha); overrides --rank-scale");
   json_option<std::vector<std::string>>(app, "--keys", o->lora, "keys", "Modules to adapt (e.g. self_attn.q_proj)");
   json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
   json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");

@@ -125,6 +125,7 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
     lorafarm["dynamic_rank"] = true;
     lorafarm["rank_ladder"] = rank_ladder(c);
     lorafarm["rank_scale"] = rank_scale_name(c.rank_scale);
+    if (c.rank_scale_exponent) lorafarm["rank_scale_exponent"] = *c.rank_scale_exponent;
   }
   std::vector<std::string> keys;
   if (c.type != FineTuneType::kFull) {
@@ -140,6 +141,7 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
       config["lora_parameters"]["dynamic_rank"] = true;
       config["lora_parameters"]["rank_ladder"] = rank_ladder(c);
       config["lora_parameters"]["rank_scale"] = rank_scale_name(c.rank_scale);
+      if (c.rank_scale_exponent) config["lora_parameters"]["rank_scale_exponent"] = *c.rank_scale_exponent;
     }
   } else {
     if (c.type == FineTuneType::kFull) throw InvalidInput("the PEFT layout holds LoRA/DoRA adapters only; use --format mlx");
@@ -209,6 +211,9 @@ AdapterConfig read_adapter_config(const std::filesystem::path& dir) {
         c.rank_ladder = from["rank_ladder"].get<std::vector<int>>();
       }
       c.rank_scale = parse_rank_scale(from.value("rank_scale", std::string("dylora")));
+      if (from.contains("rank_scale_exponent") && from["rank_scale_exponent"].is_number()) {
+        c.rank_scale_exponent = from["rank_scale_exponent"].get<float>();
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(where + ": " + e.what());

@@ -1,6 +1,7 @@
 // Nested-rank LoRA: ladders, the per-prefix scale and the seeded prefix draw.
 #include "engine/dynamic_rank.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/error.h"
@@ -62,7 +63,14 @@ void validate_dynamic_rank(const AdapterConfig& config) {
     if (!config.rank_ladder.empty()) {
       throw InvalidInput("lora_parameters.rank_ladder is set but dynamic_rank is off (set dynamic_rank: true)");
     }
+    if (config.rank_scale_exponent) {
+      throw InvalidInput("lora_parameters.rank_scale_exponent is set but dynamic_rank is off (set dynamic_rank: true)");
+    }
     return;
+  }
+  if (config.rank_scale_exponent && !(*config.rank_scale_exponent >= 0 && *config.rank_scale_exponent <= 2)) {
+    throw InvalidInput("lora_parameters.rank_scale_exponent " + std::to_string(*config.rank_scale_exponent) +
+                       " is outside 0..2 (1 = DyLoRA's alpha/b, 0.5 = rsLoRA's, 0 = the same scale for every b)");
   }
   if (config.type == FineTuneType::kFull) {
     throw InvalidInput("dynamic_rank needs an adapter (lora, dora or qlora), not full fine-tuning");
@@ -84,6 +92,9 @@ void validate_dynamic_rank(const AdapterConfig& config) {
 float prefix_scale(const AdapterConfig& config, int b) {
   if (!config.dynamic_rank) return config.effective_scale();
   const auto fb = static_cast<float>(b);
+  if (config.rank_scale_exponent) {
+    return config.alpha.value_or(config.scale) / std::pow(fb, *config.rank_scale_exponent);
+  }
   if (config.alpha) return config.rslora ? *config.alpha / std::sqrt(fb) : *config.alpha / fb;
   // mlx-lm's multiplier: kept as is by a fixed rank-b adapter, DyLoRA's α with α = s otherwise.
   return config.rank_scale == RankScale::kFixedRank ? config.scale : config.scale / fb;
@@ -108,43 +119,33 @@ int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r
   return ladder.back();
 }
 
-template <class F>
-void UnusedRankFreeze::for_each_unused(F&& f) const {
-  auto& first = optimizer_.first_moments();
-  auto& second = optimizer_.second_moments();
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const ParamRef& p = params_[i];
+NestedRankStep::NestedRankStep(int r_max, bool per_dimension_counts)
+    : uses_(static_cast<std::size_t>(std::max(r_max, 0)), 0), per_dimension_counts_(per_dimension_counts) {}
+
+void NestedRankStep::apply(std::span<const ParamRef> params, AdamW& optimizer, int b, double lr) {
+  if (b < 1 || b > static_cast<int>(uses_.size())) {
+    throw InvalidInput("nested-rank step: prefix " + std::to_string(b) + " is outside 1.." +
+                       std::to_string(uses_.size()));
+  }
+  optimizer.count_step();
+  for (int d = 0; d < b; ++d) ++uses_[static_cast<std::size_t>(d)];
+  const auto t = [&](int64_t d) {
+    return per_dimension_counts_ ? uses_[static_cast<std::size_t>(d)] : optimizer.step_count();
+  };
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const ParamRef& p = params[i];
     const bool is_a = p.name.ends_with(".lora_a"), is_b = p.name.ends_with(".lora_b");
-    if ((!is_a && !is_b) || p.shape.size() != 2) continue;
-    float* m = first[i].data();
-    float* v = second[i].data();
+    if ((!is_a && !is_b) || p.shape.size() != 2) {
+      optimizer.update_entries(p, i, 0, p.size, 1, optimizer.step_count(), lr);
+      continue;
+    }
     const int64_t rows = p.shape[0], cols = p.shape[1];
-    if (is_a) {  // (in, r): columns b..r of every row
-      for (int64_t row = 0; row < rows; ++row) {
-        for (int64_t j = row * cols + b_; j < (row + 1) * cols; ++j) f(p.value[j], m[j], v[j]);
-      }
-    } else {  // (r, out): rows b..r
-      for (int64_t j = b_ * cols; j < rows * cols; ++j) f(p.value[j], m[j], v[j]);
+    if (is_a) {  // (in, r): column d is rank dimension d
+      for (int64_t d = 0; d < b; ++d) optimizer.update_entries(p, i, d, rows, cols, t(d), lr);
+    } else {  // (r, out): row d is rank dimension d
+      for (int64_t d = 0; d < b; ++d) optimizer.update_entries(p, i, d * cols, cols, 1, t(d), lr);
     }
   }
-}
-
-UnusedRankFreeze::UnusedRankFreeze(std::span<const ParamRef> params, AdamW& optimizer, int b)
-    : params_(params), optimizer_(optimizer), b_(b) {
-  for_each_unused([&](float& value, float& m, float& v) {
-    saved_.push_back(value);
-    saved_.push_back(m);
-    saved_.push_back(v);
-  });
-}
-
-void UnusedRankFreeze::restore() const {
-  std::size_t k = 0;
-  for_each_unused([&](float& value, float& m, float& v) {
-    value = saved_[k++];
-    m = saved_[k++];
-    v = saved_[k++];
-  });
 }
 
 }  // namespace lorafarm::engine

@@ -61,27 +61,29 @@ float prefix_scale(const AdapterConfig& config, int b);
 // run picks them as the uninterrupted one would.
 int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r_max, uint64_t seed, int64_t step);
 
-// Keeps a step's optimizer update off the rank dimensions the step did not
-// use (lora_a columns >= b, lora_b rows >= b): their values and AdamW moments
-// are saved before the update and put back after it. Without this, Adam's
-// momentum from the last step that used a dimension keeps moving it for
-// ~1/(1−β1) steps in which it takes no part, and the high ranks overshoot
-// (measured in docs/training.md).
-class UnusedRankFreeze {
+// The optimizer step of nested-rank training. Only prefix b moves: the
+// columns of lora_a and rows of lora_b below b (DyLoRA updates only the
+// truncated parameters; otherwise Adam's momentum from the last step that
+// used a dimension keeps moving it for ~1/(1−β1) steps in which it takes no
+// part, and the high ranks overshoot). Each rank dimension is bias-corrected
+// by the number of steps it has taken part in (AdamW::update_entries): with
+// the optimizer's count, a dimension used in a fifth of the steps would move
+// about twice as far as Adam means it to. Other parameters (DoRA
+// magnitudes) take the plain AdamW step. `per_dimension_counts` false
+// corrects with the optimizer's count (the earlier behaviour, kept to
+// measure the difference).
+class NestedRankStep {
  public:
-  // Saves the entries outside prefix b of `params` (nothing when b = r_max).
-  UnusedRankFreeze(std::span<const ParamRef> params, AdamW& optimizer, int b);
-  // Restores them; call after optimizer.step.
-  void restore() const;
+  explicit NestedRankStep(int r_max, bool per_dimension_counts = true);
+
+  void apply(std::span<const ParamRef> params, AdamW& optimizer, int b, double lr);
+
+  // Steps in which rank dimension d (0-based) took part.
+  int64_t uses(int d) const { return uses_[static_cast<std::size_t>(d)]; }
 
  private:
-  template <class F>
-  void for_each_unused(F&& f) const;
-
-  std::span<const ParamRef> params_;
-  AdamW& optimizer_;
-  int b_;
-  std::vector<float> saved_;  // value, m, v per unused entry, in a fixed order
+  std::vector<int64_t> uses_;
+  bool per_dimension_counts_;
 };
 
 }  // namespace lorafarm::engine

@@ -30,6 +30,18 @@ class AdamW {
   //   p −= lr·(m̂ / (√v̂ + ε) + wd·p),  m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
   void step(std::span<const ParamRef> params, double lr);
 
+  // The same update for `count` entries of parameter `index` (the first at
+  // `first`, then every `stride`), bias-corrected as those entries' t-th
+  // update rather than the optimizer's. For parameters whose entries take
+  // part in only some steps (nested-rank LoRA): Adam's correction assumes
+  // the moments averaged t gradients, and with the global count a dimension
+  // used in a fifth of the steps would see √v̂ too small and move ~2× as far.
+  // Does not advance step_count().
+  void update_entries(const ParamRef& param, std::size_t index, int64_t first, int64_t count, int64_t stride,
+                      int64_t t, double lr);
+  // Counts a step whose updates were made with update_entries.
+  void count_step() { ++t_; }
+
   int64_t step_count() const { return t_; }
   int64_t state_floats() const;
   // The moment buffers, in parameter order (for checkpoints).

@@ -52,6 +52,7 @@ struct AdapterConfig {
   std::vector<int> rank_ladder;  // empty = 1, 2, 4, ... up to rank
   RankSampling rank_sampling = RankSampling::kLadder;
   RankScale rank_scale = RankScale::kDyLora;  // the scale of a prefix (dynamic_rank.h)
+  std::optional<float> rank_scale_exponent;   // when set, prefix b runs at α/b^p instead
 
   // The multiplier s actually applied.
   float effective_scale() const;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "engine/error.h"
@@ -85,7 +86,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (j.contains("lora_parameters")) {
     const auto& lp = j["lora_parameters"];
     static const std::set<std::string> lora_known = {"rank",         "scale",       "alpha",        "rslora", "dropout",
-                                                     "keys",         "dynamic_rank", "rank_ladder", "rank_sampling", "rank_scale"};
+                                                     "keys",         "dynamic_rank", "rank_ladder", "rank_sampling", "rank_scale",
+                                                     "rank_scale_exponent"};
     for (const auto& [key, value] : lp.items()) {
       if (!lora_known.count(key)) throw InvalidInput("unknown option 'lora_parameters." + key + "'");
     }
@@ -104,6 +106,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
       c.adapter.rank_sampling = parse_rank_sampling(field<std::string>(lp, "rank_sampling", lw));
     }
     if (lp.contains("rank_scale")) c.adapter.rank_scale = parse_rank_scale(field<std::string>(lp, "rank_scale", lw));
+    if (lp.contains("rank_scale_exponent") && !lp["rank_scale_exponent"].is_null()) {
+      c.adapter.rank_scale_exponent = field<float>(lp, "rank_scale_exponent", lw);
+    }
   }
   if ((j.contains("quantization") && !j["quantization"].is_null()) || type == "qlora") {
     QuantizationConfig q;
@@ -162,6 +167,7 @@ nlohmann::json TrainConfig::to_json() const {
     lora["rank_ladder"] = rank_ladder(adapter);
     lora["rank_sampling"] = rank_sampling_name(adapter.rank_sampling);
     lora["rank_scale"] = rank_scale_name(adapter.rank_scale);
+    if (adapter.rank_scale_exponent) lora["rank_scale_exponent"] = *adapter.rank_scale_exponent;
   }
   nlohmann::json j = {{"model", model},
                       {"data", data},
@@ -297,6 +303,8 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
 
   // Nested ranks: the ladder scored at each validation (empty = plain adapter).
   const std::vector<int> ladder = config.adapter.dynamic_rank ? rank_ladder(tm.config()) : std::vector<int>{};
+  std::optional<NestedRankStep> nested_step;
+  if (!ladder.empty()) nested_step.emplace(config.adapter.rank);
 
   TrainResult result;
   result.trainable_params = tm.trainable_params();
@@ -331,10 +339,8 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
     }
     if (config.max_grad_norm > 0) clip_grad_norm(tm.parameters(), config.max_grad_norm);
     const double lr = schedule.at(step - 1, config.iters);
-    if (!ladder.empty() && tm.active_rank() < config.adapter.rank) {
-      const UnusedRankFreeze frozen(tm.parameters(), optimizer, tm.active_rank());  // only the prefix moves
-      optimizer.step(tm.parameters(), lr);
-      frozen.restore();
+    if (nested_step) {
+      nested_step->apply(tm.parameters(), optimizer, tm.active_rank(), lr);  // only the prefix moves
     } else {
       optimizer.step(tm.parameters(), lr);
     }

@@ -8,17 +8,20 @@
 #
 #   scripts/dynamic-rank-check.sh [BUILD_DIR]
 #   env: ITERS (300) LR (1e-3) SCALE (20) BATCH (8) SEED (0) SEQ (256) TOL (0.05)
-#        SAMPLING (ladder | uniform | harmonic | harmonic_sqrt)
+#        SAMPLING (harmonic_sqrt | ladder | uniform | harmonic)
 #        JOBS (2: trainings in parallel, 1 thread each)
 #        EXTRA (more `lorafarm train` flags for every run)
-#        DYNAMIC_EXTRA (flags for the nested run only, e.g. "--rslora --alpha 12")
+#        DYNAMIC_EXTRA (flags for the nested run only; default
+#          "--alpha 10 --rank-scale-exponent 0.1": prefix b at 10/b^0.1,
+#          docs/training.md; set it empty for the engine's defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 bin="$build/lorafarm"
 [[ -x "$bin" ]] || { echo "dynamic-rank-check: no lorafarm binary at $bin (give the build folder)" >&2; exit 2; }
 iters=${ITERS:-300} lr=${LR:-1e-3} scale=${SCALE:-20} batch=${BATCH:-8} seed=${SEED:-0} seq=${SEQ:-256}
-tol=${TOL:-0.05} sampling=${SAMPLING:-ladder} jobs=${JOBS:-2}
+tol=${TOL:-0.05} sampling=${SAMPLING:-harmonic_sqrt} jobs=${JOBS:-2}
+dynamic_extra=${DYNAMIC_EXTRA---alpha 10 --rank-scale-exponent 0.1}
 threads=$(( jobs > 1 ? 1 : 2 ))
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -35,7 +38,7 @@ train() {  # name rank [flags...]
     { echo "dynamic-rank-check: training $name failed:" >&2; cat "$out/$name.err" >&2; return 1; }
 }
 
-runs=("dynamic 16 --dynamic-rank --rank-ladder 1 2 4 8 16 --rank-sampling $sampling ${DYNAMIC_EXTRA:-}")
+runs=("dynamic 16 --dynamic-rank --rank-ladder 1 2 4 8 16 --rank-sampling $sampling $dynamic_extra")
 for r in 1 2 4 8 16; do runs+=("fixed$r $r"); done
 pids=()
 for run in "${runs[@]}"; do
@@ -46,7 +49,7 @@ for run in "${runs[@]}"; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-python3 - "$out" "$tol" "$iters" "$lr" "$scale" "$batch" "$seed" "$sampling" "${DYNAMIC_EXTRA:-}" <<'PY'
+python3 - "$out" "$tol" "$iters" "$lr" "$scale" "$batch" "$seed" "$sampling" "$dynamic_extra" <<'PY'
 import json, sys
 out, tol = sys.argv[1], float(sys.argv[2])
 def final(name):

@@ -15,6 +15,7 @@
 #include "engine/dynamic_rank.h"
 #include "engine/error.h"
 #include "engine/gradient_check.h"
+#include "engine/optimizer.h"
 #include "engine/tokenizer.h"
 #include "engine/trainer.h"
 #include "test_support.h"
@@ -108,6 +109,65 @@ TEST(DynamicRank, PrefixScaleIsThatOfAFixedRankAdapterOrDyLorasAlphaOverB) {
   // Without dynamic_rank: the plain effective scale.
   c.dynamic_rank = false;
   EXPECT_FLOAT_EQ(prefix_scale(c, 4), 20.0f);
+}
+
+TEST(DynamicRank, PrefixScaleExponentGivesAlphaOverBToThePower) {
+  AdapterConfig c = dynamic_config(FineTuneType::kLora, 16, 10.0f);
+  c.rank_scale_exponent = 0.25f;  // α = s = 10 without alpha
+  EXPECT_FLOAT_EQ(prefix_scale(c, 1), 10.0f);
+  EXPECT_FLOAT_EQ(prefix_scale(c, 16), 5.0f);
+  c.alpha = 8.0f;
+  c.rslora = true;  // the exponent wins over rsLoRA's √b and over rank_scale
+  c.rank_scale = RankScale::kFixedRank;
+  EXPECT_FLOAT_EQ(prefix_scale(c, 16), 4.0f);
+  c.rank_scale_exponent = 1.0f;
+  EXPECT_FLOAT_EQ(prefix_scale(c, 4), 2.0f);
+  c.rank_scale_exponent = 0.0f;
+  EXPECT_FLOAT_EQ(prefix_scale(c, 4), 8.0f);
+}
+
+// Two parameters shaped like one layer's lora_a (in 3, r 4) and lora_b (r 4, out 2),
+// with gradient 1 everywhere.
+struct FakeAdapter {
+  std::vector<float> a = std::vector<float>(12, 0.5f), b = std::vector<float>(8, 0.0f);
+  std::vector<float> ga = std::vector<float>(12, 1.0f), gb = std::vector<float>(8, 1.0f);
+  std::vector<ParamRef> params() {
+    return {{"x.lora_a", {3, 4}, a.data(), ga.data(), 12}, {"x.lora_b", {4, 2}, b.data(), gb.data(), 8}};
+  }
+};
+
+TEST(DynamicRank, NestedStepMovesOnlyThePrefixWithItsOwnBiasCorrection) {
+  FakeAdapter f;
+  const auto params = f.params();
+  AdamW optimizer(params, AdamWOptions{});
+  NestedRankStep nested(4);
+  // Prefixes 4, 1, 1, 2: dimension 0 takes part in 4 steps, 1 in 2, 2 and 3 in 1.
+  for (int b : {4, 1, 1, 2}) nested.apply(params, optimizer, b, 0.1);
+  EXPECT_EQ(optimizer.step_count(), 4);
+  EXPECT_EQ(nested.uses(0), 4);
+  EXPECT_EQ(nested.uses(1), 2);
+  EXPECT_EQ(nested.uses(3), 1);
+  // A constant gradient of 1 gives m̂ = v̂ = 1 at every step when each entry is
+  // corrected by its own count: every use moves it by lr (ε aside). The
+  // optimizer's count (4) would have moved dimensions 2 and 3 by ~1.9·lr.
+  for (int row = 0; row < 3; ++row) {
+    EXPECT_NEAR(f.a[row * 4 + 0], 0.5f - 0.4f, 1e-5f);
+    EXPECT_NEAR(f.a[row * 4 + 1], 0.5f - 0.2f, 1e-5f);
+    EXPECT_NEAR(f.a[row * 4 + 3], 0.5f - 0.1f, 1e-5f);
+  }
+  EXPECT_NEAR(f.b[0 * 2 + 1], -0.4f, 1e-5f);
+  EXPECT_NEAR(f.b[2 * 2 + 0], -0.1f, 1e-5f);
+  // A step with prefix 1 leaves the other dimensions' values and moments alone.
+  const std::vector<float> a_before = f.a;
+  const std::vector<float> m_before = optimizer.first_moments()[0];
+  nested.apply(params, optimizer, 1, 0.1);
+  for (int row = 0; row < 3; ++row) {
+    for (int d = 1; d < 4; ++d) {
+      EXPECT_EQ(f.a[row * 4 + d], a_before[row * 4 + d]);
+      EXPECT_EQ(optimizer.first_moments()[0][row * 4 + d], m_before[row * 4 + d]);
+    }
+  }
+  EXPECT_THROW(nested.apply(params, optimizer, 5, 0.1), InvalidInput);
 }
 
 TEST(DynamicRank, PrefixDrawIsSeededAndCoversTheLadderEvenly) {
@@ -214,7 +274,9 @@ void check_truncated_prefix(FineTuneType type, RankScale rule) {
         for (int64_t j = 0; j < cols; ++j) {
           const bool used = is_a ? j < kPrefix : i < kPrefix;
           const float g = p.grad[i * cols + j];
-          if (!used) ASSERT_EQ(g, 0.0f) << p.name << " [" << i << ", " << j << "] is outside the prefix";
+          if (!used) {
+            ASSERT_EQ(g, 0.0f) << p.name << " [" << i << ", " << j << "] is outside the prefix";
+          }
         }
       }
       // DoRA's A and B see a stop-gradient norm, which finite differences do not.
@@ -227,7 +289,9 @@ void check_truncated_prefix(FineTuneType type, RankScale rule) {
     expect_gradient(p.values(), p.grads(), [&] { return mean_loss(tm, batch); }, p.name, 6);
     ++checked;
   }
-  if (rule == RankScale::kDyLora) EXPECT_GT(checked, 0);
+  if (rule == RankScale::kDyLora) {
+    EXPECT_GT(checked, 0);
+  }
   tm.set_active_rank(kRank);
   EXPECT_EQ(mean_loss(tm, batch), full_loss);
 }
@@ -283,6 +347,12 @@ TEST(DynamicRankErrors, NameTheFieldOrValue) {
   expect_invalid([&] { nested.set_active_rank(0); }, "rank 0 is out of range");
   expect_invalid([] { parse_rank_sampling("geometric"); }, "rank_sampling 'geometric'");
   expect_invalid([] { parse_rank_scale("sqrt"); }, "rank_scale 'sqrt' is not one of fixed_rank, dylora");
+  AdapterConfig exponent_off;
+  exponent_off.rank_scale_exponent = 0.5f;
+  expect_invalid([&] { TrainableModel(tiny_model(), exponent_off, 1); }, "rank_scale_exponent is set but dynamic_rank is off");
+  AdapterConfig exponent_big = dynamic_config(FineTuneType::kLora, 4, 2.0f);
+  exponent_big.rank_scale_exponent = 3.0f;
+  expect_invalid([&] { TrainableModel(tiny_model(), exponent_big, 1); }, "rank_scale_exponent 3.000000 is outside 0..2");
   nlohmann::json j = {{"lora_parameters", {{"rank_ladder", "1,2"}}}};
   expect_invalid([&] { TrainConfig::from_json(j); }, "lora_parameters.rank_ladder has the wrong type");
 }
@@ -365,6 +435,31 @@ TEST(DynamicRankTraining, SameSeedIsBitIdenticalAndTheSavedAdapterTruncatesToThe
   const AdapterConfig peft = read_adapter_config(dir / "peft");
   EXPECT_TRUE(peft.dynamic_rank);
   EXPECT_EQ(peft.rank_ladder, (std::vector<int>{1, 2, 4, 8}));
+  EXPECT_FALSE(peft.rank_scale_exponent);
+}
+
+TEST(DynamicRankTraining, ScaleExponentIsSavedAndUsedWhenTheAdapterIsTruncated) {
+  ScratchDir dir;
+  TrainConfig c = small_dynamic_config(dir);
+  c.iters = 4;
+  c.adapter.rank_scale_exponent = 0.2f;
+  c.adapter.rank_sampling = RankSampling::kHarmonicSqrt;
+  EXPECT_EQ(TrainConfig::from_json(c.to_json()).adapter.rank_scale_exponent, 0.2f);
+  const TrainResult result = train(c);
+  const nlohmann::json saved =
+      nlohmann::json::parse(lorafarm::testing::read_file(dir / "adapter" / "adapter_config.json"));
+  EXPECT_FLOAT_EQ(saved["lora_parameters"]["rank_scale_exponent"].get<float>(), 0.2f);
+  TrainableModel reloaded = load_adapted_model(Model::load(bundled_model()), c.adapter_path);
+  ASSERT_TRUE(reloaded.config().rank_scale_exponent);
+  EXPECT_FLOAT_EQ(prefix_scale(reloaded.config(), 8), 20.0f / std::pow(8.0f, 0.2f));
+  const auto tokenizer = load_tokenizer(bundled_model());
+  DataOptions d;
+  d.max_seq_length = c.max_seq_length;
+  const auto valid = load_split(c.data, "valid", *tokenizer, d);
+  reloaded.set_active_rank(2);
+  EXPECT_EQ(evaluate_loss(reloaded, valid, c.batch_size, -1).loss, result.val_ranks[1].loss);
+  save_adapter(dir / "peft", reloaded, AdapterFormat::kPeft);
+  EXPECT_EQ(read_adapter_config(dir / "peft").rank_scale_exponent, 0.2f);
 }
 
 TEST(DynamicRankTraining, OnlyTheSampledPrefixMovesWhenTheLadderIsOneRank) {
@@ -427,7 +522,9 @@ TEST(DynamicRankCli, JsonLinesCarryAFiniteRankCurveAndEvalTruncates) {
       EXPECT_TRUE(std::isfinite(j[loss].get<double>())) << line;
       EXPECT_NEAR(j[ppl].get<double>(), std::exp(j[loss].get<double>()), 1e-9 * j[ppl].get<double>());
       // By the end every prefix has learned something: each rank beats the base model.
-      if (j.value("step", 0) == 24) EXPECT_LT(j[ppl].get<double>(), base_ppl) << loss << " " << line;
+      if (j.value("step", 0) == 24) {
+        EXPECT_LT(j[ppl].get<double>(), base_ppl) << loss << " " << line;
+      }
     }
     EXPECT_FALSE(j.contains("val_loss@r3"));
     EXPECT_EQ(j["val_loss@r16"], j["val_loss"]);  // the usual numbers are the full rank's
@@ -467,28 +564,22 @@ TEST(DynamicRankCli, JsonLinesCarryAFiniteRankCurveAndEvalTruncates) {
 namespace lorafarm::engine {
 namespace {
 
-// Issue 5 must-show 5, reduced: scripts/dynamic-rank-check.sh at 100
-// iterations (~1.5 min on 2 idle cores; the 300-iteration table is in
-// docs/training.md). Measured at 100 iterations: the nested adapter's rank 16
-// is within 5 % of its fixed-rank twin, ranks 1-8 are 11-15 % above theirs;
-// the 5 % goal is not met below r_max, so this guards the measured state:
-// every rank trained far below the base (ppl 70), rank 16 within 5 %, every
-// rank within DYNAMIC_RANK_TOL (default 20 %).
+// Issue 5, must-show 5: one nested trial (r_max 16, the script's recommended
+// nested settings, seed 0, 300 iterations) against five fixed-rank adapters
+// with the same budget, every rank within 5 % (~40 s on 2 cores; the table
+// and the other seeds are in docs/training.md).
 TEST(DynamicRankSlow, RankCurveAgainstFixedRankAdapters) {
-  const std::string tol = std::getenv("DYNAMIC_RANK_TOL") ? std::getenv("DYNAMIC_RANK_TOL") : "0.20";
+  const std::string tol = std::getenv("DYNAMIC_RANK_TOL") ? std::getenv("DYNAMIC_RANK_TOL") : "0.05";
   const auto r = lorafarm::testing::run_process(
-      {"/usr/bin/env", "ITERS=100", "TOL=" + tol, "JOBS=2",
-       (lorafarm::testing::source_dir() / "scripts" / "dynamic-rank-check.sh").string(),
+      {"/usr/bin/env", "TOL=" + tol, "JOBS=2", (lorafarm::testing::source_dir() / "scripts" / "dynamic-rank-check.sh").string(),
        lorafarm::testing::lorafarm_binary().parent_path().string()});
   ASSERT_FALSE(r.out.empty()) << r.err;
   const nlohmann::json table = nlohmann::json::parse(r.out);
   ASSERT_EQ(table["ranks"].size(), 5u) << r.out;
   for (const auto& row : table["ranks"]) {
-    EXPECT_LT(row["dynamic_val_ppl"].get<double>(), 40.0) << row;
-    EXPECT_LT(row["fixed_val_ppl"].get<double>(), 40.0) << row;
+    EXPECT_LT(row["dynamic_val_ppl"].get<double>(), 40.0) << row;  // far below the base model's 70
+    EXPECT_LE(std::abs(row["relative_difference"].get<double>()), std::stod(tol)) << row;
   }
-  EXPECT_EQ(table["ranks"][4]["rank"], 16);
-  EXPECT_LE(std::abs(table["ranks"][4]["relative_difference"].get<double>()), 0.05) << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(table["all_within"], true) << r.out;
 }
