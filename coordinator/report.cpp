@@ -120,6 +120,18 @@ std::string render_markdown(const ReportData& d, const ReportContext& c) {
   }
   out += "\nPerplexities are exp(mean cross-entropy per token) of each method's best trial (by " + d.summary.metric +
          "); peak RSS is the trial process's maximum resident set size. \"failed\" counts failed, infeasible and lost trials.\n";
+  if (d.summary.objectives.size() > 1) {
+    out += "\n#### Pareto front\n\nCompleted trials no other completed trial beats in every objective.\n\n| trial |";
+    for (const auto& [metric, maximize] : d.summary.objectives) out += " " + markdown_escape(metric) + (maximize ? " (max)" : " (min)") + " |";
+    out += " parameters |\n| ---: |";
+    for (std::size_t i = 0; i < d.summary.objectives.size(); ++i) out += " ---: |";
+    out += " --- |\n";
+    for (const auto& p : d.summary.pareto_front) {
+      out += "| " + std::to_string(p.trial) + " |";
+      for (double v : p.values) out += " " + cell(v, 6) + " |";
+      out += " " + markdown_escape(configuration(p.params, "")) + " |\n";
+    }
+  }
   return out;
 }
 
@@ -203,6 +215,16 @@ json render_json_value(const ReportData& d, const ReportContext& c) {
     methods.push_back(std::move(row));
   }
   out["methods"] = std::move(methods);
+  if (!s.objectives.empty()) {
+    json objectives = json::array();
+    for (const auto& [metric, maximize] : s.objectives) {
+      objectives.push_back({{"metric", metric}, {"direction", maximize ? "maximize" : "minimize"}});
+    }
+    out["objectives"] = std::move(objectives);
+    json front = json::array();
+    for (const auto& p : s.pareto_front) front.push_back({{"trial", p.trial}, {"values", p.values}, {"params", p.params}});
+    out["pareto_front"] = std::move(front);
+  }
   json trials = json::array();
   for (const auto& r : d.trials) {
     const auto& t = r.trial;
@@ -255,6 +277,18 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
   }
   out += "</tbody></table></div>\n<p class=\"note\">Perplexities of each method's best trial (by " + html_escape(d.summary.metric) +
          "). Peak RSS: the trial process's maximum resident set size. \"failed\" counts failed, infeasible and lost trials.</p>\n";
+
+  if (d.summary.objectives.size() > 1) {
+    out += "<h2>Pareto front</h2>\n<table class=\"trials\"><thead><tr><th>trial</th>";
+    for (const auto& [metric, maximize] : d.summary.objectives) out += "<th>" + html_escape(metric) + (maximize ? " (max)" : " (min)") + "</th>";
+    out += "<th>parameters</th></tr></thead><tbody>\n";
+    for (const auto& p : d.summary.pareto_front) {
+      out += "<tr><td class=\"num\">" + std::to_string(p.trial) + "</td>";
+      for (double v : p.values) out += "<td class=\"num\">" + cell(v, 6) + "</td>";
+      out += "<td>" + html_escape(configuration(p.params, "")) + "</td></tr>\n";
+    }
+    out += "</tbody></table>\n<p class=\"note\">Completed trials no other completed trial beats in every objective.</p>\n";
+  }
 
   out += "<h2>Plots</h2>\n";
   for (const auto& plot : report_plots(d)) {

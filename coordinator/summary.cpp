@@ -1,8 +1,14 @@
 // Experiment summaries computed from the store alone (read-only is enough).
 #include "coordinator/summary.h"
 
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
+#include <tuple>
+
+#include "search/pareto.h"
 
 namespace lorafarm::coordinator {
 
@@ -17,6 +23,37 @@ std::string format_number(std::optional<double> v) {
   s << std::setprecision(6) << *v;
   return s.str();
 }
+// The completed trials whose objective vectors no other completed trial
+// dominates, by the first objective. The coordinator writes every objective
+// into the result's metrics (peak_rss_mb and wall_seconds included).
+std::vector<ParetoPoint> pareto_front(schema::Store& store, const schema::ExperimentRecord& experiment,
+                                      const std::vector<std::pair<std::string, bool>>& objectives) {
+  std::vector<ParetoPoint> points;
+  for (const auto& t : store.trials(experiment.id)) {
+    if (t.status != schema::TrialStatus::Completed) continue;
+    const auto result = store.result(t.id);
+    if (!result) continue;
+    ParetoPoint p{t.number, {}, t.params};
+    for (const auto& [metric, maximize] : objectives) {
+      if (!result->metrics.contains(metric) || !result->metrics[metric].is_number()) break;
+      p.values.push_back(result->metrics[metric].get<double>());
+    }
+    if (p.values.size() == objectives.size()) points.push_back(std::move(p));
+  }
+  Eigen::MatrixXd minimised(static_cast<Eigen::Index>(points.size()), static_cast<Eigen::Index>(objectives.size()));
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    for (std::size_t k = 0; k < objectives.size(); ++k) {
+      const double v = points[i].values[k];
+      minimised(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = objectives[k].second ? -v : v;
+    }
+  }
+  std::vector<ParetoPoint> front;
+  for (int i : search::pareto_front(minimised)) front.push_back(points[static_cast<std::size_t>(i)]);
+  std::sort(front.begin(), front.end(), [&](const ParetoPoint& a, const ParetoPoint& b) {
+    return better(a.values[0], b.values[0], objectives[0].second) || (a.values[0] == b.values[0] && a.trial < b.trial);
+  });
+  return front;
+}
 }  // namespace
 
 ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord& experiment) {
@@ -26,6 +63,13 @@ ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord
   if (spec.is_object() && spec.contains("objective") && spec["objective"].is_object()) {
     s.metric = spec["objective"].value("metric", s.metric);
     s.maximize = spec["objective"].value("direction", "minimize") == "maximize";
+  }
+  if (spec.is_object() && spec.contains("objectives") && spec["objectives"].is_array()) {
+    for (const auto& o : spec["objectives"]) {
+      if (!o.is_object()) continue;
+      s.objectives.emplace_back(o.value("metric", std::string("val_loss")), o.value("direction", "minimize") == "maximize");
+    }
+    if (!s.objectives.empty()) std::tie(s.metric, s.maximize) = s.objectives.front();
   }
   if (spec.is_object() && spec.contains("search_space") && spec["search_space"].contains("method")) s.group_by = "method";
 
@@ -53,6 +97,7 @@ ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord
     }
     if (!s.best || better(*t.objective, *s.best->objective, s.maximize)) s.best = t;
   }
+  if (s.objectives.size() > 1) s.pareto_front = pareto_front(store, experiment, s.objectives);
   for (auto& [name, row] : groups) {
     if (const auto it = best_trial_ids.find(name); it != best_trial_ids.end()) row.best_result = store.result(it->second);
     s.groups.push_back(std::move(row));
@@ -88,6 +133,16 @@ json to_json(const ExperimentSummary& s) {
     groups.push_back(row);
   }
   out["groups"] = groups;
+  if (!s.objectives.empty()) {
+    json objectives = json::array();
+    for (const auto& [metric, maximize] : s.objectives) {
+      objectives.push_back({{"metric", metric}, {"direction", maximize ? "maximize" : "minimize"}});
+    }
+    out["objectives"] = objectives;
+    json front = json::array();
+    for (const auto& p : s.pareto_front) front.push_back({{"trial", p.trial}, {"values", p.values}, {"params", p.params}});
+    out["pareto_front"] = front;
+  }
   if (!s.group_by.empty()) out["group_by"] = s.group_by;
   return out;
 }
@@ -123,6 +178,23 @@ std::string render_table(const ExperimentSummary& s) {
         << format_number(g.best_result ? g.best_result->wall_seconds : std::nullopt) << "\n";
   }
   if (s.best) out << "best: trial " << s.best->number << " " << s.metric << " = " << format_number(s.best->objective) << " " << s.best->params.dump() << "\n";
+  if (s.objectives.size() > 1) {
+    out << "Pareto front (" << s.pareto_front.size() << " trial" << (s.pareto_front.size() == 1 ? "" : "s")
+        << " no other completed trial beats in every objective):\n";
+    std::vector<int> widths;
+    out << std::setw(8) << "trial";
+    for (const auto& [metric, maximize] : s.objectives) {
+      const std::string title = metric + (maximize ? " (max)" : " (min)");
+      widths.push_back(static_cast<int>(std::max<std::size_t>(14, title.size() + 2)));
+      out << std::setw(widths.back()) << title;
+    }
+    out << "  params\n";
+    for (const auto& p : s.pareto_front) {
+      out << std::setw(8) << p.trial;
+      for (std::size_t k = 0; k < p.values.size(); ++k) out << std::setw(widths[k]) << format_number(p.values[k]);
+      out << "  " << p.params.dump() << "\n";
+    }
+  }
   if (s.not_counted_results > 0) out << s.not_counted_results << " late or duplicate result(s) were recorded but not counted\n";
   return out.str();
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "schema/store.h"
@@ -24,6 +25,13 @@ struct GroupRow {
   std::optional<schema::ResultRecord> best_result;  // perplexities, peak RSS, time of the best trial
 };
 
+// One trial of a multi-objective experiment's Pareto front.
+struct ParetoPoint {
+  std::int64_t trial = 0;
+  std::vector<double> values;  // one per objective, as reported
+  nlohmann::json params;
+};
+
 struct ExperimentSummary {
   schema::ExperimentRecord experiment;
   std::string metric = "val_loss";
@@ -33,6 +41,10 @@ struct ExperimentSummary {
   std::map<std::string, std::int64_t> counts;
   std::vector<GroupRow> groups;
   std::optional<schema::TrialRecord> best;
+  // Multi-objective spec ("objectives"): every objective, and the completed
+  // trials no other completed trial dominates, by the first objective.
+  std::vector<std::pair<std::string, bool>> objectives;  // (metric, maximize)
+  std::vector<ParetoPoint> pareto_front;
   std::int64_t not_counted_results = 0;  // stale / duplicate / not-held results in events
 };
 

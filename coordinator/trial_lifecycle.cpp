@@ -1,6 +1,7 @@
 // Trial state machine (see the header for the diagram).
 #include "coordinator/trial_lifecycle.h"
 
+#include <optional>
 #include <stdexcept>
 
 namespace lorafarm::coordinator {
@@ -46,7 +47,9 @@ void TrialLifecycle::load() {
     if (trials_[i].number != static_cast<std::int64_t>(i))
       throw std::runtime_error("trial numbers of experiment " + std::to_string(experiment_id_) + " are not dense at " + std::to_string(i));
     observations_.push_back({trials_[i].number, trials_[i].params, search::ObservationStatus::Running, {}, {}, {}});
-    sync_observation(trials_[i]);
+    std::optional<schema::ResultRecord> result;
+    if (!spec_.more_objectives.empty() && trials_[i].objective) result = store_.result(trials_[i].id);
+    sync_observation(trials_[i], result ? &result->metrics : nullptr);
     ++counts_[index(trials_[i].status)];
     if (trials_[i].status == TrialStatus::Queued) queue_.push_back(trials_[i].number);
   }
@@ -71,11 +74,22 @@ void TrialLifecycle::set_status(schema::TrialRecord& trial, TrialStatus to) {
   trial.status = to;
 }
 
-void TrialLifecycle::sync_observation(const schema::TrialRecord& trial) {
+void TrialLifecycle::sync_observation(const schema::TrialRecord& trial, const nlohmann::json* result_metrics) {
   auto& o = observations_.at(static_cast<std::size_t>(trial.number));
   o.status = observation_status(trial.status);
   o.objectives.clear();
-  if (trial.objective) o.objectives.push_back(spec_.objective.minimised(*trial.objective));
+  if (!trial.objective) return;
+  o.objectives.push_back(spec_.objective.minimised(*trial.objective));
+  if (spec_.more_objectives.empty()) return;
+  // All objectives or none: samplers compare whole vectors.
+  for (const auto& more : spec_.more_objectives) {
+    const auto it = result_metrics ? result_metrics->find(more.metric) : nlohmann::json::const_iterator{};
+    if (!result_metrics || it == result_metrics->end() || !it->is_number()) {
+      o.objectives.clear();
+      return;
+    }
+    o.objectives.push_back(more.minimised(it->get<double>()));
+  }
 }
 
 std::int64_t TrialLifecycle::create(const search::Params& params, double now) {
@@ -130,7 +144,7 @@ void TrialLifecycle::complete(std::int64_t number, const schema::ResultRecord& r
   store_.update_trial(t);
   end_attempt(t, to, feasible ? "" : "constraint violated", now);
   store_.insert_result(result);
-  sync_observation(t);
+  sync_observation(t, &result.metrics);
 }
 
 void TrialLifecycle::fail(std::int64_t number, TrialStatus status, std::string_view cause, double now) {

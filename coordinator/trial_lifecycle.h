@@ -72,7 +72,9 @@ class TrialLifecycle {
   void set_status(schema::TrialRecord& trial, TrialStatus to);
   void end_attempt(schema::TrialRecord& trial, TrialStatus attempt_status, std::string_view cause, double now);
   void requeue(schema::TrialRecord& trial, std::string_view cause, double now);
-  void sync_observation(const schema::TrialRecord& trial);
+  // Rebuilds the sampler's view of `trial`. `result_metrics`: the trial's
+  // result, where a multi-objective sweep's further objectives are read.
+  void sync_observation(const schema::TrialRecord& trial, const nlohmann::json* result_metrics = nullptr);
 
   schema::Store& store_;
   std::int64_t experiment_id_;

@@ -2,6 +2,7 @@
 // dotted path), the value found and what is allowed.
 #include "schema/sweep_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <regex>
@@ -181,6 +182,19 @@ void parse_scheduler(std::string_view source, const json& s, SweepSpec& spec) {
     fail(source, "scheduler.min_resource", json(scheduler.min_resource).dump() + " must be below max_resource " + json(scheduler.max_resource).dump());
 }
 
+Objective parse_objective(std::string_view source, const json& o, const std::string& where) {
+  if (!o.is_object()) fail(source, where, "must be {\"metric\": NAME, \"direction\": \"minimize\"|\"maximize\"}, got " + shown(o));
+  check_keys(source, where, o, {"metric", "direction"});
+  Objective objective;
+  if (o.contains("metric")) objective.metric = get_string(source, o, "metric", where + ".metric");
+  if (o.contains("direction")) {
+    const auto d = o["direction"].is_string() ? o["direction"].get<std::string>() : "";
+    if (d != "minimize" && d != "maximize") fail(source, where + ".direction", shown(o["direction"]) + " is not allowed; allowed: minimize, maximize");
+    objective.maximize = d == "maximize";
+  }
+  return objective;
+}
+
 }  // namespace
 
 bool Constraint::satisfied(double value) const {
@@ -220,7 +234,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   }
   if (!doc.is_object()) fail(source, "(top level)", "must be a JSON object, got " + shown(doc));
   check_keys(source, "", doc,
-             {"name", "seed", "model", "data", "objective", "constraints", "budget", "search", "scheduler", "rank_selection", "search_space", "fixed", "trial", "description"});
+             {"name", "seed", "model", "data", "objective", "objectives", "constraints", "budget", "search", "scheduler", "rank_selection", "search_space", "fixed", "trial", "description"});
 
   SweepSpec spec;
   spec.document = doc;
@@ -250,15 +264,23 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     (std::string_view(key) == "model" ? spec.model : spec.data) = path.lexically_normal().string();
   }
 
-  if (doc.contains("objective")) {
-    const auto& o = doc["objective"];
-    if (!o.is_object()) fail(source, "objective", "must be {\"metric\": NAME, \"direction\": \"minimize\"|\"maximize\"}, got " + shown(o));
-    check_keys(source, "objective", o, {"metric", "direction"});
-    if (o.contains("metric")) spec.objective.metric = get_string(source, o, "metric", "objective.metric");
-    if (o.contains("direction")) {
-      const auto d = o["direction"].is_string() ? o["direction"].get<std::string>() : "";
-      if (d != "minimize" && d != "maximize") fail(source, "objective.direction", shown(o["direction"]) + " is not allowed; allowed: minimize, maximize");
-      spec.objective.maximize = d == "maximize";
+  if (doc.contains("objective") && doc.contains("objectives")) {
+    fail(source, "objectives", "give either \"objective\" (one) or \"objectives\" (two or three), not both");
+  }
+  if (doc.contains("objective")) spec.objective = parse_objective(source, doc["objective"], "objective");
+  if (doc.contains("objectives")) {
+    const auto& list = doc["objectives"];
+    if (!list.is_array() || list.size() < 2 || list.size() > 3) {
+      fail(source, "objectives", "must be a list of 2 or 3 {\"metric\", \"direction\"} objects, got " + shown(list));
+    }
+    spec.objective = parse_objective(source, list[0], "objectives[0]");
+    std::vector<std::string> seen = {spec.objective.metric};
+    for (std::size_t i = 1; i < list.size(); ++i) {
+      const std::string where = "objectives[" + std::to_string(i) + "]";
+      spec.more_objectives.push_back(parse_objective(source, list[i], where));
+      const std::string& metric = spec.more_objectives.back().metric;
+      if (std::find(seen.begin(), seen.end(), metric) != seen.end()) fail(source, where + ".metric", "'" + metric + "' is listed twice");
+      seen.push_back(metric);
     }
   }
 

@@ -76,7 +76,11 @@ struct SweepSpec {
   std::uint64_t seed = 0;
   std::string model;  // engine trials: model folder (absolute after parsing)
   std::string data;   // engine trials: data folder (absolute after parsing)
-  Objective objective;
+  Objective objective;  // the primary objective: `best`, ASHA and rank selection use it
+  // Multi-objective sweeps ("objectives": [first, second, (third)]): the
+  // objectives after the first. Samplers get all of them (the GP sampler
+  // scalarises them with ParEGO); summaries report the Pareto front.
+  std::vector<Objective> more_objectives;
   std::vector<Constraint> constraints;
   Budget budget;
   std::string algorithm = "random";

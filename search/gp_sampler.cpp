@@ -153,7 +153,15 @@ std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> histo
     std::mt19937_64 rng(mix_seed(seed_ ^ 0xBA7E60ull, history.size() + out.size()));
     const Eigen::VectorXd s = parego_scalarise(f, random_simplex_weights(static_cast<int>(f.cols()), rng),
                                                options_.parego_rho);
-    for (std::size_t i = 0; i < objective_index.size(); ++i) observed[objective_index[i]].y = s(static_cast<Eigen::Index>(i));
+    std::vector<bool> scalarised(observed.size(), false);
+    for (std::size_t i = 0; i < objective_index.size(); ++i) {
+      observed[objective_index[i]].y = s(static_cast<Eigen::Index>(i));
+      scalarised[objective_index[i]] = true;
+    }
+    // Pruned trials know only the first objective, on another scale: the worst scalarised value.
+    for (std::size_t i = 0; i < observed.size(); ++i) {
+      if (!scalarised[i] && observed[i].outcome == PointOutcome::Completed) observed[i].y = s.maxCoeff();
+    }
     const auto x = optimizer.suggest(observed, pending, 1).front();
     pending.push_back(x);
     out.push_back(from_model(x));

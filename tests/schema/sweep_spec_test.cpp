@@ -147,6 +147,37 @@ TEST(SweepSpec, RejectsABadObjectiveDirection) {
   EXPECT_THAT(error_of(d), AllOf(HasSubstr("objective.direction"), HasSubstr("lower"), HasSubstr("minimize, maximize")));
 }
 
+TEST(SweepSpec, ParsesTwoOrThreeObjectivesTheFirstBeingThePrimary) {
+  auto d = valid();
+  d.erase("objective");
+  d["objectives"] = {{{"metric", "val_ppl"}}, {{"metric", "peak_rss_mb"}, {"direction", "minimize"}},
+                     {{"metric", "tokens_per_second"}, {"direction", "maximize"}}};
+  const auto spec = parse_sweep_spec(d.dump(), "/tmp");
+  EXPECT_EQ(spec.objective.metric, "val_ppl");
+  EXPECT_FALSE(spec.objective.maximize);
+  ASSERT_EQ(spec.more_objectives.size(), 2u);
+  EXPECT_EQ(spec.more_objectives[0].metric, "peak_rss_mb");
+  EXPECT_TRUE(spec.more_objectives[1].maximize);
+}
+
+TEST(SweepSpec, RejectsObjectivesThatAreBothGivenTooFewOrRepeated) {
+  auto both = valid();
+  both["objectives"] = {{{"metric", "val_ppl"}}, {{"metric", "peak_rss_mb"}}};
+  EXPECT_THAT(error_of(both), AllOf(HasSubstr("objectives"), HasSubstr("not both")));
+  auto one = valid();
+  one.erase("objective");
+  one["objectives"] = {{{"metric", "val_ppl"}}};
+  EXPECT_THAT(error_of(one), AllOf(HasSubstr("objectives"), HasSubstr("2 or 3")));
+  auto repeated = valid();
+  repeated.erase("objective");
+  repeated["objectives"] = {{{"metric", "val_ppl"}}, {{"metric", "val_ppl"}, {"direction", "maximize"}}};
+  EXPECT_THAT(error_of(repeated), AllOf(HasSubstr("objectives[1].metric"), HasSubstr("listed twice")));
+  auto direction = valid();
+  direction.erase("objective");
+  direction["objectives"] = {{{"metric", "val_ppl"}}, {{"metric", "peak_rss_mb"}, {"direction", "down"}}};
+  EXPECT_THAT(error_of(direction), AllOf(HasSubstr("objectives[1].direction"), HasSubstr("down")));
+}
+
 TEST(SweepSpec, RejectsAMalformedConstraint) {
   auto d = valid();
   d["constraints"] = {"peak_rss_mb =< 4096"};
