@@ -158,7 +158,21 @@ struct Coordinator::State {
     }
     trials = std::make_unique<TrialLifecycle>(store, experiment.id, spec);
     trials->load();
-    sampler = make_sampler(spec);
+    std::vector<search::Observation> warm;
+    if (spec.warm_start) {
+      const auto previous = store.find_experiment(*spec.warm_start);
+      if (!previous) {
+        throw schema::SpecError("search.warm_start: there is no experiment '" + *spec.warm_start + "' in " + options.db_path.string() +
+                                " (warm starts read another experiment of the same database)");
+      }
+      int left_out = 0;
+      warm = warm_start_observations(store, *previous, spec, left_out);
+      spdlog::info("warm start: {} finished trial(s) of '{}'{}", warm.size(), *spec.warm_start,
+                   left_out ? fmt::format(", {} left out (parameters outside this space or objectives missing)", left_out) : "");
+      store.insert_event(experiment.id, std::nullopt, std::nullopt, "WARM_START",
+                         {{"experiment", *spec.warm_start}, {"trials", warm.size()}, {"left_out", left_out}}, now);
+    }
+    sampler = make_sampler(spec, std::move(warm));
     for (const auto& o : trials->observations())
       if (o.status != search::ObservationStatus::Running) sampler->tell(o);
     scheduler = std::make_unique<EarlyStopping>(spec.scheduler);

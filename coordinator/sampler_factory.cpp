@@ -2,6 +2,7 @@
 // schema::known_algorithms().
 #include "coordinator/sampler_factory.h"
 
+#include "search/enqueued_sampler.h"
 #include "search/gp_sampler.h"
 #include "search/grid_sampler.h"
 #include "search/random_sampler.h"
@@ -9,7 +10,9 @@
 
 namespace lorafarm::coordinator {
 
-std::unique_ptr<search::Sampler> make_sampler(const schema::SweepSpec& spec) {
+namespace {
+
+std::unique_ptr<search::Sampler> make_algorithm(const schema::SweepSpec& spec, std::vector<search::Observation> warm_start) {
   // The sampler's seed is derived, not equal to the experiment seed, so it is
   // independent of the per-trial seeds.
   const std::uint64_t seed = search::mix_seed(spec.seed, 0x5a3b1e5ull);
@@ -25,8 +28,74 @@ std::unique_ptr<search::Sampler> make_sampler(const schema::SweepSpec& spec) {
     const bool shuffle = !spec.algorithm_options.contains("shuffle") || spec.algorithm_options["shuffle"] != false;
     return std::make_unique<search::GridSampler>(spec.space, seed, shuffle);
   }
-  if (spec.algorithm == "gp") return std::make_unique<search::GpSampler>(spec.space, seed);
+  if (spec.algorithm == "gp") {
+    search::GpSamplerOptions options;
+    options.bayes.initial_points = spec.initial_trials;
+    auto gp = std::make_unique<search::GpSampler>(spec.space, seed, options);
+    gp->warm_start(std::move(warm_start));
+    return gp;
+  }
   throw schema::SpecError("search.algorithm: '" + spec.algorithm + "' is not available in this build");
+}
+
+search::ObservationStatus status_of(schema::TrialStatus s) {
+  switch (s) {
+    case schema::TrialStatus::Completed: return search::ObservationStatus::Completed;
+    case schema::TrialStatus::Infeasible: return search::ObservationStatus::Infeasible;
+    case schema::TrialStatus::Pruned: return search::ObservationStatus::Pruned;
+    default: return search::ObservationStatus::Failed;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<search::Sampler> make_sampler(const schema::SweepSpec& spec, std::vector<search::Observation> warm_start) {
+  auto sampler = make_algorithm(spec, std::move(warm_start));
+  if (spec.enqueue.empty()) return sampler;
+  return std::make_unique<search::EnqueuedFirst>(std::move(sampler), spec.enqueue);
+}
+
+std::vector<search::Observation> warm_start_observations(schema::Store& store, const schema::ExperimentRecord& previous,
+                                                         const schema::SweepSpec& spec, int& left_out) {
+  std::vector<search::Observation> out;
+  left_out = 0;
+  for (const auto& t : store.trials(previous.id)) {
+    if (t.status == schema::TrialStatus::Queued || t.status == schema::TrialStatus::Running) continue;
+    try {
+      spec.space.validate(t.params);
+    } catch (const search::InvalidSpace&) {
+      ++left_out;
+      continue;
+    }
+    search::Observation o{t.number, t.params, status_of(t.status), {}, {}, {}};
+    if (o.status == search::ObservationStatus::Completed || o.status == search::ObservationStatus::Infeasible) {
+      const auto result = store.result(t.id);
+      std::vector<schema::Objective> objectives = {spec.objective};
+      objectives.insert(objectives.end(), spec.more_objectives.begin(), spec.more_objectives.end());
+      for (const auto& objective : objectives) {
+        const auto& m = result ? result->metrics : nlohmann::json::object();
+        double value = 0;
+        if (m.contains(objective.metric) && m[objective.metric].is_number()) {
+          value = m[objective.metric].get<double>();
+        } else if (objective.metric == "peak_rss_mb" && result && result->peak_rss_mb) {
+          value = *result->peak_rss_mb;
+        } else if (objective.metric == "wall_seconds" && result && result->wall_seconds) {
+          value = *result->wall_seconds;
+        } else {
+          break;
+        }
+        o.objectives.push_back(objective.minimised(value));
+      }
+      if (o.objectives.size() != objectives.size()) {
+        ++left_out;
+        continue;
+      }
+    } else if (o.status == search::ObservationStatus::Pruned) {
+      o.status = search::ObservationStatus::Failed;  // its curve is not this sweep's: only "not good here"
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace lorafarm::coordinator

@@ -307,6 +307,17 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     }
     spec.algorithm_options = s;
     spec.algorithm_options.erase("algorithm");
+    std::set<std::string> allowed = {"algorithm", "enqueue"};
+    if (spec.algorithm == "grid") allowed.insert("shuffle");
+    if (spec.algorithm == "gp") allowed.insert({"warm_start", "initial_trials"});
+    check_keys(source, "search", s, allowed);
+    if (s.contains("shuffle") && !s["shuffle"].is_boolean()) fail(source, "search.shuffle", "must be true or false, got " + shown(s["shuffle"]));
+    if (s.contains("warm_start")) {
+      if (!s["warm_start"].is_string() || s["warm_start"].get<std::string>().empty())
+        fail(source, "search.warm_start", "must be the name of an experiment in the same database, got " + shown(s["warm_start"]));
+      spec.warm_start = s["warm_start"].get<std::string>();
+    }
+    if (s.contains("initial_trials")) spec.initial_trials = static_cast<int>(get_int(source, s["initial_trials"], "search.initial_trials", 1));
   }
 
   if (!doc.contains("search_space")) fail(source, "search_space", "missing; {\"name\": {\"type\": ...}, ...}");
@@ -316,6 +327,20 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     throw SpecError(std::string(source) + ": " + e.what());
   }
   if (spec.space.dimensions() == 0) fail(source, "search_space", "has no parameters");
+  if (doc.contains("search") && doc["search"].contains("enqueue")) {
+    const auto& list = doc["search"]["enqueue"];
+    if (!list.is_array()) fail(source, "search.enqueue", "must be a list of configurations ({\"name\": value, ...}), got " + shown(list));
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string where = "search.enqueue[" + std::to_string(i) + "]";
+      if (!list[i].is_object()) fail(source, where, "must be a configuration {\"name\": value, ...}, got " + shown(list[i]));
+      try {
+        spec.space.validate(list[i]);
+      } catch (const search::InvalidSpace& e) {
+        fail(source, where, e.what());
+      }
+      spec.enqueue.push_back(list[i]);
+    }
+  }
 
   if (doc.contains("fixed")) {
     if (!doc["fixed"].is_object()) fail(source, "fixed", "must be an object of settings, got " + shown(doc["fixed"]));

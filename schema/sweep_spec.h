@@ -85,6 +85,12 @@ struct SweepSpec {
   Budget budget;
   std::string algorithm = "random";
   nlohmann::json algorithm_options = nlohmann::json::object();
+  // search.enqueue: configurations to try first (any algorithm), in order.
+  std::vector<search::Params> enqueue;
+  // search.warm_start (gp): finished trials of this experiment in the same
+  // database are modelled as if they were this one's.
+  std::optional<std::string> warm_start;
+  int initial_trials = 0;  // search.initial_trials (gp): Sobol design size; 0 = automatic
   SchedulerSpec scheduler;
   // Dynamic-rank trials: the objective is taken at the smallest rank whose
   // `<metric>@rN` is within this of the best (coordinator/rank_selection.h).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include "test_support.h"
@@ -82,6 +83,55 @@ TEST(GpSweep, MultiObjectiveSweepReportsTheParetoFrontAndTheSamplerUsesBoth) {
   EXPECT_EQ(nlohmann::json::parse(report.out)["pareto_front"], front);
   const auto markdown = run_lorafarm({"report", "multi", "--db", db, "--format", "md"});
   EXPECT_NE(markdown.out.find("#### Pareto front"), std::string::npos) << markdown.out;
+}
+
+// f(x, y) = (x - 0.3)² + (y - 0.7)², computed by the trial process.
+std::string quadratic_spec(const std::string& name, int trials, const std::string& search) {
+  return R"spec({"name": ")spec" + name + R"spec(", "seed": 11,
+    "objective": {"metric": "f", "direction": "minimize"},
+    "budget": {"trials": )spec" + std::to_string(trials) + R"spec(},
+    "search": )spec" + search + R"spec(,
+    "search_space": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "float", "low": 0, "high": 1}},
+    "trial": {"kind": "command", "timeout_seconds": 30,
+              "command": ["python3", "-c", "import json,sys; x,y=float(sys.argv[1]),float(sys.argv[2]); print(json.dumps({'final': True, 'f': (x-0.3)**2 + (y-0.7)**2}))", "{x}", "{y}"]}
+  })spec";
+}
+
+TEST(GpSweep, EnqueuedConfigurationsRunFirstAndAWarmStartSkipsTheInitialDesign) {
+  ScratchDir dir;
+  const auto db = (dir / "warm.db").string();
+  // Yesterday's sweep, with two configurations the user wanted tried first.
+  write_file(dir / "yesterday.json",
+             quadratic_spec("yesterday", 12, R"({"algorithm": "gp", "enqueue": [{"x": 0.9, "y": 0.1}, {"x": 0.5, "y": 0.5}]})"));
+  ASSERT_EQ(run_lorafarm({"sweep", (dir / "yesterday.json").string(), "--db", db, "--workers", "2"}).exit_code, 0);
+  const auto yesterday = nlohmann::json::parse(run_lorafarm({"trials", "yesterday", "--db", db, "--json"}).out);
+  ASSERT_EQ(yesterday.size(), 12u);
+  EXPECT_EQ(yesterday[0]["params"], (nlohmann::json{{"x", 0.9}, {"y", 0.1}}));
+  EXPECT_EQ(yesterday[1]["params"], (nlohmann::json{{"x", 0.5}, {"y", 0.5}}));
+
+  // Today's sweep starts from yesterday's 12 trials: its very first suggestion
+  // comes from the model, near the optimum (0.3, 0.7), not from a Sobol design.
+  write_file(dir / "today.json", quadratic_spec("today", 3, R"({"algorithm": "gp", "warm_start": "yesterday"})"));
+  const auto today_run = run_lorafarm({"sweep", (dir / "today.json").string(), "--db", db, "--workers", "1", "--log-level", "info"});
+  ASSERT_EQ(today_run.exit_code, 0) << today_run.err;
+  EXPECT_NE(today_run.err.find("warm start: 12 finished trial(s) of 'yesterday'"), std::string::npos) << today_run.err;
+  const auto today = nlohmann::json::parse(run_lorafarm({"trials", "today", "--db", db, "--json"}).out);
+  ASSERT_EQ(today.size(), 3u);
+  double best_yesterday = 1e9;
+  for (const auto& t : yesterday) best_yesterday = std::min(best_yesterday, t["objective"].get<double>());
+  EXPECT_LT(today[0]["objective"].get<double>(), 4 * best_yesterday + 0.01) << today.dump() << " vs " << best_yesterday;
+
+  // Without the warm start, the same spec's first trial is a design point.
+  write_file(dir / "cold.json", quadratic_spec("cold", 1, R"({"algorithm": "gp"})"));
+  ASSERT_EQ(run_lorafarm({"sweep", (dir / "cold.json").string(), "--db", db, "--workers", "1"}).exit_code, 0);
+  const auto cold = nlohmann::json::parse(run_lorafarm({"trials", "cold", "--db", db, "--json"}).out);
+  EXPECT_NE(cold[0]["params"], today[0]["params"]);
+
+  // A warm start from an experiment the database does not hold is one clear error.
+  write_file(dir / "typo.json", quadratic_spec("typo", 2, R"({"algorithm": "gp", "warm_start": "yesterdy"})"));
+  const auto typo = run_lorafarm({"sweep", (dir / "typo.json").string(), "--db", db, "--workers", "1"});
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("search.warm_start: there is no experiment 'yesterdy'"), std::string::npos) << typo.err;
 }
 
 }  // namespace

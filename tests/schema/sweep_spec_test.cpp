@@ -190,6 +190,33 @@ TEST(SweepSpec, RejectsAnUnknownAlgorithm) {
   EXPECT_THAT(error_of(d), AllOf(HasSubstr("search.algorithm"), HasSubstr("hyperband"), HasSubstr("random, sobol, grid")));
 }
 
+TEST(SweepSpec, ParsesSearchOptionsAndRejectsUnknownOrInvalidOnes) {
+  auto d = valid();
+  d["search"] = {{"algorithm", "gp"}, {"initial_trials", 4}, {"warm_start", "yesterday"},
+                 {"enqueue", {{{"method", "full"}, {"learning_rate", 1e-3}}}}};
+  const auto spec = parse_sweep_spec(d.dump(), "/tmp");
+  EXPECT_EQ(spec.initial_trials, 4);
+  EXPECT_EQ(spec.warm_start, "yesterday");
+  ASSERT_EQ(spec.enqueue.size(), 1u);
+  EXPECT_EQ(spec.enqueue[0]["method"], "full");
+
+  auto unknown = valid();
+  unknown["search"]["n_startup"] = 3;
+  EXPECT_THAT(error_of(unknown), AllOf(HasSubstr("search"), HasSubstr("n_startup"), HasSubstr("enqueue")));
+  auto warm_sobol = valid();
+  warm_sobol["search"]["warm_start"] = "yesterday";  // sobol has no model to warm
+  EXPECT_THAT(error_of(warm_sobol), HasSubstr("warm_start"));
+  auto inactive = valid();
+  inactive["search"]["enqueue"] = {{{"method", "full"}, {"learning_rate", 1e-3}, {"rank", 4}}};
+  EXPECT_THAT(error_of(inactive), AllOf(HasSubstr("search.enqueue[0]"), HasSubstr("rank"), HasSubstr("inactive")));
+  auto outside = valid();
+  outside["search"]["enqueue"] = {{{"method", "lora"}, {"learning_rate", 1.0}, {"rank", 4}}};
+  EXPECT_THAT(error_of(outside), AllOf(HasSubstr("search.enqueue[0]"), HasSubstr("learning_rate"), HasSubstr("outside")));
+  auto shuffle = valid();
+  shuffle["search"] = {{"algorithm", "grid"}, {"shuffle", "no"}};
+  EXPECT_THAT(error_of(shuffle), HasSubstr("search.shuffle"));
+}
+
 TEST(SweepSpec, ParsesAnAshaSchedulerWithDefaultsFromTheObjective) {
   auto d = valid();
   d["objective"] = {{"metric", "val_acc"}, {"direction", "maximize"}};

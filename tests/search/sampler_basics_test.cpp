@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "search/enqueued_sampler.h"
 #include "search/grid_sampler.h"
 #include "search/random_sampler.h"
 #include "search/search_space.h"
@@ -119,6 +120,47 @@ TEST(GridSampler, EnumeratesConditionalSpacesWithoutDuplicatesAndThenStops) {
   EXPECT_EQ(g.suggest(5, history).size(), 2u);
   history.resize(g.points().size());
   EXPECT_TRUE(g.suggest(5, history).empty());
+}
+
+// Records what the wrapped sampler was asked.
+class RecordingSampler : public Sampler {
+ public:
+  std::vector<Params> suggest(int n, std::span<const Observation> history) override {
+    asked.push_back(std::vector<Observation>(history.begin(), history.end()));
+    std::vector<Params> out;
+    for (int i = 0; i < n; ++i) out.push_back({{"method", "full"}, {"learning_rate", 1e-3}});
+    return out;
+  }
+  std::string name() const override { return "recording"; }
+  std::vector<std::vector<Observation>> asked;
+};
+
+TEST(EnqueuedFirst, HandsOutTheEnqueuedInOrderOnceThenAsksTheSamplerWithThemPending) {
+  const Params a{{"method", "lora"}, {"learning_rate", 1e-4}, {"rank", 2}};
+  const Params b{{"method", "dora"}, {"learning_rate", 1e-2}, {"rank", 16}};
+  const Params c{{"method", "lora"}, {"learning_rate", 2e-3}, {"rank", 4}};
+  auto inner = std::make_unique<RecordingSampler>();
+  RecordingSampler& recording = *inner;
+  EnqueuedFirst sampler(std::move(inner), {a, b, c});
+  EXPECT_EQ(sampler.name(), "recording");
+  // Trial 0 already ran configuration b (a resumed sweep): it is not handed out again.
+  std::vector<Observation> history = {{0, b, ObservationStatus::Completed, {1.0}, {}, {}}};
+  const auto first = sampler.suggest(1, history);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0], a);
+  EXPECT_TRUE(recording.asked.empty());  // nothing was left to ask for
+  history.push_back({1, a, ObservationStatus::Running, {}, {}, {}});
+  const auto next = sampler.suggest(3, history);
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[0], c);
+  // The wrapped sampler filled the other two, seeing c as a running trial.
+  ASSERT_EQ(recording.asked.size(), 1u);
+  ASSERT_EQ(recording.asked[0].size(), 3u);
+  EXPECT_EQ(recording.asked[0][2].params, c);
+  EXPECT_EQ(recording.asked[0][2].status, ObservationStatus::Running);
+  history.push_back({2, c, ObservationStatus::Running, {}, {}, {}});
+  EXPECT_EQ(sampler.suggest(1, history).size(), 1u);
+  EXPECT_EQ(recording.asked.size(), 2u);  // the queue is spent: straight to the sampler
 }
 
 }  // namespace
