@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "coordinator/peer_routes.h"
 #include "coordinator/rank_selection.h"
 #include "coordinator/sampler_factory.h"
+#include "coordinator/suggestion_thread.h"
 #include "coordinator/token_bucket.h"
 #include "coordinator/trial_lifecycle.h"
 #include "lorafarm/version.h"
@@ -86,7 +88,8 @@ struct Coordinator::State {
   schema::ExperimentRecord experiment;
   bool resumed = false;
   std::unique_ptr<TrialLifecycle> trials;
-  std::unique_ptr<search::Sampler> sampler;
+  std::unique_ptr<SuggestionThread> sampler;
+  double last_suggest_seconds = 0;  // how long the sampler's last answer took
   std::unique_ptr<EarlyStopping> scheduler;
   std::set<std::pair<std::int64_t, int>> stop_sent;  // (trial, attempt) told to stop
   LeaseTable leases;
@@ -172,7 +175,7 @@ struct Coordinator::State {
       store.insert_event(experiment.id, std::nullopt, std::nullopt, "WARM_START",
                          {{"experiment", *spec.warm_start}, {"trials", warm.size()}, {"left_out", left_out}}, now);
     }
-    sampler = make_sampler(spec, std::move(warm));
+    sampler = std::make_unique<SuggestionThread>(make_sampler(spec, std::move(warm)));
     for (const auto& o : trials->observations())
       if (o.status != search::ObservationStatus::Running) sampler->tell(o);
     scheduler = std::make_unique<EarlyStopping>(spec.scheduler);
@@ -263,8 +266,43 @@ struct Coordinator::State {
 
   bool more_to_create() const { return !sampler_exhausted && trials->size() < experiment.max_trials; }
 
+  // Queued trials from the sampler: takes a finished answer, and asks for
+  // as many new trials as free worker slots (plus a look-ahead when the
+  // sampler is slow against the trials) unless a request is running.
+  void refill_queue() {
+    if (auto answer = sampler->take()) create_trials(*answer);
+    if (!more_to_create() || sampler->busy()) return;
+    const auto queued = static_cast<std::int64_t>(trials->queue().size());
+    std::int64_t n = std::min<std::int64_t>(leases.total_credit() + look_ahead(), experiment.max_trials - trials->size()) - queued;
+    if (spec.budget.parallel > 0) n = std::min<std::int64_t>(n, spec.budget.parallel - trials->running() - queued);
+    if (n <= 0) return;
+    sampler->request(static_cast<int>(n), {trials->observations().begin(), trials->observations().end()});
+    if (auto answer = sampler->take()) create_trials(*answer);  // a fast sampler answers at once
+  }
+
+  // Trials to keep queued beyond the free slots, so that workers do not wait
+  // for a slow sampler: as many as finish, across the connected workers,
+  // while it computes one answer (none while it is fast against the trials).
+  std::int64_t look_ahead() const {
+    if (wall_samples == 0 || mean_wall <= 0 || last_suggest_seconds < 0.05 * mean_wall) return 0;
+    std::int64_t connected = 0;
+    for (const auto& [id, w] : leases.workers()) connected += w.connected ? 1 : 0;
+    return std::min<std::int64_t>(connected, static_cast<std::int64_t>(std::ceil(connected * last_suggest_seconds / mean_wall)));
+  }
+
+  void create_trials(const SuggestionThread::Answer& answer) {
+    last_suggest_seconds = answer.seconds;
+    if (static_cast<int>(answer.suggestions.size()) < answer.requested) sampler_exhausted = true;
+    const double wall = schema::unix_now();
+    for (const auto& params : answer.suggestions) {
+      if (trials->size() >= experiment.max_trials) break;  // the budget or deadline moved while it computed
+      trials->create(params, wall);
+    }
+  }
+
   void dispatch(double now) {
     if (dispatch_blocked(now)) return;
+    refill_queue();
     const int parallel = spec.budget.parallel;
     while (true) {
       if (parallel > 0 && trials->running() >= parallel) return;
@@ -276,13 +314,7 @@ struct Coordinator::State {
       }
       if (!target) return;
       if (trials->queue().empty()) {
-        if (!more_to_create()) return;
-        std::int64_t n = std::min<std::int64_t>(leases.total_credit(), experiment.max_trials - trials->size());
-        if (parallel > 0) n = std::min<std::int64_t>(n, parallel - trials->running());
-        const auto suggestions = sampler->suggest(static_cast<int>(n), trials->observations());
-        if (static_cast<std::int64_t>(suggestions.size()) < n) sampler_exhausted = true;
-        const double wall = schema::unix_now();
-        for (const auto& params : suggestions) trials->create(params, wall);
+        refill_queue();
         if (trials->queue().empty()) return;
       }
       const auto number = trials->start_next(target->id, schema::unix_now());
@@ -627,7 +659,8 @@ struct Coordinator::State {
       check_signals(now);
       if (done() || (cancelling && now > cancel_deadline)) break;
       try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+        // Shorter while the sampler computes on its thread, to pick up its answer soon.
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(sampler->busy() ? 2 : 50));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;  // a signal: handled at the top of the loop
       }

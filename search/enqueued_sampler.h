@@ -20,6 +20,7 @@ class EnqueuedFirst : public Sampler {
   std::vector<Params> suggest(int n, std::span<const Observation> history) override;
   void tell(const Observation& observation) override { inner_->tell(observation); }
   std::string name() const override { return inner_->name(); }
+  bool slow() const override { return inner_->slow(); }
 
  private:
   std::unique_ptr<Sampler> inner_;

@@ -28,6 +28,7 @@ class GpSampler : public Sampler {
 
   std::vector<Params> suggest(int n, std::span<const Observation> history) override;
   std::string name() const override { return "gp"; }
+  bool slow() const override { return true; }
 
   // User-provided starting points, suggested first (in order) unless the
   // history already holds them. Validated against the space.

@@ -53,6 +53,9 @@ class Sampler {
   virtual std::vector<Params> suggest(int n, std::span<const Observation> history) = 0;
   virtual void tell(const Observation& observation) { (void)observation; }
   virtual std::string name() const = 0;
+  // Whether suggest() can take long enough (a model fit) that the
+  // coordinator should run it off its loop (coordinator/suggestion_thread.h).
+  virtual bool slow() const { return false; }
 };
 
 // A splitmix64 step: the one hash used to derive seeds (per trial, per sampler
