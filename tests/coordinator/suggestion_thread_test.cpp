@@ -57,7 +57,7 @@ TEST(SuggestionThread, AFastSamplerAnswersInline) {
   EXPECT_FALSE(thread.take());  // once
 }
 
-TEST(SuggestionThread, ASlowSamplerRunsOnItsThreadAndHeldTellsFollowInOrder) {
+TEST(SuggestionThread, AnExpensiveSamplerRunsOnItsThreadAndHeldTellsFollowInOrder) {
   auto owned = std::make_unique<FakeSampler>(true);
   FakeSampler& fake = *owned;
   SuggestionThread thread(std::move(owned));
