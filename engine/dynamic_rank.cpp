@@ -119,8 +119,7 @@ int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r
   return ladder.back();
 }
 
-NestedRankStep::NestedRankStep(int r_max, bool per_dimension_counts)
-    : uses_(static_cast<std::size_t>(std::max(r_max, 0)), 0), per_dimension_counts_(per_dimension_counts) {}
+NestedRankStep::NestedRankStep(int r_max) : uses_(static_cast<std::size_t>(std::max(r_max, 0)), 0) {}
 
 void NestedRankStep::apply(std::span<const ParamRef> params, AdamW& optimizer, int b, double lr) {
   if (b < 1 || b > static_cast<int>(uses_.size())) {
@@ -129,9 +128,7 @@ void NestedRankStep::apply(std::span<const ParamRef> params, AdamW& optimizer, i
   }
   optimizer.count_step();
   for (int d = 0; d < b; ++d) ++uses_[static_cast<std::size_t>(d)];
-  const auto t = [&](int64_t d) {
-    return per_dimension_counts_ ? uses_[static_cast<std::size_t>(d)] : optimizer.step_count();
-  };
+  const auto t = [&](int64_t d) { return uses_[static_cast<std::size_t>(d)]; };
   for (std::size_t i = 0; i < params.size(); ++i) {
     const ParamRef& p = params[i];
     const bool is_a = p.name.ends_with(".lora_a"), is_b = p.name.ends_with(".lora_b");

@@ -69,12 +69,10 @@ int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r
 // by the number of steps it has taken part in (AdamW::update_entries): with
 // the optimizer's count, a dimension used in a fifth of the steps would move
 // about twice as far as Adam means it to. Other parameters (DoRA
-// magnitudes) take the plain AdamW step. `per_dimension_counts` false
-// corrects with the optimizer's count (the earlier behaviour, kept to
-// measure the difference).
+// magnitudes) take the plain AdamW step.
 class NestedRankStep {
  public:
-  explicit NestedRankStep(int r_max, bool per_dimension_counts = true);
+  explicit NestedRankStep(int r_max);
 
   void apply(std::span<const ParamRef> params, AdamW& optimizer, int b, double lr);
 
@@ -83,7 +81,6 @@ class NestedRankStep {
 
  private:
   std::vector<int64_t> uses_;
-  bool per_dimension_counts_;
 };
 
 }  // namespace lorafarm::engine

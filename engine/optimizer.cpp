@@ -22,6 +22,9 @@ void AdamW::step(std::span<const ParamRef> params, double lr) {
 
 void AdamW::update_entries(const ParamRef& param, std::size_t index, int64_t first, int64_t count, int64_t stride,
                            int64_t t, double lr) {
+  if (index >= m_.size() || static_cast<int64_t>(m_[index].size()) != param.size) {
+    throw InvalidInput("optimizer: parameter " + param.name + " is not the one it was built with");
+  }
   const double b1 = options_.beta1, b2 = options_.beta2;
   const double c1 = options_.bias_correction ? 1.0 - std::pow(b1, static_cast<double>(t)) : 1.0;
   const double c2 = options_.bias_correction ? 1.0 - std::pow(b2, static_cast<double>(t)) : 1.0;
