@@ -273,7 +273,8 @@ struct Coordinator::State {
     if (auto answer = sampler->take()) create_trials(*answer);
     if (!more_to_create() || sampler->busy()) return;
     const auto queued = static_cast<std::int64_t>(trials->queue().size());
-    std::int64_t n = std::min<std::int64_t>(leases.total_credit() + look_ahead(), experiment.max_trials - trials->size()) - queued;
+    // Queued trials already count in the budget (trials->size()).
+    std::int64_t n = std::min<std::int64_t>(leases.total_credit() + look_ahead() - queued, experiment.max_trials - trials->size());
     if (spec.budget.parallel > 0) n = std::min<std::int64_t>(n, spec.budget.parallel - trials->running() - queued);
     if (n <= 0) return;
     sampler->request(static_cast<int>(n), {trials->observations().begin(), trials->observations().end()});
