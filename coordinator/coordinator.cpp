@@ -505,37 +505,29 @@ struct Coordinator::State {
     }
     leases.release(trial);
     send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
-    std::optional<double> peak_rss_mb, wall_seconds;
-    if (body.contains("peak_rss_mb")) peak_rss_mb = body["peak_rss_mb"].get<double>();
+    schema::ResultRecord result{t.id, attempt, metrics, std::nullopt, std::nullopt};
+    if (body.contains("peak_rss_mb")) result.peak_rss_mb = body["peak_rss_mb"].get<double>();
     if (body.contains("wall_seconds")) {
-      wall_seconds = body["wall_seconds"].get<double>();
-      mean_wall = (mean_wall * wall_samples + *wall_seconds) / (wall_samples + 1);
+      result.wall_seconds = body["wall_seconds"].get<double>();
+      mean_wall = (mean_wall * wall_samples + *result.wall_seconds) / (wall_samples + 1);
       wall_samples = std::min(wall_samples + 1, 50);
     }
-    // A metric of the result, or the worker's own measurement of memory and time.
-    const auto result_metric = [&](const std::string& name) {
-      auto value = metric(metrics, name);
-      if (!value && name == "peak_rss_mb") value = peak_rss_mb;
-      if (!value && name == "wall_seconds") value = wall_seconds;
-      return value;
-    };
     std::string missing = objective ? "" : spec.objective.metric;
     for (const auto& more : spec.more_objectives) {
-      const auto value = result_metric(more.metric);
+      const auto value = result.metric(more.metric);
       if (!value) {
         if (missing.empty()) missing = more.metric;
         continue;
       }
-      metrics[more.metric] = *value;  // kept with the result: a resumed sweep's sampler reads it there
+      result.metrics[more.metric] = *value;  // kept with the result: a resumed sweep's sampler reads it there
     }
     if (!missing.empty()) {
       trials->fail(trial, schema::TrialStatus::Failed, "bad_output: the final result has no number '" + missing + "'", wall);
       return;
     }
-    const schema::ResultRecord result{t.id, attempt, metrics, peak_rss_mb, wall_seconds};
     bool feasible = true;
     for (const auto& c : spec.constraints) {
-      const auto value = result_metric(c.metric);
+      const auto value = result.metric(c.metric);
       if (value && !c.satisfied(*value)) feasible = false;
     }
     trials->complete(trial, result, *objective, feasible, wall);

@@ -215,16 +215,7 @@ json render_json_value(const ReportData& d, const ReportContext& c) {
     methods.push_back(std::move(row));
   }
   out["methods"] = std::move(methods);
-  if (!s.objectives.empty()) {
-    json objectives = json::array();
-    for (const auto& [metric, maximize] : s.objectives) {
-      objectives.push_back({{"metric", metric}, {"direction", maximize ? "maximize" : "minimize"}});
-    }
-    out["objectives"] = std::move(objectives);
-    json front = json::array();
-    for (const auto& p : s.pareto_front) front.push_back({{"trial", p.trial}, {"values", p.values}, {"params", p.params}});
-    out["pareto_front"] = std::move(front);
-  }
+  add_pareto_json(s, out);
   json trials = json::array();
   for (const auto& r : d.trials) {
     const auto& t = r.trial;

@@ -59,6 +59,8 @@ std::vector<search::Observation> warm_start_observations(schema::Store& store, c
                                                          const schema::SweepSpec& spec, int& left_out) {
   std::vector<search::Observation> out;
   left_out = 0;
+  std::vector<schema::Objective> objectives = {spec.objective};
+  objectives.insert(objectives.end(), spec.more_objectives.begin(), spec.more_objectives.end());
   for (const auto& t : store.trials(previous.id)) {
     if (t.status == schema::TrialStatus::Queued || t.status == schema::TrialStatus::Running) continue;
     try {
@@ -70,21 +72,10 @@ std::vector<search::Observation> warm_start_observations(schema::Store& store, c
     search::Observation o{t.number, t.params, status_of(t.status), {}, {}, {}};
     if (o.status == search::ObservationStatus::Completed || o.status == search::ObservationStatus::Infeasible) {
       const auto result = store.result(t.id);
-      std::vector<schema::Objective> objectives = {spec.objective};
-      objectives.insert(objectives.end(), spec.more_objectives.begin(), spec.more_objectives.end());
       for (const auto& objective : objectives) {
-        const auto& m = result ? result->metrics : nlohmann::json::object();
-        double value = 0;
-        if (m.contains(objective.metric) && m[objective.metric].is_number()) {
-          value = m[objective.metric].get<double>();
-        } else if (objective.metric == "peak_rss_mb" && result && result->peak_rss_mb) {
-          value = *result->peak_rss_mb;
-        } else if (objective.metric == "wall_seconds" && result && result->wall_seconds) {
-          value = *result->wall_seconds;
-        } else {
-          break;
-        }
-        o.objectives.push_back(objective.minimised(value));
+        const auto value = result ? result->metric(objective.metric) : std::nullopt;
+        if (!value) break;
+        o.objectives.push_back(objective.minimised(*value));
       }
       if (o.objectives.size() != objectives.size()) {
         ++left_out;

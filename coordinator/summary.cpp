@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <iomanip>
 #include <sstream>
-#include <tuple>
 
 #include "search/pareto.h"
 
@@ -27,7 +26,7 @@ std::string format_number(std::optional<double> v) {
 // dominates, by the first objective. The coordinator writes every objective
 // into the result's metrics (peak_rss_mb and wall_seconds included).
 std::vector<ParetoPoint> pareto_front(schema::Store& store, const schema::ExperimentRecord& experiment,
-                                      const std::vector<std::pair<std::string, bool>>& objectives) {
+                                      const std::vector<schema::Objective>& objectives) {
   std::vector<ParetoPoint> points;
   for (const auto& t : store.trials(experiment.id)) {
     if (t.status != schema::TrialStatus::Completed) continue;
@@ -44,13 +43,13 @@ std::vector<ParetoPoint> pareto_front(schema::Store& store, const schema::Experi
   for (std::size_t i = 0; i < points.size(); ++i) {
     for (std::size_t k = 0; k < objectives.size(); ++k) {
       const double v = points[i].values[k];
-      minimised(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = objectives[k].second ? -v : v;
+      minimised(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = objectives[k].minimised(v);
     }
   }
   std::vector<ParetoPoint> front;
   for (int i : search::pareto_front(minimised)) front.push_back(points[static_cast<std::size_t>(i)]);
   std::sort(front.begin(), front.end(), [&](const ParetoPoint& a, const ParetoPoint& b) {
-    return better(a.values[0], b.values[0], objectives[0].second) || (a.values[0] == b.values[0] && a.trial < b.trial);
+    return better(a.values[0], b.values[0], objectives[0].maximize) || (a.values[0] == b.values[0] && a.trial < b.trial);
   });
   return front;
 }
@@ -67,9 +66,12 @@ ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord
   if (spec.is_object() && spec.contains("objectives") && spec["objectives"].is_array()) {
     for (const auto& o : spec["objectives"]) {
       if (!o.is_object()) continue;
-      s.objectives.emplace_back(o.value("metric", std::string("val_loss")), o.value("direction", "minimize") == "maximize");
+      s.objectives.push_back({o.value("metric", std::string("val_loss")), o.value("direction", "minimize") == "maximize"});
     }
-    if (!s.objectives.empty()) std::tie(s.metric, s.maximize) = s.objectives.front();
+    if (!s.objectives.empty()) {
+      s.metric = s.objectives.front().metric;
+      s.maximize = s.objectives.front().maximize;
+    }
   }
   if (spec.is_object() && spec.contains("search_space") && spec["search_space"].contains("method")) s.group_by = "method";
 
@@ -133,18 +135,19 @@ json to_json(const ExperimentSummary& s) {
     groups.push_back(row);
   }
   out["groups"] = groups;
-  if (!s.objectives.empty()) {
-    json objectives = json::array();
-    for (const auto& [metric, maximize] : s.objectives) {
-      objectives.push_back({{"metric", metric}, {"direction", maximize ? "maximize" : "minimize"}});
-    }
-    out["objectives"] = objectives;
-    json front = json::array();
-    for (const auto& p : s.pareto_front) front.push_back({{"trial", p.trial}, {"values", p.values}, {"params", p.params}});
-    out["pareto_front"] = front;
-  }
+  add_pareto_json(s, out);
   if (!s.group_by.empty()) out["group_by"] = s.group_by;
   return out;
+}
+
+void add_pareto_json(const ExperimentSummary& s, json& out) {
+  if (s.objectives.empty()) return;
+  json objectives = json::array();
+  for (const auto& o : s.objectives) objectives.push_back({{"metric", o.metric}, {"direction", o.maximize ? "maximize" : "minimize"}});
+  out["objectives"] = std::move(objectives);
+  json front = json::array();
+  for (const auto& p : s.pareto_front) front.push_back({{"trial", p.trial}, {"values", p.values}, {"params", p.params}});
+  out["pareto_front"] = std::move(front);
 }
 
 std::string render_table(const ExperimentSummary& s) {

@@ -8,10 +8,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "schema/store.h"
+#include "schema/sweep_spec.h"
 
 namespace lorafarm::coordinator {
 
@@ -43,13 +43,16 @@ struct ExperimentSummary {
   std::optional<schema::TrialRecord> best;
   // Multi-objective spec ("objectives"): every objective, and the completed
   // trials no other completed trial dominates, by the first objective.
-  std::vector<std::pair<std::string, bool>> objectives;  // (metric, maximize)
+  std::vector<schema::Objective> objectives;
   std::vector<ParetoPoint> pareto_front;
   std::int64_t not_counted_results = 0;  // stale / duplicate / not-held results in events
 };
 
 ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord& experiment);
 nlohmann::json to_json(const ExperimentSummary& summary);
+// Adds "objectives" and "pareto_front" to `out` for a multi-objective spec
+// (shared by the summary's and the report's JSON).
+void add_pareto_json(const ExperimentSummary& summary, nlohmann::json& out);
 // A fixed-width text table, one row per group.
 std::string render_table(const ExperimentSummary& summary);
 

@@ -337,4 +337,11 @@ std::optional<std::string> recorded_spec_dir(Store& store, std::int64_t experime
   return dir;
 }
 
+std::optional<double> ResultRecord::metric(const std::string& name) const {
+  if (const auto it = metrics.find(name); it != metrics.end() && it->is_number()) return it->get<double>();
+  if (name == "peak_rss_mb") return peak_rss_mb;
+  if (name == "wall_seconds") return wall_seconds;
+  return std::nullopt;
+}
+
 }  // namespace lorafarm::schema

@@ -72,6 +72,10 @@ struct ResultRecord {
   nlohmann::json metrics = nlohmann::json::object();  // val_loss, val_ppl, test_ppl, ... as reported
   std::optional<double> peak_rss_mb;
   std::optional<double> wall_seconds;
+
+  // A number of `metrics`, else the worker's own measurement for
+  // "peak_rss_mb" and "wall_seconds"; nullopt when neither has it.
+  std::optional<double> metric(const std::string& name) const;
 };
 
 struct ArtifactRecord {
