@@ -84,7 +84,7 @@ Command add_serve_command(CLI::App& root) {
   app->add_option("--bind", options->bind, "Address to listen on")->capture_default_str();
   app->add_flag("--read-only", options->read_only, "Refuse write actions (starting sweeps, generation)");
   app->add_option("--artifacts", options->artifacts,
-                  "Folder of trial artifacts, specs and logs; the only folder whose files are served (default: lorafarm-artifacts next to --db)");
+                  "Folder of trial artifacts, specs and logs; the only folder whose files are served (default: DB-artifacts next to --db, e.g. runs/quickstart-artifacts)");
   app->add_option("--examples", options->examples, "Folder of example specs and data sets the page offers (default: ./examples)");
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

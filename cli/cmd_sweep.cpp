@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/dashboard_server.h"
 #include "coordinator/summary.h"
+#include "schema/artifact_dir.h"
 #include "schema/curve_keys.h"
 #include "schema/sweep_spec.h"
 
@@ -139,20 +141,16 @@ std::string progress_line(const coordinator::ProgressSnapshot& p) {
   return s.str();
 }
 
-int run_sweep(const SweepOptions& options) {
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
-  require_file("spec", options.spec);
-  auto spec = schema::load_sweep_spec(options.spec);
-
+void install_interrupt_handlers() {
   struct sigaction action {};
   action.sa_handler = on_sweep_signal;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
   ::sigaction(SIGTERM, &action, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+}
 
-  // Local mode: an ipc:// socket in a private temp folder.
-  std::filesystem::path temp;
+coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options) {
   coordinator::CoordinatorOptions co;
   co.db_path = options.db;
   co.insecure = options.insecure;
@@ -168,14 +166,74 @@ int run_sweep(const SweepOptions& options) {
   co.extend_budget = options.extend_budget;
   co.durability = options.durability == "full" ? schema::Store::Durability::Full : schema::Store::Durability::Normal;
   co.interrupts = &g_interrupts;
-  if (options.bind.empty()) {
+  co.bind = options.bind;
+  return co;
+}
+
+// A private temp folder for the local ipc:// socket; removed with the object.
+class LocalSocketDir {
+ public:
+  LocalSocketDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "lorafarm-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temp folder for the local socket");
-    temp = pattern;
-    co.bind = "ipc://" + (temp / "coordinator.sock").string();
-  } else {
-    co.bind = options.bind;
+    path_ = pattern;
   }
+  ~LocalSocketDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  LocalSocketDir(const LocalSocketDir&) = delete;
+  LocalSocketDir& operator=(const LocalSocketDir&) = delete;
+  std::string endpoint() const { return "ipc://" + (path_ / "coordinator.sock").string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Local workers write their trial folders beside the database unless told
+// otherwise, so adapters outlive the sweep (docs/store.md).
+std::filesystem::path local_workdir(const SweepOptions& options) {
+  if (!options.workdir.empty()) return options.workdir;
+  return schema::trial_workdir(schema::default_artifact_dir(options.db));
+}
+
+std::unique_ptr<coordinator::DashboardServer> start_dashboard(const SweepOptions& options) {
+  coordinator::DashboardOptions d;
+  d.db = options.db;
+  d.port = options.dashboard_port;
+  d.read_only = true;
+  d.artifacts = options.workdir.empty() ? schema::default_artifact_dir(options.db) : std::filesystem::path(options.workdir);
+  auto dashboard = std::make_unique<coordinator::DashboardServer>(d);
+  dashboard->start();
+  std::cerr << "dashboard on " << dashboard->url() << std::endl;
+  return dashboard;
+}
+
+// Prints the ended experiment's summary table (or JSON).
+void print_summary(const SweepOptions& options, const coordinator::RunOutcome& outcome) {
+  auto store = schema::Store::open_reader(options.db);
+  for (const auto& e : store.experiments()) {
+    if (e.id != outcome.experiment_id) continue;
+    const auto summary = coordinator::summarize(store, e);
+    if (options.json) {
+      auto out = coordinator::to_json(summary);
+      out["dropped_messages"] = outcome.dropped_messages;
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << coordinator::render_table(summary);
+    }
+  }
+}
+
+int run_sweep(const SweepOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  require_file("spec", options.spec);
+  auto spec = schema::load_sweep_spec(options.spec);
+  install_interrupt_handlers();
+
+  auto co = coordinator_options(options);
+  std::optional<LocalSocketDir> socket_dir;
+  if (options.bind.empty()) co.bind = socket_dir.emplace().endpoint();
 
   const bool tty = stderr_is_terminal();
   double last_plain = -1e9;
@@ -195,23 +253,12 @@ int run_sweep(const SweepOptions& options) {
   if (!options.bind.empty()) std::cerr << "coordinator listening on " << coord.endpoint() << "\n";
   // The live dashboard, read-only, on its own threads of this process (docs/dashboard.md).
   std::unique_ptr<coordinator::DashboardServer> dashboard;
-  if (options.dashboard) {
-    coordinator::DashboardOptions d;
-    d.db = options.db;
-    d.port = options.dashboard_port;
-    d.read_only = true;
-    if (!options.workdir.empty()) d.artifacts = options.workdir;
-    else if (!temp.empty()) d.artifacts = temp / "work";
-    dashboard = std::make_unique<coordinator::DashboardServer>(d);
-    dashboard->start();
-    std::cerr << "dashboard on " << dashboard->url() << std::endl;
-  }
+  if (options.dashboard) dashboard = start_dashboard(options);
   coordinator::RunOutcome outcome;
   if (coord.has_work()) {
     if (options.bind.empty()) {
       const int n = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
-      const auto workdir = options.workdir.empty() ? temp / "work" : std::filesystem::path(options.workdir);
-      workers = std::make_unique<LocalWorkers>(coord.endpoint(), workdir, options.heartbeat_ms);
+      workers = std::make_unique<LocalWorkers>(coord.endpoint(), local_workdir(options), options.heartbeat_ms);
       workers->start(n);
     }
     outcome = coord.run();
@@ -222,27 +269,9 @@ int run_sweep(const SweepOptions& options) {
     outcome.finished = true;
     std::cerr << "experiment already finished (use --extend-budget N to add trials)\n";
   }
-  if (!temp.empty()) {
-    std::error_code ignored;
-    if (options.workdir.empty()) std::filesystem::remove_all(temp, ignored);
-    else std::filesystem::remove(temp / "coordinator.sock", ignored);
-  }
-
-  auto store = schema::Store::open_reader(options.db);
-  const auto experiments = store.experiments();
-  for (const auto& e : experiments) {
-    if (e.id != outcome.experiment_id) continue;
-    const auto summary = coordinator::summarize(store, e);
-    if (options.json) {
-      auto out = coordinator::to_json(summary);
-      out["dropped_messages"] = outcome.dropped_messages;
-      std::cout << out.dump(2) << "\n";
-    } else {
-      std::cout << coordinator::render_table(summary);
-    }
-  }
-  if (outcome.interrupted) return kExitInterrupted;
-  return kExitOk;
+  socket_dir.reset();
+  print_summary(options, outcome);
+  return outcome.interrupted ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace
@@ -265,7 +294,7 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--liveness", options->liveness, "Heartbeats missed before a worker counts as dead")->check(CLI::Range(1, 100));
   app->add_option("--durability", options->durability, "normal: survives process crashes; full: fsync every commit")
       ->check(CLI::IsMember({"normal", "full"}));
-  app->add_option("--workdir", options->workdir, "Local workers' trial folders (default: a temp folder, removed at the end)");
+  app->add_option("--workdir", options->workdir, "Local workers' trial folders (default: DB-artifacts/trials beside --db, kept)");
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app->add_flag("--json", options->json, "Print the final summary as JSON (and no progress line)");

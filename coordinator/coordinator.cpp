@@ -25,6 +25,7 @@
 #include "coordinator/trial_lifecycle.h"
 #include "lorafarm/version.h"
 #include "schema/messages.h"
+#include "schema/trial_metric.h"
 
 namespace lorafarm::coordinator {
 
@@ -73,10 +74,16 @@ std::optional<double> seconds_to_deadline(const schema::Budget& budget) {
   return static_cast<double>(when - now);
 }
 
-std::optional<double> metric(const json& metrics, const std::string& name) {
-  const auto it = metrics.find(name);
-  if (it == metrics.end() || !it->is_number()) return std::nullopt;
+std::optional<double> optional_number(const json& body, const char* key) {
+  const auto it = body.find(key);
+  if (it == body.end() || !it->is_number()) return std::nullopt;
   return it->get<double>();
+}
+
+// A number of a message body, or JSON null when the worker did not know it.
+json optional_json(const json& body, const char* key) {
+  const auto it = body.find(key);
+  return it != body.end() && it->is_number() ? *it : json();
 }
 
 }  // namespace
@@ -448,7 +455,7 @@ struct Coordinator::State {
     }
     const auto key = std::make_pair(trial, attempt);
     bool stop = stop_sent.count(key) > 0;
-    const auto judged = metric(body["metrics"], scheduler->metric());
+    const auto judged = schema::reported_metric(scheduler->metric(), body["metrics"]);
     if (!stop && scheduler->enabled() && judged) {
       const auto decision = scheduler->report(trial, step, *judged);
       if (decision.stop) {
@@ -494,7 +501,8 @@ struct Coordinator::State {
     for (const auto& a : body.value("artifacts", json::array()))
       store.insert_artifact({t.id, attempt, worker, a["path"].get<std::string>(), a["sha256"].get<std::string>(), a["bytes"].get<std::int64_t>()});
     json metrics = body["metrics"];
-    auto objective = metric(metrics, spec.objective.metric);
+    const schema::WorkerMeasurements measured{optional_number(body, "peak_rss_mb"), optional_number(body, "wall_seconds")};
+    auto objective = schema::resolve_metric(spec.objective.metric, metrics, measured);
     if (spec.rank_epsilon) {
       // A nested-rank trial: its objective is the rank curve's chosen point.
       if (const auto choice = choose_rank(metrics, spec.objective.metric, *spec.rank_epsilon, spec.objective.maximize)) {
@@ -505,10 +513,8 @@ struct Coordinator::State {
     }
     leases.release(trial);
     send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
-    schema::ResultRecord result{t.id, attempt, metrics, std::nullopt, std::nullopt};
-    if (body.contains("peak_rss_mb")) result.peak_rss_mb = body["peak_rss_mb"].get<double>();
-    if (body.contains("wall_seconds")) {
-      result.wall_seconds = body["wall_seconds"].get<double>();
+    schema::ResultRecord result{t.id, attempt, metrics, measured.peak_rss_mb, measured.wall_seconds};
+    if (result.wall_seconds) {
       mean_wall = (mean_wall * wall_samples + *result.wall_seconds) / (wall_samples + 1);
       wall_samples = std::min(wall_samples + 1, 50);
     }
@@ -546,8 +552,8 @@ struct Coordinator::State {
     if (body.contains("message") && !body["message"].get<std::string>().empty()) error += ": " + body["message"].get<std::string>();
     const auto tail = body.value("stderr_tail", std::string());
     store.insert_event(experiment.id, trials->trial(trial).id, attempt, "TRIAL_FAILED",
-                       {{"worker", worker}, {"cause", cause}, {"message", body.value("message", "")}, {"exit_code", body.value("exit_code", 0)},
-                        {"signal", body.value("signal", 0)}, {"stderr_tail", tail}, {"peak_rss_mb", body.value("peak_rss_mb", 0.0)}},
+                       {{"worker", worker}, {"cause", cause}, {"message", body.value("message", "")}, {"exit_code", optional_json(body, "exit_code")},
+                        {"signal", optional_json(body, "signal")}, {"stderr_tail", tail}, {"peak_rss_mb", optional_json(body, "peak_rss_mb")}},
                        wall);
     if (!tail.empty()) error += "\n--- stderr (tail) ---\n" + tail;
     if (cause == "cancelled") return trials->cancel(trial, wall);

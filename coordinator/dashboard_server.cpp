@@ -14,6 +14,7 @@
 #include "coordinator/dashboard_api.h"
 #include "coordinator/dashboard_http.h"
 #include "coordinator/report.h"
+#include "schema/artifact_dir.h"
 #include "schema/store.h"
 
 namespace lorafarm::coordinator {
@@ -221,7 +222,7 @@ struct DashboardServer::Impl {
 };
 
 DashboardServer::DashboardServer(DashboardOptions options) : impl_(std::make_unique<Impl>()) {
-  if (options.artifacts.empty()) options.artifacts = fs::absolute(options.db).parent_path() / "lorafarm-artifacts";
+  if (options.artifacts.empty()) options.artifacts = schema::default_artifact_dir(options.db);
   if (options.binary.empty()) options.binary = fs::read_symlink("/proc/self/exe");
   if (options.token.empty()) options.token = random_token();
   fs::create_directories(options.artifacts);

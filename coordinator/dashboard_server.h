@@ -13,7 +13,7 @@ namespace lorafarm::coordinator {
 
 struct DashboardOptions {
   std::filesystem::path db = "lorafarm.db";
-  std::filesystem::path artifacts;  // default: "lorafarm-artifacts" next to the database
+  std::filesystem::path artifacts;  // default: schema::default_artifact_dir(db), "DB-artifacts" beside it
   std::filesystem::path examples;   // specs and data sets a sweep request may choose
   std::filesystem::path binary;     // lorafarm for child processes; default /proc/self/exe
   std::string bind = "127.0.0.1";

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "schema/migrations.h"
+#include "schema/trial_metric.h"
 
 namespace lorafarm::schema {
 
@@ -338,10 +339,7 @@ std::optional<std::string> recorded_spec_dir(Store& store, std::int64_t experime
 }
 
 std::optional<double> ResultRecord::metric(const std::string& name) const {
-  if (const auto it = metrics.find(name); it != metrics.end() && it->is_number()) return it->get<double>();
-  if (name == "peak_rss_mb") return peak_rss_mb;
-  if (name == "wall_seconds") return wall_seconds;
-  return std::nullopt;
+  return resolve_metric(name, metrics, {peak_rss_mb, wall_seconds});
 }
 
 }  // namespace lorafarm::schema

@@ -73,8 +73,8 @@ struct ResultRecord {
   std::optional<double> peak_rss_mb;
   std::optional<double> wall_seconds;
 
-  // A number of `metrics`, else the worker's own measurement for
-  // "peak_rss_mb" and "wall_seconds"; nullopt when neither has it.
+  // The metric `name` by schema::resolve_metric's precedence: the worker's
+  // measurement for "peak_rss_mb" and "wall_seconds", else a number of `metrics`.
   std::optional<double> metric(const std::string& name) const;
 };
 

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "schema/sha256.h"
+#include "schema/trial_metric.h"
 #include "worker/child_spawn.h"
 #include "worker/command_template.h"
 
@@ -312,16 +313,20 @@ void TrialProcess::finish(int status, double peak_rss_mb) {
   if (WIFSIGNALED(status)) return failed("signal", "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + signal_name(WTERMSIG(status)) + ")");
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return failed("exit", "exited with status " + std::to_string(WEXITSTATUS(status)));
   const auto& final = final_ ? final_ : candidate_final_;
-  if (!final) {
+  // An objective the worker measures itself (peak_rss_mb, wall_seconds) needs
+  // no final line: a trial that exits 0 has it (schema/trial_metric.h).
+  const bool measured = schema::is_worker_measured(launch_.objective);
+  if (!final && !measured) {
     std::string message = "no final result on stdout (a JSON line with \"final\": true and \"" + launch_.objective + "\")";
     if (garbage_lines_ > 0) message += "; " + std::to_string(garbage_lines_) + " line(s) were not JSON objects, the last: " + last_garbage_;
     return failed("bad_output", message);
   }
-  if (!final->contains(launch_.objective) || !(*final)[launch_.objective].is_number())
+  if (!measured && !schema::reported_metric(launch_.objective, *final))
     return failed("bad_output", "the final result has no number \"" + launch_.objective + "\": " + final->dump().substr(0, 200));
   json metrics = json::object();
-  for (const auto& [k, v] : final->items())
-    if (v.is_number() && k != "step") metrics[k] = v;
+  if (final)
+    for (const auto& [k, v] : final->items())
+      if (v.is_number() && k != "step") metrics[k] = v;
   body["metrics"] = metrics;
   body["artifacts"] = artifacts();
   outcome_ = {{"type", "RESULT"}, {"body", body}};
