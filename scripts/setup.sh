@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git iproute2
+  # scripts/code-size.sh reads function extents with universal-ctags.
+  universal-ctags
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libeigen3-dev libnlopt-dev libnlopt-cxx-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
