@@ -28,6 +28,7 @@ struct EvalCommandOptions {
   int max_seq_length = 2048;
   int batch_size = 8;
   int threads = 0;
+  bool add_eos = false;
   bool json = false;
 };
 
@@ -38,7 +39,7 @@ struct EvalCommandOptions {
 engine::EvalResult evaluate_in_chunks(const engine::Model& model, const engine::Tokenizer& tokenizer,
                                       const EvalCommandOptions& options, ProgressLine& progress) {
   const auto started = std::chrono::steady_clock::now();
-  auto samples = engine::load_text_split(options.data, options.split, tokenizer, options.max_seq_length);
+  auto samples = engine::load_text_split(options.data, options.split, tokenizer, options.max_seq_length, options.add_eos);
   const auto limit = static_cast<std::size_t>(std::min(options.max_seq_length, model.config.max_position_embeddings));
   for (auto& s : samples) {
     if (s.size() > limit) s.resize(limit);
@@ -92,6 +93,7 @@ int run_eval(const EvalCommandOptions& options) {
     engine::EvalOptions eval;
     eval.max_seq_length = options.max_seq_length;
     eval.batch_size = options.batch_size;
+    eval.add_eos = options.add_eos;
     const engine::EvalResult r = engine::evaluate_split(model, *tokenizer, options.data, options.split, eval);
     std::cout << nlohmann::json{{"split", options.split}, {"loss", r.loss}, {"perplexity", r.perplexity},
                                 {"tokens", r.tokens}, {"samples", r.samples}, {"seconds", r.seconds},
@@ -128,6 +130,9 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--max-seq-length", options->max_seq_length, "Cut samples at this many tokens")->check(CLI::PositiveNumber)->capture_default_str();
   app->add_option("--batch-size", options->batch_size, "Samples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
+  app->add_flag("--add-eos", options->add_eos,
+                "Score an end-of-sequence token after each text, as training and a trial's final evaluation do "
+                "(default: BOS + text only, as llama2.c scores)");
   app->add_flag("--json", options->json, "Print one JSON object {split, loss, perplexity, tokens, samples, seconds, tokens_per_second}");
   app->footer(
       "A progress line on a terminal; a plain line every 10 s on a pipe or file; none with --json.\n"

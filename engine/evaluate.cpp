@@ -84,7 +84,7 @@ EvalResult evaluate_sequences(const Model& model, std::vector<std::vector<TokenI
 }
 
 std::vector<std::vector<TokenId>> load_text_split(const std::filesystem::path& folder, const std::string& split,
-                                                  const Tokenizer& tokenizer, int max_seq_length) {
+                                                  const Tokenizer& tokenizer, int max_seq_length, bool add_eos) {
   const auto path = folder / (split + ".jsonl");
   if (!std::filesystem::exists(path)) throw InvalidInput(path.string() + ": no such file");
   std::vector<std::vector<TokenId>> samples;
@@ -97,6 +97,7 @@ std::vector<std::vector<TokenId>> load_text_split(const std::filesystem::path& f
     if (tokenizer.add_bos()) ids.push_back(*tokenizer.bos_id());
     const std::vector<TokenId> encoded = tokenizer.encode(text->get<std::string>());
     ids.insert(ids.end(), encoded.begin(), encoded.end());
+    if (add_eos && tokenizer.eos_id() && (ids.empty() || ids.back() != *tokenizer.eos_id())) ids.push_back(*tokenizer.eos_id());
     if (static_cast<int>(ids.size()) > max_seq_length) ids.resize(static_cast<std::size_t>(max_seq_length));
     samples.push_back(std::move(ids));
   }
@@ -106,7 +107,7 @@ std::vector<std::vector<TokenId>> load_text_split(const std::filesystem::path& f
 
 EvalResult evaluate_split(const Model& model, const Tokenizer& tokenizer, const std::filesystem::path& folder,
                           const std::string& split, const EvalOptions& options) {
-  return evaluate_sequences(model, load_text_split(folder, split, tokenizer, options.max_seq_length), options);
+  return evaluate_sequences(model, load_text_split(folder, split, tokenizer, options.max_seq_length, options.add_eos), options);
 }
 
 }  // namespace lorafarm::engine

@@ -14,6 +14,7 @@ namespace lorafarm::engine {
 struct EvalOptions {
   int max_seq_length = 2048;  // longer samples are cut (mlx-lm's default length)
   int batch_size = 8;
+  bool add_eos = false;  // evaluate_split: score EOS after each text (load_text_split)
 };
 
 struct EvalResult {
@@ -31,9 +32,10 @@ EvalResult evaluate_sequences(const Model& model, std::vector<std::vector<TokenI
                               const EvalOptions& options);
 
 // Tokenizes the `text` records of `{folder}/{split}.jsonl`: BOS (when the
-// tokenizer adds one) + ids, cut at max_seq_length.
+// tokenizer adds one) + ids (+ EOS with add_eos, unless the text ends with
+// it, as training's data sets do), cut at max_seq_length.
 std::vector<std::vector<TokenId>> load_text_split(const std::filesystem::path& folder, const std::string& split,
-                                                  const Tokenizer& tokenizer, int max_seq_length);
+                                                  const Tokenizer& tokenizer, int max_seq_length, bool add_eos = false);
 
 EvalResult evaluate_split(const Model& model, const Tokenizer& tokenizer, const std::filesystem::path& folder,
                           const std::string& split, const EvalOptions& options);

@@ -90,7 +90,7 @@ TEST(SweepArtifacts, TheBestAdapterOutlivesTheSweepAndLoadsInAFreshProcess) {
 
   // The recorded final validation loss comes back from the adapter alone.
   const auto eval = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split", "valid",
-                                  "--adapter", adapter->string(), "--max-seq-length", "96", "--batch-size", "4", "--json"});
+                                  "--adapter", adapter->string(), "--max-seq-length", "96", "--batch-size", "4", "--add-eos", "--json"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const double recorded = store.result(best->id)->metrics.at("val_loss").get<double>();
   EXPECT_NEAR(json::parse(eval.out)["loss"].get<double>(), recorded, 1e-5 * recorded);

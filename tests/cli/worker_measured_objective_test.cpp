@@ -48,7 +48,7 @@ std::map<double, Recorded> sweep(const std::string& metric, const std::string& c
 
 TEST(WorkerMeasuredObjective, PeakRssOfACommandTrialIsItsObjective) {
   // Each trial holds x MB of written bytes; it prints a loss but no memory figure.
-  const auto trials = sweep("peak_rss_mb", "python3 -c \"b = b'x' * int({x} * 1e6); print('{\\\"final\\\": true, \\\"val_loss\\\": 1}')\"",
+  const auto trials = sweep("peak_rss_mb", "X={x} python3 -c \"import os; b = b'x' * int(float(os.environ['X']) * 1e6); print('{\\\"final\\\": true, \\\"val_loss\\\": 1}')\"",
                             json::array({8, 64, 160}));
   ASSERT_EQ(trials.size(), 3u);
   for (const auto& [x, r] : trials) {
@@ -71,7 +71,7 @@ TEST(WorkerMeasuredObjective, WallSecondsOfASilentCommandTrialIsItsObjective) {
 
 TEST(WorkerMeasuredObjective, ATrialsOwnPeakFigureDoesNotReplaceTheWorkersMeasurement) {
   // The trial claims 1 MB; the worker's wait4 figure (a python process, > 5 MiB) decides.
-  const auto trials = sweep("peak_rss_mb", "python3 -c \"print('{\\\"final\\\": true, \\\"val_loss\\\": {x}, \\\"peak_rss_mb\\\": 1}')\"",
+  const auto trials = sweep("peak_rss_mb", "python3 -c \"print('{\\\"final\\\": true, \\\"val_loss\\\": 1, \\\"peak_rss_mb\\\": 1}')\" # {x}",
                             json::array({1}));
   ASSERT_EQ(trials.size(), 1u);
   EXPECT_GT(trials.begin()->second.objective, 5);
