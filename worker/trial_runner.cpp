@@ -16,7 +16,7 @@
 #include <fstream>
 
 #include "schema/sha256.h"
-#include "worker/child_spawn.h"
+#include "process/child_spawn.h"
 #include "worker/command_template.h"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "worker/child_spawn.h"
+#include "process/child_spawn.h"
 
 #include <sched.h>
 #include <signal.h>
