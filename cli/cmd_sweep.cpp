@@ -2,8 +2,6 @@
 // own local worker agents over ipc:// and restarts any that die.
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +19,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/dashboard_server.h"
 #include "coordinator/summary.h"
+#include "process/child.h"
 #include "schema/artifact_dir.h"
 #include "schema/curve_keys.h"
 #include "schema/sweep_spec.h"
@@ -50,7 +49,8 @@ struct SweepOptions {
   int dashboard_port = 8080;
 };
 
-// Local worker agents: child processes that die with the sweep.
+// Local worker agents: child processes that die with the sweep, each in its
+// own process group (a terminal's Ctrl-C goes to the sweep only).
 class LocalWorkers {
  public:
   LocalWorkers(std::string endpoint, std::filesystem::path workdir, int heartbeat_ms)
@@ -58,76 +58,49 @@ class LocalWorkers {
   ~LocalWorkers() { stop(); }
 
   void start(int count) {
-    for (int i = 0; i < count; ++i) pids_.push_back(spawn(i));
+    for (int i = 0; i < count; ++i) workers_.push_back(spawn(i));
   }
   // Restarts workers that died (e.g. killed by the OOM killer).
   void respawn_dead() {
-    for (std::size_t i = 0; i < pids_.size(); ++i) {
-      if (pids_[i] <= 0) continue;
-      int status = 0;
-      if (::waitpid(pids_[i], &status, WNOHANG) == pids_[i]) {
-        spdlog::warn("local worker {} (pid {}) died; restarting it", i, pids_[i]);
-        pids_[i] = spawn(static_cast<int>(i));
-      }
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!workers_[i].running() || !workers_[i].poll()) continue;
+      spdlog::warn("local worker {} (pid {}) {}; restarting it", i, workers_[i].pid(), workers_[i].exit_status()->describe());
+      workers_[i] = spawn(static_cast<int>(i));
     }
   }
   // Waits up to `seconds` for workers to exit (after SHUTDOWN), then kills the rest.
   void stop(double seconds = 5.0) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    for (auto& pid : pids_) {
-      while (pid > 0) {
-        if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-          pid = 0;
-          break;
-        }
-        if (std::chrono::steady_clock::now() > until) {
-          ::kill(pid, SIGKILL);
-          ::waitpid(pid, nullptr, 0);
-          pid = 0;
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    for (auto& worker : workers_)
+      if (worker.running() && !worker.wait_until(until)) worker.kill();
   }
 
  private:
-  pid_t spawn(int index) {
-    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-    std::vector<std::string> args{self,
-                                  "worker",
-                                  "--connect",
-                                  endpoint_,
-                                  "--slots",
-                                  "1",
-                                  "--id",
-                                  "local-" + std::to_string(::getpid()) + "-" + std::to_string(index),
-                                  "--workdir",
-                                  workdir_.string(),
-                                  "--heartbeat-ms",
-                                  std::to_string(heartbeat_ms_),
-                                  "--log-level",
-                                  "warn"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("cannot start a local worker: fork failed");
-    if (pid == 0) {
-      ::setpgid(0, 0);  // a terminal's Ctrl-C goes to the sweep only
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
+  process::Child spawn(int index) const {
+    process::ChildSpec spec;
+    spec.argv = {std::filesystem::read_symlink("/proc/self/exe").string(),
+                 "worker",
+                 "--connect",
+                 endpoint_,
+                 "--slots",
+                 "1",
+                 "--id",
+                 "local-" + std::to_string(::getpid()) + "-" + std::to_string(index),
+                 "--workdir",
+                 workdir_.string(),
+                 "--heartbeat-ms",
+                 std::to_string(heartbeat_ms_),
+                 "--log-level",
+                 "warn"};
+    spec.exec_failure = "lorafarm sweep: cannot start a local worker";
+    return process::Child(spec);  // PR_SET_PDEATHSIG: dies with this (the main) thread
   }
 
   std::string endpoint_;
   std::filesystem::path workdir_;
   int heartbeat_ms_;
-  std::vector<pid_t> pids_;
+  std::vector<process::Child> workers_;
 };
 
 std::string progress_line(const coordinator::ProgressSnapshot& p) {

@@ -4,17 +4,15 @@
 #include "coordinator/dashboard_actions.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <regex>
-#include <thread>
 
 #include "coordinator/dashboard_api.h"
+#include "process/run_captured.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 
@@ -34,15 +32,6 @@ bool inside(const fs::path& root, const fs::path& path) {
   }
   return true;
 }
-
-std::vector<char*> c_argv(std::vector<std::string>& argv) {
-  std::vector<char*> out;
-  for (auto& a : argv) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
 
 // A name safe to use as a file name: letters, digits, - _ . only.
 std::string file_stem(std::string_view name) {
@@ -96,85 +85,20 @@ fs::path confined_path(const fs::path& root, const fs::path& candidate) {
   return resolved;
 }
 
-ChildOutput run_child(const std::vector<std::string>& argv_in, double timeout_seconds, std::size_t max_output) {
-  std::vector<std::string> argv = argv_in;
-  auto args = c_argv(argv);
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  ChildOutput result;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_streams = 2;
-  char buffer[4096];
-  while (open_streams > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    if (::poll(fds, 2, static_cast<int>(std::min<long long>(left, 200))) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n <= 0) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_streams;
-      } else if (sinks[i]->size() < max_output) {
-        sinks[i]->append(buffer, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit_code = decode_status(status);
-  return result;
-}
-
 DashboardActions::DashboardActions(ActionPaths paths) : paths_(std::move(paths)) {}
 
 DashboardActions::~DashboardActions() {
   std::lock_guard lock(mutex_);
-  for (auto& c : children_)
-    if (!c.exit_code) ::kill(c.pid, SIGTERM);
+  for (auto& c : children_) c.process.signal(SIGTERM);  // the sweep stops its trials and workers itself
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (auto& c : children_) {
-    while (!c.exit_code) {
-      int status = 0;
-      if (::waitpid(c.pid, &status, WNOHANG) == c.pid) {
-        c.exit_code = decode_status(status);
-      } else if (std::chrono::steady_clock::now() > until) {
-        ::kill(c.pid, SIGKILL);
-        ::waitpid(c.pid, &status, 0);
-        c.exit_code = -SIGKILL;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-  }
+  for (auto& c : children_)
+    if (c.process.running() && !c.process.wait_until(until)) c.process.kill();
 }
 
 void DashboardActions::reap() {
-  for (auto& c : children_) {
-    int status = 0;
-    if (!c.exit_code && ::waitpid(c.pid, &status, WNOHANG) == c.pid) c.exit_code = decode_status(status);
-  }
+  for (auto& c : children_)
+    if (!c.exit_code)
+      if (const auto status = c.process.poll()) c.exit_code = status->code_or_negative_signal();
 }
 
 json DashboardActions::sweeps() {
@@ -182,7 +106,7 @@ json DashboardActions::sweeps() {
   reap();
   json out = json::array();
   for (const auto& c : children_)
-    out.push_back({{"pid", c.pid}, {"experiment", c.experiment}, {"log", c.log}, {"running", !c.exit_code},
+    out.push_back({{"pid", c.process.pid()}, {"experiment", c.experiment}, {"log", c.log}, {"running", !c.exit_code},
                    {"exit_code", c.exit_code ? json(*c.exit_code) : json(nullptr)}});
   return out;
 }
@@ -267,28 +191,26 @@ json DashboardActions::start_sweep(const json& request) {
   const auto log_path = paths_.artifacts / "logs" / (stem + ".log");
   std::ofstream(spec_path) << spec.dump(2) << "\n";
 
-  std::vector<std::string> argv{paths_.binary.string(), "sweep",       spec_path.string(), "--db",
-                                paths_.db.string(),     "--workdir",   (paths_.artifacts / "work" / file_stem(parsed.name)).string(),
-                                "--workers",            std::to_string(workers), "--json"};
-  auto args = c_argv(argv);
+  process::ChildSpec child;
+  child.argv = {paths_.binary.string(), "sweep",       spec_path.string(), "--db",
+                paths_.db.string(),     "--workdir",   (paths_.artifacts / "work" / file_stem(parsed.name)).string(),
+                "--workers",            std::to_string(workers), "--json"};
+  child.die_with_parent = false;  // its own group too: a Ctrl-C of the server does not stop it mid-trial
+  child.exec_failure = "lorafarm serve: cannot start the sweep";
   const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0) throw std::runtime_error("cannot write " + log_path.string());
-  const pid_t pid = ::fork();
-  if (pid < 0) {
+  child.stdout_fd = log;
+  child.stderr_fd = log;
+  process::Child started;
+  try {
+    started = process::Child(child);
+  } catch (...) {
     ::close(log);
-    throw std::runtime_error("cannot start a sweep: fork failed");
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);  // its own group: a Ctrl-C of the server does not stop it mid-trial
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+    throw;
   }
   ::close(log);
-  children_.push_back({pid, parsed.name, log_path.string(), std::nullopt});
+  const pid_t pid = started.pid();
+  children_.push_back({std::move(started), parsed.name, log_path.string(), std::nullopt});
   return {{"experiment", parsed.name}, {"pid", pid}, {"spec", spec_path.string()}, {"log", log_path.string()}};
 }
 
@@ -323,12 +245,12 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   if (model.is_relative()) model = paths_.examples / model;
   if (!fs::is_directory(model)) throw ApiError(404, "the experiment's model folder " + model.string() + " does not exist here");
 
-  const auto out = run_child({paths_.binary.string(), "generate", "--model", model.string(), "--adapter", adapter_dir.string(), "--prompt", prompt,
+  const auto out = process::run_captured({paths_.binary.string(), "generate", "--model", model.string(), "--adapter", adapter_dir.string(), "--prompt", prompt,
                               "--max-tokens", std::to_string(max_tokens)},
                              timeout_seconds);
   if (out.timed_out) throw ApiError(504, "generation took longer than " + std::to_string(static_cast<int>(timeout_seconds)) + " s");
-  if (out.exit_code != 0) {
-    std::string message = out.err.empty() ? "lorafarm generate exited with status " + std::to_string(out.exit_code) : out.err;
+  if (out.status.code() != 0) {
+    std::string message = out.err.empty() ? "lorafarm generate " + out.status.describe() : out.err;
     while (!message.empty() && message.back() == '\n') message.pop_back();
     throw ApiError(422, message);
   }

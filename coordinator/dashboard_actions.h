@@ -3,8 +3,6 @@
 // server passes on is confined to a root folder (canonicalized, prefix-checked).
 #pragma once
 
-#include <sys/types.h>
-
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -13,21 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "process/child.h"
+
 namespace lorafarm::coordinator {
 
 // `candidate` (relative ones resolve against `root`) as a canonical path that
 // exists and lies inside `root`. Throws ApiError: 403 outside, 404 missing.
 std::filesystem::path confined_path(const std::filesystem::path& root, const std::filesystem::path& candidate);
-
-struct ChildOutput {
-  int exit_code = -1;  // -signal when killed
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-};
-// Runs argv[0] (a path) with no stdin; kills it after `timeout_seconds`.
-// Output beyond `max_output` bytes per stream is dropped.
-ChildOutput run_child(const std::vector<std::string>& argv, double timeout_seconds, std::size_t max_output = 1 << 20);
 
 struct ActionPaths {
   std::filesystem::path db;         // the store the sweeps write
@@ -62,10 +52,10 @@ class DashboardActions {
 
  private:
   struct Child {
-    pid_t pid = -1;
+    process::Child process;  // a sweep outlives a crash of the server (no PR_SET_PDEATHSIG)
     std::string experiment;
     std::string log;
-    std::optional<int> exit_code;
+    std::optional<int> exit_code;  // the exit code, or -signal
   };
   void reap();
 

@@ -162,6 +162,14 @@ void save_adapter(const std::filesystem::path& dir, const TrainableModel& model,
     config["use_rslora"] = c.alpha ? c.rslora : false;
     config["bias"] = "none";
     config["fan_in_fan_out"] = false;
+    // The rest of PEFT's LoraConfig fields, at the values that describe this adapter.
+    const bool named_base = config.contains("model") && config["model"].is_string();
+    config["base_model_name_or_path"] = named_base ? config["model"] : nlohmann::json();
+    config["inference_mode"] = true;
+    config["init_lora_weights"] = true;
+    config["layers_pattern"] = nullptr;
+    config["modules_to_save"] = nullptr;
+    config["revision"] = nullptr;
   }
   config["lorafarm"] = lorafarm;
   write_text(dir / "adapter_config.json", config.dump(2) + "\n");

@@ -5,7 +5,8 @@
 //          model.layers.N.<module>.lora_a [in, r], .lora_b [r, out], DoRA .m [out];
 //          full fine-tuning saves every weight under its HF name.
 //  PEFT:   adapter_config.json (peft_type LORA, r, lora_alpha, target_modules,
-//          use_dora, use_rslora, layers_to_transform) + adapter_model.safetensors
+//          use_dora, use_rslora, layers_to_transform, and LoraConfig's other
+//          fields: tests/engine/peft_fixture) + adapter_model.safetensors
 //          with base_model.model.model.layers.N.<module>.lora_A.weight [r, in],
 //          .lora_B.weight [out, r], DoRA .lora_magnitude_vector [out].
 //

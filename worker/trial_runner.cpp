@@ -1,14 +1,10 @@
-// Child-process management for trials: spawn, pipes, timeouts, wait4.
+// A trial as a child process: its pipes, timeout, memory limit and outcome (the process itself is a process::Child).
 #include "worker/trial_runner.h"
 
 #include "worker/engine_trial_config.h"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,7 +13,6 @@
 
 #include "schema/sha256.h"
 #include "schema/trial_metric.h"
-#include "worker/child_spawn.h"
 #include "worker/command_template.h"
 
 extern char** environ;
@@ -30,11 +25,6 @@ namespace {
 constexpr std::size_t kStderrTail = 4096;
 constexpr std::size_t kMaxLine = 1 << 20;
 constexpr double kKillGraceSeconds = 1.0;
-
-std::string signal_name(int sig) {
-  const char* name = ::strsignal(sig);
-  return name ? name : "signal " + std::to_string(sig);
-}
 
 // Resident set size of a live process, from /proc (MB).
 std::optional<double> current_rss_mb(pid_t pid) {
@@ -83,13 +73,9 @@ TrialProcess::TrialProcess(TrialLaunch launch, const std::filesystem::path& work
 }
 
 TrialProcess::~TrialProcess() {
-  if (pid_ > 0 && !finished_) {
-    ::kill(-pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  // child_ kills the group and reaps a trial still running.
   close_fd(out_fd_);
   close_fd(err_fd_);
-  close_fd(exit_fd_);
 }
 
 void TrialProcess::spawn(const std::filesystem::path& self_exe) {
@@ -139,10 +125,12 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   // on 2 busy cores). Sleeping waits cost little when a core is free.
   if (launch_.engine && !env.count("OMP_WAIT_POLICY")) env["OMP_WAIT_POLICY"] = "PASSIVE";
 
-  ChildSpec child;
+  process::ChildSpec child;
   child.argv = std::move(argv);
-  for (const auto& [k, v] : env) child.env.push_back(k + "=" + v);
+  child.env.emplace();
+  for (const auto& [k, v] : env) child.env->push_back(k + "=" + v);
   child.dir = trial_dir_.string();
+  child.exec_failure = "lorafarm worker: cannot execute the trial command";
   const std::string input = launch_.params.dump() + "\n";
 
   int in_pipe[2], out_pipe[2], err_pipe[2];
@@ -158,16 +146,12 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   child.stdin_fd = in_pipe[0];
   child.stdout_fd = out_pipe[1];
   child.stderr_fd = err_pipe[1];
-  pid_t pid = -1;
   try {
-    pid = spawn_child(child);
+    child_ = process::Child(child);
   } catch (...) {
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
     throw;
   }
-  pid_ = pid;
-  ::setpgid(pid, pid);  // also from the parent, to avoid racing the child
-  exit_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -245,10 +229,10 @@ void TrialProcess::handle_line(std::string_view line, std::vector<json>& reports
 }
 
 void TrialProcess::kill(const std::string& cause, double now) {
-  if (finished_ || pid_ <= 0 || !kill_cause_.empty()) return;
+  if (finished_ || !child_.started() || !kill_cause_.empty()) return;
   kill_cause_ = cause;
   kill_sent_ = now;
-  ::kill(-pid_, SIGTERM);
+  child_.signal_group(SIGTERM);
 }
 
 bool TrialProcess::poll(double now) {
@@ -256,35 +240,32 @@ bool TrialProcess::poll(double now) {
   if (kill_cause_.empty() && launch_.timeout_seconds > 0 && now - started_ > launch_.timeout_seconds) {
     kill_cause_ = "timeout";
     kill_sent_ = now;
-    ::kill(-pid_, SIGKILL);  // a timed-out trial gets no grace
+    child_.signal_group(SIGKILL);  // a timed-out trial gets no grace
     sigkill_sent_ = true;
   }
   if (kill_cause_.empty() && launch_.memory_limit_mb && now - last_memory_check_ > 0.1) {
     last_memory_check_ = now;
-    if (const auto rss = current_rss_mb(pid_); rss && *rss > *launch_.memory_limit_mb) {
+    if (const auto rss = current_rss_mb(child_.pid()); rss && *rss > *launch_.memory_limit_mb) {
       kill_cause_ = "memory";
       kill_sent_ = now;
-      ::kill(-pid_, SIGKILL);
+      child_.signal_group(SIGKILL);
       sigkill_sent_ = true;
     }
   }
   if (!kill_cause_.empty() && !sigkill_sent_ && now - kill_sent_ > kKillGraceSeconds) {
-    ::kill(-pid_, SIGKILL);
+    child_.signal_group(SIGKILL);
     sigkill_sent_ = true;
   }
-  int status = 0;
-  rusage usage{};
-  const pid_t done = ::wait4(pid_, &status, WNOHANG, &usage);
-  if (done != pid_) return false;
+  const auto status = child_.poll();
+  if (!status) return false;
   // Drain what the child wrote before it exited; grandchildren holding the
   // pipes open do not keep the trial alive.
   if (out_fd_ >= 0) reports_at_exit_ = read_available(out_fd_);
   if (err_fd_ >= 0) read_available(err_fd_);
   close_fd(out_fd_);
   close_fd(err_fd_);
-  close_fd(exit_fd_);
-  if (!kill_cause_.empty()) ::kill(-pid_, SIGKILL);  // leftovers of the group
-  finish(status, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  if (!kill_cause_.empty()) child_.signal_group(SIGKILL);  // leftovers of the group
+  finish(*status);
   return true;
 }
 
@@ -294,24 +275,25 @@ void TrialProcess::fail_now(const std::string& cause, const std::string& message
               {"body", {{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"cause", cause}, {"message", message}, {"wall_seconds", 0.0}}}};
 }
 
-void TrialProcess::finish(int status, double peak_rss_mb) {
+void TrialProcess::finish(const process::ExitStatus& status) {
   finished_ = true;
   const double wall = monotonic_seconds() - started_;
-  json body{{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"peak_rss_mb", peak_rss_mb}, {"wall_seconds", wall}};
+  json body{{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"peak_rss_mb", status.peak_rss_mb}, {"wall_seconds", wall}};
   auto failed = [&](const std::string& cause, const std::string& message) {
     body["cause"] = cause;
     body["message"] = message;
     body["stderr_tail"] = err_tail_.size() > kStderrTail ? err_tail_.substr(err_tail_.size() - kStderrTail) : err_tail_;
-    if (WIFEXITED(status)) body["exit_code"] = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) body["signal"] = WTERMSIG(status);
+    if (status.exited()) body["exit_code"] = status.code();
+    if (status.signaled()) body["signal"] = status.signal();
     outcome_ = {{"type", "FAILED"}, {"body", body}};
   };
   if (kill_cause_ == "timeout") return failed("timeout", "exceeded the timeout of " + json(launch_.timeout_seconds).dump() + " s");
   if (kill_cause_ == "memory")
     return failed("memory", "resident memory exceeded the limit of " + json(*launch_.memory_limit_mb).dump() + " MB");
   if (!kill_cause_.empty()) return failed(kill_cause_, kill_cause_ == "stopped" ? "stopped by the scheduler" : "cancelled");
-  if (WIFSIGNALED(status)) return failed("signal", "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + signal_name(WTERMSIG(status)) + ")");
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) return failed("exit", "exited with status " + std::to_string(WEXITSTATUS(status)));
+  if (status.signaled()) return failed("signal", status.describe());
+  if (status.exited() && status.code() != 0) return failed("exit", status.describe());
+  if (!status.known) return failed("exit", status.describe());
   const auto& final = final_ ? final_ : candidate_final_;
   // An objective the worker measures itself (peak_rss_mb, wall_seconds) needs
   // no final line: a trial that exits 0 has it (schema/trial_metric.h).

@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "process/child.h"
+
 namespace lorafarm::worker {
 
 // Everything an ASSIGN says about a trial.
@@ -56,13 +58,13 @@ class TrialProcess {
 
   const TrialLaunch& launch() const { return launch_; }
   const std::filesystem::path& trial_dir() const { return trial_dir_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // Open output pipes to poll (-1 once closed).
   int stdout_fd() const { return out_fd_; }
   int stderr_fd() const { return err_fd_; }
   // Readable once the child has exited (a pidfd; -1 where the kernel has
   // none): lets the caller wake up for the exit instead of polling for it.
-  int exit_fd() const { return exit_fd_; }
+  int exit_fd() const { return finished_ ? -1 : child_.exit_fd(); }
 
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
@@ -83,16 +85,15 @@ class TrialProcess {
   void spawn(const std::filesystem::path& self_exe);
   void handle_line(std::string_view line, std::vector<nlohmann::json>& reports);
   void close_fd(int& fd);
-  void finish(int status, double peak_rss_mb);
+  void finish(const process::ExitStatus& status);
   void fail_now(const std::string& cause, const std::string& message);
   std::vector<nlohmann::json> artifacts() const;
 
   TrialLaunch launch_;
   std::filesystem::path trial_dir_;
-  pid_t pid_ = -1;
+  process::Child child_;  // killed with its group if still running when the trial is dropped
   int out_fd_ = -1;
   int err_fd_ = -1;
-  int exit_fd_ = -1;
   double started_ = 0;
   std::string out_buffer_;
   std::vector<nlohmann::json> reports_at_exit_;

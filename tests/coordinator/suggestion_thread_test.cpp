@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -98,13 +102,71 @@ TEST(SuggestionThread, TheSamplersFailureReachesTheCaller) {
   EXPECT_FALSE(thread.busy());
 }
 
+// What a BlockingSampler went through, kept outside it so the test can read
+// it after the sampler is destroyed.
+struct SuggestLog {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool entered = false;   // suggest() started
+  bool released = false;  // the test let it finish
+  bool returned = false;  // suggest() returned
+  bool destroyed = false;
+  bool destroyed_mid_suggest = false;
+};
+
+// suggest() blocks until the test releases it.
+class BlockingSampler : public search::Sampler {
+ public:
+  explicit BlockingSampler(std::shared_ptr<SuggestLog> log) : log_(std::move(log)) {}
+  ~BlockingSampler() override {
+    std::lock_guard lock(log_->mutex);
+    log_->destroyed = true;
+    log_->destroyed_mid_suggest = log_->entered && !log_->returned;
+  }
+  std::vector<search::Params> suggest(int n, std::span<const search::Observation>) override {
+    const auto log = log_;  // our own reference: the log outlives even a wrongly destroyed sampler
+    std::unique_lock lock(log->mutex);
+    log->entered = true;
+    log->changed.notify_all();
+    log->changed.wait(lock, [&] { return log->released; });
+    std::vector<search::Params> out(static_cast<std::size_t>(n), search::Params{{"x", 1}});
+    log->returned = true;
+    return out;
+  }
+  void tell(const search::Observation&) override {}
+  std::string name() const override { return "blocking"; }
+  bool slow() const override { return true; }
+
+ private:
+  std::shared_ptr<SuggestLog> log_;
+};
+
 TEST(SuggestionThread, DestroyingItWaitsForARunningRequest) {
-  auto owned = std::make_unique<FakeSampler>(true);
+  auto log = std::make_shared<SuggestLog>();
+  auto thread = std::make_unique<SuggestionThread>(std::make_unique<BlockingSampler>(log));
+  thread->request(1, {});
   {
-    SuggestionThread thread(std::move(owned));
-    thread.request(1, {});
-  }  // must not crash or leave a thread touching a destroyed sampler
-  SUCCEED();
+    std::unique_lock lock(log->mutex);
+    ASSERT_TRUE(log->changed.wait_for(lock, 5s, [&] { return log->entered; }));
+  }
+  std::atomic<bool> destructor_returned{false};
+  std::thread destroyer([&] {
+    thread.reset();
+    destructor_returned = true;
+  });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(destructor_returned) << "the destructor returned while suggest() still ran";
+  {
+    std::lock_guard lock(log->mutex);
+    EXPECT_FALSE(log->destroyed) << "the sampler was destroyed while suggest() still ran";
+    log->released = true;
+  }
+  log->changed.notify_all();
+  destroyer.join();
+  std::lock_guard lock(log->mutex);
+  EXPECT_TRUE(log->returned);
+  EXPECT_TRUE(log->destroyed);  // the thread owns its sampler and destroys it, after the request
+  EXPECT_FALSE(log->destroyed_mid_suggest);
 }
 
 }  // namespace
