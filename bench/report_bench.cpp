@@ -14,7 +14,7 @@
 #include <random>
 #include <string>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "schema/store.h"
 
 namespace {

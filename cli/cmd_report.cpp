@@ -8,7 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/input_paths.h"
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "engine/adapter_io.h"
 #include "engine/dataset.h"
 #include "engine/model_config.h"

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.h"
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_server.h"
 
 namespace lorafarm::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "coordinator/summary.h"
+#include "report/summary.h"
 #include "schema/store.h"
 
 namespace lorafarm::cli {

@@ -18,8 +18,8 @@
 #include "cli/input_paths.h"
 #include "cli/progress.h"
 #include "coordinator/coordinator.h"
-#include "coordinator/dashboard_server.h"
-#include "coordinator/summary.h"
+#include "dashboard/dashboard_server.h"
+#include "report/summary.h"
 #include "schema/curve_keys.h"
 #include "schema/sweep_spec.h"
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "schema/store.h"
 #include "test_support.h"
 

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "cli/background_process.h"
-#include "coordinator/dashboard_http.h"
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_http.h"
+#include "dashboard/dashboard_server.h"
 #include "schema/store.h"
 #include "test_support.h"
 

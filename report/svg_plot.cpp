@@ -1,5 +1,5 @@
 // SVG building blocks for the report: scales, tick choice, a chart frame.
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 
 #include <algorithm>
 #include <array>

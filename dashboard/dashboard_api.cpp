@@ -1,9 +1,9 @@
 // Read-only JSON views for the dashboard, computed from the store alone.
-#include "coordinator/dashboard_api.h"
+#include "dashboard/dashboard_api.h"
 
 #include <map>
 
-#include "coordinator/summary.h"
+#include "report/summary.h"
 
 namespace lorafarm::coordinator {
 

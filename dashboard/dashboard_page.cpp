@@ -1,7 +1,7 @@
 // The dashboard's one page: HTML, CSS and JS in a raw string, served at "/".
 // No network beyond its own /api/ (no CDN, no fonts); it polls the API every
 // second and redraws the trial table and the learning curves in place.
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_server.h"
 
 namespace lorafarm::coordinator {
 

@@ -6,7 +6,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 
 namespace lorafarm::coordinator {
 

@@ -6,8 +6,8 @@
 #include <numeric>
 #include <set>
 
-#include "coordinator/report.h"
-#include "coordinator/svg_plot.h"
+#include "report/report.h"
+#include "report/svg_plot.h"
 
 namespace lorafarm::coordinator {
 

@@ -1,5 +1,5 @@
 // Experiment summaries computed from the store alone (read-only is enough).
-#include "coordinator/summary.h"
+#include "report/summary.h"
 
 #include <Eigen/Core>
 

@@ -1,7 +1,7 @@
 // Write actions of the dashboard: sweeps and generations run as child
 // processes of the real `lorafarm` binary, so the server never trains or
 // loads a model itself and a crash there cannot take it down.
-#include "coordinator/dashboard_actions.h"
+#include "dashboard/dashboard_actions.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include <regex>
 #include <thread>
 
-#include "coordinator/dashboard_api.h"
+#include "dashboard/dashboard_api.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 

@@ -1,7 +1,7 @@
 // The method-comparison report on a real SQLite store built through the Store
 // API: the Markdown table, CSV and JSON carry the DB's numbers, every HTML
 // plot has data marks, and the importance measure finds the parameter that matters.
-#include "coordinator/report.h"
+#include "report/report.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 #include "test_support.h"
 
 namespace lorafarm::testing {

@@ -1,13 +1,13 @@
 // The report's four forms: a self-contained HTML page (comparison table +
 // inline SVG plots), a Markdown table for a PR, and CSV / JSON of every trial.
-#include "coordinator/report.h"
+#include "report/report.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
 
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 
 namespace lorafarm::coordinator {
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "coordinator/summary.h"
+#include "report/summary.h"
 #include "schema/store.h"
 
 namespace lorafarm::coordinator {

@@ -1,6 +1,6 @@
 // The dashboard's HTTP routes: the page, the read-only API and the two write
 // actions, with one JSON error shape ({"error": "..."}) for every 4xx/5xx.
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,10 +10,10 @@
 #include <sstream>
 #include <thread>
 
-#include "coordinator/dashboard_actions.h"
-#include "coordinator/dashboard_api.h"
-#include "coordinator/dashboard_http.h"
-#include "coordinator/report.h"
+#include "dashboard/dashboard_actions.h"
+#include "dashboard/dashboard_api.h"
+#include "dashboard/dashboard_http.h"
+#include "report/report.h"
 #include "schema/store.h"
 
 namespace lorafarm::coordinator {
