@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/base_row.h"
 #include "cli/command.h"
 #include "cli/input_paths.h"
 #include "cli/progress.h"
@@ -191,23 +192,26 @@ int run_sweep(const SweepOptions& options) {
     }
   };
 
+  const schema::SweepSpec base_spec = spec;  // scores the base model's reference row (cli/base_row.h)
   coordinator::Coordinator coord(std::move(spec), co);
   if (!options.bind.empty()) std::cerr << "coordinator listening on " << coord.endpoint() << "\n";
   // The live dashboard, read-only, on its own threads of this process (docs/dashboard.md).
-  std::unique_ptr<coordinator::DashboardServer> dashboard;
+  std::unique_ptr<dashboard::DashboardServer> dashboard;
   if (options.dashboard) {
-    coordinator::DashboardOptions d;
+    dashboard::DashboardOptions d;
     d.db = options.db;
     d.port = options.dashboard_port;
     d.read_only = true;
     if (!options.workdir.empty()) d.artifacts = options.workdir;
     else if (!temp.empty()) d.artifacts = temp / "work";
-    dashboard = std::make_unique<coordinator::DashboardServer>(d);
+    dashboard = std::make_unique<dashboard::DashboardServer>(d);
     dashboard->start();
     std::cerr << "dashboard on " << dashboard->url() << std::endl;
   }
   coordinator::RunOutcome outcome;
   if (coord.has_work()) {
+    // Once per experiment, before any trial competes for the cores.
+    store_base_row_once(options.db, coord.experiment_id(), base_spec, options.json);
     if (options.bind.empty()) {
       const int n = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
       const auto workdir = options.workdir.empty() ? temp / "work" : std::filesystem::path(options.workdir);
@@ -232,13 +236,13 @@ int run_sweep(const SweepOptions& options) {
   const auto experiments = store.experiments();
   for (const auto& e : experiments) {
     if (e.id != outcome.experiment_id) continue;
-    const auto summary = coordinator::summarize(store, e);
+    const auto summary = report::summarize(store, e);
     if (options.json) {
-      auto out = coordinator::to_json(summary);
+      auto out = report::to_json(summary);
       out["dropped_messages"] = outcome.dropped_messages;
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << coordinator::render_table(summary);
+      std::cout << report::render_table(summary);
     }
   }
   if (outcome.interrupted) return kExitInterrupted;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 // `candidate` (relative ones resolve against `root`) as a canonical path that
 // exists and lies inside `root`. Throws ApiError: 403 outside, 404 missing.
@@ -68,10 +68,11 @@ class DashboardActions {
     std::optional<int> exit_code;
   };
   void reap();
+  static pid_t spawn_logged(std::vector<std::string>& argv, const std::filesystem::path& log_path);
 
   ActionPaths paths_;
   std::mutex mutex_;
   std::vector<Child> children_;
 };
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 struct DashboardOptions {
   std::filesystem::path db = "lorafarm.db";
@@ -53,4 +53,4 @@ class DashboardServer {
 // The embedded page (coordinator/dashboard_page.cpp).
 std::string_view dashboard_page();
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

@@ -55,7 +55,7 @@ TEST(ReportCli, MarkdownIsTheLibraryTableAndJsonGoesToAFile) {
   ASSERT_EQ(md.exit_code, 0) << md.err;
   {
     auto store = schema::Store::open_reader(db);
-    EXPECT_EQ(md.out, coordinator::render_report(store, *store.find_experiment("cmp"), coordinator::ReportFormat::Markdown, {}));
+    EXPECT_EQ(md.out, report::render_report(store, *store.find_experiment("cmp"), report::ReportFormat::Markdown, {}));
   }
   const auto out = dir / "report.json";
   const auto r = run_lorafarm({"report", "cmp", "--db", db.string(), "--format", "json", "-o", out.string()});
