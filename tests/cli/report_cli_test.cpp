@@ -14,7 +14,7 @@
 #include "test_support.h"
 
 namespace lorafarm::testing {
-// Defined in tests/coordinator/report_test.cpp (the same test binary).
+// Defined in tests/report/report_test.cpp (the same test binary).
 schema::ExperimentRecord report_experiment(const std::string& name, const std::string& spec_json);
 void build_report_store(const std::filesystem::path& path);
 void build_report_store(const std::filesystem::path& path, const std::string& spec_json, const std::string& spec_hash);
