@@ -400,55 +400,6 @@ TEST(DashboardCli, SweepDashboardServesWhileTheSweepRuns) {
   EXPECT_EQ(sweep.wait(30), 0) << read_file(dir / "sweep.log");
 }
 
-
-// The base model's reference row is scored once, when `lorafarm sweep` starts
-// the experiment, and the dashboard's comparison shows it. Its oracle is
-// `lorafarm eval` (the inference model, another code path) on the same split
-// with the same sequence cut; `add_eos: false` because eval scores BOS + text.
-TEST(DashboardEngine, SummaryHasTheBaseRowASweepStoredEqualToEval) {
-  ScratchDir dir;
-  const auto spec = dir / "spec.json";
-  write_file(spec, json{{"name", "base-row"},
-                        {"model", bundled_model().string()},
-                        {"data", bundled_data("fortunes").string()},
-                        {"budget", {{"trials", 1}}},
-                        {"search_space", {{"method", {{"type", "categorical"}, {"values", {"lora"}}}}}},
-                        {"fixed", {{"iters", 1}, {"batch_size", 4}, {"max_seq_length", 48}, {"add_eos", false}, {"threads", 1}}},
-                        {"trial", {{"kind", "engine"}, {"timeout_seconds", 120}}}}
-                       .dump());
-  const auto db = dir / "runs.db";
-  const auto sweep = run_lorafarm({"sweep", spec.string(), "--db", db.string(), "--workers", "1", "--json"});
-  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
-
-  dashboard::DashboardOptions o;
-  o.db = db;
-  o.artifacts = dir / "artifacts";
-  o.port = 0;
-  o.read_only = true;
-  dashboard::DashboardServer server(o);
-  server.start();
-  httplib::Client client("127.0.0.1", server.port());
-  const auto r = client.Get("/api/experiments/base-row/summary");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200) << r->body;
-  const json base = body_of(r)["base"];
-  ASSERT_TRUE(base.is_object()) << r->body;
-  EXPECT_EQ(base["settings"]["max_seq_length"], 48);
-
-  for (const std::string split : {"valid", "test"}) {
-    const auto eval = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split", split,
-                                    "--max-seq-length", "48", "--batch-size", "4", "--threads", "1", "--json"});
-    ASSERT_EQ(eval.exit_code, 0) << eval.err;
-    const double expected = json::parse(eval.out)["loss"].get<double>();
-    const char* key = split == "valid" ? "val_loss" : "test_loss";
-    EXPECT_NEAR(base[key].get<double>(), expected, 1e-5 * expected) << split;
-  }
-  // The report drawn by the dashboard carries the same stored row.
-  const auto report = client.Get("/api/experiments/base-row/report?format=json");
-  ASSERT_TRUE(report);
-  EXPECT_EQ(json::parse(report->body)["base"]["val_loss"], base["val_loss"]);
-}
-
 }  // namespace
 }  // namespace lorafarm::testing
 

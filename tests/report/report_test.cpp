@@ -187,7 +187,7 @@ TEST(Report, MarkdownTableEqualsTheDatabaseRows) {
   const auto experiment = *store.find_experiment("cmp");
   ReportContext context;
   context.model_parameters = 100000;
-  context.base = BaseModelScores{4.25, std::exp(4.25), 4.3, std::exp(4.3)};
+  context.base = schema::BaseScoresRecord{0, 4.25, std::exp(4.25), 4.3, std::exp(4.3), std::nullopt, {}, 0};
   const std::string md = render_report(store, experiment, ReportFormat::Markdown, context);
 
   const auto expected = expected_by_method(store, experiment.id);
@@ -437,7 +437,7 @@ TEST(Report, AStoredSpecThatNoLongerParsesIsNamedAndDefaultsShow) {
   EXPECT_THAT(summary.spec_error, HasSubstr("experiment 'old'"));
   EXPECT_EQ(summary.metric, "val_loss");
   EXPECT_THAT(render_table(summary), HasSubstr("experiment 'old'"));
-  EXPECT_THAT(to_json(summary)["spec_error"].get<std::string>(), HasSubstr("budget"));
+  EXPECT_THAT(to_json(summary)["spec_error"].get<std::string>(), HasSubstr("cannot read it back"));
   EXPECT_THAT(render_report(store, *store.find_experiment("old"), ReportFormat::Markdown, {}), HasSubstr("default objective"));
 }
 
