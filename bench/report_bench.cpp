@@ -14,7 +14,7 @@
 #include <random>
 #include <string>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "schema/store.h"
 
 namespace {
@@ -32,7 +32,7 @@ void build_store(const std::filesystem::path& path, int trials, int curve_points
   store.begin();
   schema::ExperimentRecord e;
   e.name = "bench";
-  e.spec_json = R"({"name": "bench", "objective": {"metric": "val_loss"},
+  e.spec_json = R"({"name": "bench", "objective": {"metric": "val_loss"}, "budget": {"trials": 1},
     "search_space": {"method": {"type": "categorical", "values": ["lora", "qlora", "dora", "full"]},
                      "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-2, "log": true},
                      "rank": {"type": "int", "low": 1, "high": 64, "condition": {"param": "method", "not_in": ["full"]}},
@@ -110,24 +110,24 @@ int main(int argc, char** argv) {
 
   auto store = schema::Store::open_reader(db);
   const auto experiment = *store.find_experiment("bench");
-  coordinator::ReportContext context;
+  report::ReportContext context;
   context.model_parameters = 260032;
-  context.base = coordinator::BaseModelScores{4.4, std::exp(4.4), 4.45, std::exp(4.45)};
+  context.base = schema::BaseScoresRecord{0, 4.4, std::exp(4.4), 4.45, std::exp(4.45), 260032, {}, 0};
 
   json out{{"bench", "report"}, {"trials", trials}, {"curve_points", curve_points}, {"build_store_seconds", build_seconds}};
   start = Clock::now();
-  const auto data = coordinator::collect_report(store, experiment);
+  const auto data = report::collect_report(store, experiment);
   out["collect_seconds"] = seconds_since(start);
-  for (const auto format : {coordinator::ReportFormat::Html, coordinator::ReportFormat::Markdown, coordinator::ReportFormat::Csv,
-                            coordinator::ReportFormat::Json}) {
+  for (const auto format : {report::ReportFormat::Html, report::ReportFormat::Markdown, report::ReportFormat::Csv,
+                            report::ReportFormat::Json}) {
     // End to end as `lorafarm report` does it: read the store, then render.
     start = Clock::now();
-    const std::string text = coordinator::render_report(store, experiment, format, context);
+    const std::string text = report::render_report(store, experiment, format, context);
     const double total = seconds_since(start);
     start = Clock::now();
-    const std::string again = coordinator::render_report(data, format, context);
+    const std::string again = report::render_report(data, format, context);
     const double render = seconds_since(start);
-    const std::string name(coordinator::to_string(format));
+    const std::string name(report::to_string(format));
     out[name] = {{"seconds", total}, {"render_only_seconds", render}, {"bytes", text.size()}, {"same_output", text == again}};
   }
   out["html_goal_seconds"] = 10;

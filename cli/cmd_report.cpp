@@ -1,23 +1,18 @@
 // `lorafarm report EXPERIMENT`: the method-comparison report (HTML, Markdown,
-// CSV, JSON) of an experiment in the store. For engine sweeps it also scores
-// the untrained base model on the same splits and settings as the trials (the
-// reference row) and counts the model's parameters (for "% of the model").
+// CSV, JSON) of an experiment in the store, with the base model's reference
+// row as `lorafarm sweep` stored it (cli/base_row.h); databases without one
+// get it scored now, not stored (the report only reads the database).
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/base_row.h"
 #include "cli/command.h"
 #include "cli/input_paths.h"
-#include "coordinator/report.h"
-#include "engine/adapter_io.h"
-#include "engine/dataset.h"
-#include "engine/model_config.h"
-#include "engine/tensor.h"
-#include "engine/tokenizer.h"
-#include "engine/trainer.h"
+#include "report/recorded_spec.h"
+#include "report/report.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
-#include "worker/engine_trial_config.h"
 
 namespace lorafarm::cli {
 namespace {
@@ -72,101 +67,86 @@ std::optional<fs::path> find_spec_dir(const ReportOptions& options, schema::Stor
   return std::nullopt;
 }
 
-struct BaseRow {
-  std::optional<coordinator::BaseModelScores> scores;
-  std::optional<std::int64_t> parameters;
-  std::string note;
-};
-
-// The base model scored as a trial's final evaluation scores its adapted
-// model: the whole validation split, test_batches of the test split, the same
-// batch size, sequence cut, EOS and prompt masking (from the spec's `fixed`).
-BaseRow base_row(const ReportOptions& options, schema::Store& store, const schema::ExperimentRecord& e) {
-  BaseRow out;
-  const json spec = json::parse(e.spec_json, nullptr, false, true);
-  if (!spec.is_object() || !spec.contains("trial") || spec["trial"].value("kind", "") != "engine" || !spec.contains("model") ||
-      !spec.contains("data") || !spec["model"].is_string() || !spec["data"].is_string()) {
-    out.note = "No base-model row: the experiment's trials are not engine trials.";
-    return out;
+// The spec with its relative paths resolved: against --spec-dir, the recorded
+// folder, or (databases from before it was recorded) a folder holding the spec file.
+std::optional<schema::SweepSpec> resolved_spec(const ReportOptions& options, schema::Store& store, const schema::ExperimentRecord& e,
+                                               std::string& note) {
+  report::RecordedSpec recorded;
+  try {
+    recorded = report::read_recorded_spec(store, e, options.spec_dir);
+  } catch (const schema::SpecError& error) {  // the rest of the report still shows
+    note = std::string("No base-model row: ") + error.what() + ".";
+    return std::nullopt;
   }
-  fs::path model = spec["model"].get<std::string>(), data = spec["data"].get<std::string>();
-  if (model.is_relative() || data.is_relative()) {
+  if (recorded.spec.trial.kind != schema::TrialKind::Engine) {
+    note = "No base-model row: the experiment's trials are not engine trials.";
+    return std::nullopt;
+  }
+  const json& doc = recorded.spec.document;
+  const bool relative = fs::path(doc.value("model", "")).is_relative() || fs::path(doc.value("data", "")).is_relative();
+  if (!recorded.spec_dir_known && relative) {
     const auto dir = find_spec_dir(options, store, e);
     if (!dir) {
-      out.note = "No base-model row: the spec's relative model path '" + model.string() +
-                 "' needs the spec's folder; run from it or pass --spec-dir.";
-      return out;
+      note = "No base-model row: the spec's relative model path '" + doc.value("model", "") +
+             "' needs the spec's folder; run from it or pass --spec-dir.";
+      return std::nullopt;
     }
-    if (model.is_relative()) model = *dir / model;
-    if (data.is_relative()) data = *dir / data;
+    recorded = report::read_recorded_spec(store, e, *dir);
   }
-  if (!fs::is_directory(model) || !fs::is_directory(data)) {
-    out.note = "No base-model row: " + (fs::is_directory(model) ? data : model).string() + " is not a folder.";
-    return out;
+  for (const auto& folder : {recorded.spec.model, recorded.spec.data}) {
+    if (!fs::is_directory(folder)) {
+      note = "No base-model row: " + folder + " is not a folder.";
+      return std::nullopt;
+    }
   }
-  out.parameters = engine::ModelConfig::load(model).parameter_count();
-  if (options.no_base) return out;
+  return recorded.spec;
+}
 
-  json config = worker::engine_trial_config(spec.value("fixed", json::object()), json::object());
-  config["model"] = model.string();
-  config["data"] = data.string();
-  const auto train = engine::TrainConfig::from_json(config);
-  // An oversubscribed OpenMP team is slow on a busy machine; default to what the trials used.
-  engine::set_num_threads(options.threads >= 0 ? options.threads : train.threads);
-  const auto model_config = engine::ModelConfig::load(model);
-  const auto tokenizer = engine::load_tokenizer(model);
-  engine::DataOptions data_options;
-  data_options.max_seq_length = std::min(train.max_seq_length, model_config.max_position_embeddings);
-  data_options.mask_prompt = train.mask_prompt;
-  data_options.add_eos = train.add_eos;
-  // A rank-1 LoRA on one block: B starts at zero, so its output is the base model's exactly.
-  engine::AdapterConfig adapter;
-  adapter.type = engine::FineTuneType::kLora;
-  adapter.rank = 1;
-  adapter.num_layers = 1;
-  const engine::TrainableModel tm = engine::load_trainable_model(model, adapter, train.seed);
+// The stored base row (`lorafarm sweep` scores it when the experiment
+// starts); for a database without one, the row scored now and not stored
+// (the report opens the database read-only).
+report::ReportContext report_context(const ReportOptions& options, schema::Store& store, const schema::ExperimentRecord& e) {
+  report::ReportContext context = report::stored_report_context(store, e);
+  if (context.base) return context;
+  context.note.clear();
+  const auto spec = resolved_spec(options, store, e, context.note);
+  if (!spec) return options.no_base ? report::ReportContext{} : context;
+  context.model_parameters = model_parameter_count(*spec);
+  if (options.no_base) return context;
+  context.base = score_base_model(*spec, options.threads);
+  context.note = "The base-model row was scored now: this database has none stored (sweeps store it when they start).";
+  return context;
+}
 
-  coordinator::BaseModelScores scores;
-  const auto valid = engine::load_split(data, "valid", *tokenizer, data_options);
-  scores.val_loss = engine::evaluate_loss(tm, valid, train.batch_size, -1).loss;
-  scores.val_ppl = std::exp(scores.val_loss);
-  if (train.test && fs::exists(data / "test.jsonl")) {
-    const auto test = engine::load_split(data, "test", *tokenizer, data_options);
-    scores.test_loss = engine::evaluate_loss(tm, test, train.batch_size, train.test_batches).loss;
-    scores.test_ppl = std::exp(*scores.test_loss);
+schema::ExperimentRecord find_or_list(schema::Store& store, const ReportOptions& options) {
+  const auto experiment = store.find_experiment(options.experiment);
+  if (experiment) return *experiment;
+  std::string names;
+  for (const auto& e : store.experiments()) names += (names.empty() ? "" : ", ") + e.name;
+  throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db +
+                           (names.empty() ? " (it has none)" : "; it has: " + names));
+}
+
+void write_output(const std::string& output, const std::string& text) {
+  if (output.empty() || output == "-") {
+    std::cout << text;
+    return;
   }
-  out.scores = scores;
-  return out;
+  std::ofstream file(output, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot write " + output);
+  file << text;
+  file.close();
+  if (!file) throw std::runtime_error("failed writing " + output);
+  std::cerr << "wrote " << output << " (" << text.size() << " bytes)\n";
 }
 
 int run_report(const ReportOptions& options) {
   require_folder("--spec-dir", options.spec_dir);
-  const auto format = coordinator::report_format_from(options.format);
+  const auto format = report::report_format_from(options.format);
   auto store = schema::Store::open_reader(options.db);
-  const auto experiment = store.find_experiment(options.experiment);
-  if (!experiment) {
-    std::string names;
-    for (const auto& e : store.experiments()) names += (names.empty() ? "" : ", ") + e.name;
-    throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db +
-                             (names.empty() ? " (it has none)" : "; it has: " + names));
-  }
-  const BaseRow base = base_row(options, store, *experiment);
-  coordinator::ReportContext context;
-  context.base = base.scores;
-  context.model_parameters = base.parameters;
-  if (!options.no_base) context.note = base.note;
-
-  const std::string text = coordinator::render_report(store, *experiment, format, context);
-  if (options.output.empty() || options.output == "-") {
-    std::cout << text;
-    return kExitOk;
-  }
-  std::ofstream file(options.output, std::ios::binary);
-  if (!file) throw std::runtime_error("cannot write " + options.output);
-  file << text;
-  file.close();
-  if (!file) throw std::runtime_error("failed writing " + options.output);
-  std::cerr << "wrote " << options.output << " (" << text.size() << " bytes)\n";
+  const auto experiment = find_or_list(store, options);
+  const auto context = report_context(options, store, experiment);
+  write_output(options.output, report::render_report(store, experiment, format, context));
   return kExitOk;
 }
 
@@ -181,7 +161,7 @@ Command add_report_command(CLI::App& root) {
       ->check(CLI::IsMember({"html", "md", "markdown", "csv", "json"}))
       ->capture_default_str();
   app->add_option("-o,--output", options->output, "Write to this file (default: stdout)");
-  app->add_flag("--no-base", options->no_base, "Do not evaluate the untrained base model for the reference row");
+  app->add_flag("--no-base", options->no_base, "For a database with no stored base row: do not evaluate the untrained base model now");
   app->add_option("--spec-dir", options->spec_dir, "Folder of the sweep spec (its relative model/data paths resolve against it)");
   app->add_option("--threads", options->threads, "Threads for the base-model evaluation (0 = all cores; default: the spec's fixed.threads, as the trials ran)")->capture_default_str();
   app->footer(
@@ -189,8 +169,10 @@ Command add_report_command(CLI::App& root) {
       "  lorafarm report quickstart --db runs/quickstart.db --format html -o runs/quickstart.html\n"
       "  lorafarm report quickstart --db runs/quickstart.db --format md\n"
       "  lorafarm report command-demo --db /tmp/demo.db --format json -o /tmp/demo.json\n"
-      "The base-model row needs the model and data folders of an engine sweep; relative paths in the spec are found\n"
-      "via the spec file (searched in the working directory, the database's folder and their subfolders) or --spec-dir.");
+      "The base-model row is the one lorafarm sweep stored when the experiment started. Databases without one get it\n"
+      "scored now (not stored): that needs the model and data folders of an engine sweep, found via the folder the\n"
+      "sweep recorded, --spec-dir, or (older databases) the spec file in the working directory, the database's folder\n"
+      "and their subfolders.");
   return {app, [options] { return run_report(*options); }};
 }
 

@@ -10,9 +10,11 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "cli/command.h"
 #include "coordinator/assignment.h"
+#include "report/recorded_spec.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 #include "worker/trial_runner.h"
@@ -64,43 +66,90 @@ json run_to_end(worker::TrialProcess& process, bool quiet) {
   return process.outcome();
 }
 
+namespace fs = std::filesystem;
+
+schema::TrialRecord find_trial(schema::Store& store, const schema::ExperimentRecord& experiment, std::int64_t number) {
+  const auto trials = store.trials(experiment.id);
+  if (number < 0 || number >= static_cast<std::int64_t>(trials.size()))
+    throw std::runtime_error("experiment '" + experiment.name + "' has trials 0.." + std::to_string(trials.size()) + " (exclusive), not " +
+                             std::to_string(number));
+  return trials[static_cast<std::size_t>(number)];
+}
+
+// The recorded spec, parsed once, against --spec-dir or the folder the sweep recorded.
+schema::SweepSpec recorded_spec(schema::Store& store, const schema::ExperimentRecord& experiment, const std::string& spec_dir) {
+  if (spec_dir.empty() && !schema::recorded_spec_dir(store, experiment.id))
+    throw std::runtime_error("the database does not record the spec's folder for '" + experiment.name + "'; pass --spec-dir");
+  return report::read_recorded_spec(store, experiment, spec_dir).spec;
+}
+
+// --workdir, or a temporary folder removed when the re-run ends.
+class RerunFolder {
+ public:
+  explicit RerunFolder(const std::string& workdir) : path_(workdir) {
+    if (!path_.empty()) return;
+    std::string pattern = (fs::temp_directory_path() / "lorafarm-rerun-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder in " + fs::temp_directory_path().string());
+    path_ = pattern;
+    temporary_ = true;
+  }
+  ~RerunFolder() {
+    std::error_code ignored;
+    if (temporary_) fs::remove_all(path_, ignored);
+  }
+  RerunFolder(const RerunFolder&) = delete;
+  RerunFolder& operator=(const RerunFolder&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool temporary_ = false;
+};
+
+// Every deterministic number the original run reported, against the re-run's.
+struct Comparison {
+  json rows = json::array();
+  bool objective_matches = false;
+  bool all_match = true;
+};
+Comparison compare(const schema::ResultRecord& recorded, const json& metrics, const std::string& objective) {
+  Comparison out;
+  for (const auto& [name, value] : recorded.metrics.items()) {
+    if (!value.is_number() || !deterministic_metric(name)) continue;
+    const auto again = metrics.find(name);
+    const bool present = again != metrics.end() && again->is_number();
+    const bool match = present && same_bits(value.get<double>(), again->get<double>());
+    if (name == objective) out.objective_matches = match;
+    out.all_match = out.all_match && match;
+    out.rows.push_back({{"metric", name}, {"recorded", value}, {"rerun", present ? *again : json()}, {"identical", match}});
+  }
+  return out;
+}
+
+void print_comparison(const Comparison& c, const std::string& objective) {
+  std::cout << std::left << std::setw(22) << "metric" << std::right << std::setw(24) << "recorded" << std::setw(24) << "rerun" << "  identical\n";
+  for (const auto& row : c.rows) {
+    std::ostringstream a, b;
+    a << std::setprecision(17) << row["recorded"].get<double>();
+    if (row["rerun"].is_number()) b << std::setprecision(17) << row["rerun"].get<double>();
+    std::cout << std::left << std::setw(22) << row["metric"].get<std::string>() << std::right << std::setw(24) << a.str() << std::setw(24)
+              << (b.str().empty() ? "-" : b.str()) << "  " << (row["identical"].get<bool>() ? "yes" : "NO") << "\n";
+  }
+  std::cout << (c.objective_matches ? "reproduced: " : "NOT reproduced: ") << objective
+            << (c.objective_matches ? " is bit-identical" : " differs") << (c.all_match ? "" : " (some metrics differ)") << "\n";
+}
+
 int run_rerun(const RerunOptions& options) {
   auto store = schema::Store::open_reader(options.db);
   const auto experiment = store.find_experiment(options.experiment);
   if (!experiment) throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db);
-  const auto trials = store.trials(experiment->id);
-  if (options.trial < 0 || options.trial >= static_cast<std::int64_t>(trials.size()))
-    throw std::runtime_error("experiment '" + options.experiment + "' has trials 0.." + std::to_string(trials.size()) + " (exclusive), not " +
-                             std::to_string(options.trial));
-  const auto& trial = trials[static_cast<std::size_t>(options.trial)];
-
-  std::string spec_dir = options.spec_dir;
-  if (spec_dir.empty()) {
-    const auto recorded = schema::recorded_spec_dir(store, experiment->id);
-    if (!recorded) throw std::runtime_error("the database does not record the spec's folder for '" + options.experiment + "'; pass --spec-dir");
-    spec_dir = *recorded;
-  }
-  const auto spec = schema::parse_sweep_spec(experiment->spec_json, spec_dir, "the recorded spec of '" + options.experiment + "'");
+  const auto trial = find_trial(store, *experiment, options.trial);
+  const auto spec = recorded_spec(store, *experiment, options.spec_dir);
   const auto recorded = store.result(trial.id);
 
-  namespace fs = std::filesystem;
-  const bool temporary = options.workdir.empty();
-  fs::path workdir = options.workdir;
-  if (temporary) {
-    std::string pattern = (fs::temp_directory_path() / "lorafarm-rerun-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder in " + fs::temp_directory_path().string());
-    workdir = pattern;
-  }
-  struct RemoveOnExit {
-    fs::path path;
-    ~RemoveOnExit() {
-      std::error_code ignored;
-      if (!path.empty()) fs::remove_all(path, ignored);
-    }
-  } cleanup{temporary ? workdir : fs::path()};
-
+  RerunFolder workdir(options.workdir);
   auto launch = worker::TrialLaunch::from_assign(coordinator::assignment(spec, trial));
-  worker::TrialProcess process(std::move(launch), workdir, fs::read_symlink("/proc/self/exe"));
+  worker::TrialProcess process(std::move(launch), workdir.path(), fs::read_symlink("/proc/self/exe"));
   if (!options.json && !options.quiet)
     std::cerr << "re-running trial " << trial.number << " of '" << options.experiment << "' (seed " << trial.seed << ") " << trial.params.dump() << "\n";
   const auto outcome = run_to_end(process, options.quiet || options.json);
@@ -122,40 +171,15 @@ int run_rerun(const RerunOptions& options) {
     else std::cout << "trial " << trial.number << " has no recorded result (" << schema::to_string(trial.status) << "); re-run gave " << metrics.dump() << "\n";
     return kExitOk;
   }
-
-  // Compare every deterministic number the original run reported.
-  json comparison = json::array();
-  bool objective_matches = false;
-  bool all_match = true;
-  for (const auto& [name, value] : recorded->metrics.items()) {
-    if (!value.is_number() || !deterministic_metric(name)) continue;
-    const auto again = metrics.find(name);
-    const bool present = again != metrics.end() && again->is_number();
-    const bool match = present && same_bits(value.get<double>(), again->get<double>());
-    if (name == spec.objective.metric) objective_matches = match;
-    all_match = all_match && match;
-    comparison.push_back({{"metric", name}, {"recorded", value}, {"rerun", present ? *again : json()}, {"identical", match}});
-  }
-  report["comparison"] = comparison;
-  report["reproduced"] = objective_matches;
-  if (options.json) {
-    std::cout << report.dump(2) << "\n";
-  } else {
-    std::cout << std::left << std::setw(22) << "metric" << std::right << std::setw(24) << "recorded" << std::setw(24) << "rerun" << "  identical\n";
-    for (const auto& c : comparison) {
-      std::ostringstream a, b;
-      a << std::setprecision(17) << c["recorded"].get<double>();
-      if (c["rerun"].is_number()) b << std::setprecision(17) << c["rerun"].get<double>();
-      std::cout << std::left << std::setw(22) << c["metric"].get<std::string>() << std::right << std::setw(24) << a.str() << std::setw(24)
-                << (b.str().empty() ? "-" : b.str()) << "  " << (c["identical"].get<bool>() ? "yes" : "NO") << "\n";
-    }
-    std::cout << (objective_matches ? "reproduced: " : "NOT reproduced: ") << spec.objective.metric
-              << (objective_matches ? " is bit-identical" : " differs") << (all_match ? "" : " (some metrics differ)") << "\n";
-  }
-  if (!objective_matches)
+  const auto comparison = compare(*recorded, metrics, spec.objective.metric);
+  report["comparison"] = comparison.rows;
+  report["reproduced"] = comparison.objective_matches;
+  if (options.json) std::cout << report.dump(2) << "\n";
+  else print_comparison(comparison, spec.objective.metric);
+  if (!comparison.objective_matches)
     std::cerr << "error: trial " << trial.number << "'s " << spec.objective.metric << " did not reproduce (same seed " << trial.seed
               << "; engine results are bit-identical only with the same thread count and build)\n";
-  return objective_matches ? kExitOk : kExitError;
+  return comparison.objective_matches ? kExitOk : kExitError;
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.h"
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_server.h"
 
 namespace lorafarm::cli {
 namespace {
@@ -44,7 +44,7 @@ int run_serve(const ServeOptions& options) {
   ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  coordinator::DashboardOptions o;
+  dashboard::DashboardOptions o;
   o.db = options.db;
   o.bind = options.bind;
   o.port = options.port;
@@ -52,7 +52,7 @@ int run_serve(const ServeOptions& options) {
   o.artifacts = options.artifacts;
   o.examples = options.examples.empty() ? default_examples() : std::filesystem::path(options.examples);
   if (const char* token = std::getenv("LORAFARM_TOKEN")) o.token = token;
-  coordinator::DashboardServer server(o);
+  dashboard::DashboardServer server(o);
   server.start();
 
   if (options.json) {

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "coordinator/summary.h"
+#include "report/summary.h"
 #include "schema/store.h"
 
 namespace lorafarm::cli {
@@ -27,11 +27,11 @@ int run_status(const StatusOptions& options) {
   }
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : experiments) {
-    const auto summary = coordinator::summarize(store, e);
+    const auto summary = report::summarize(store, e);
     if (options.json) {
-      out.push_back(coordinator::to_json(summary));
+      out.push_back(report::to_json(summary));
     } else {
-      std::cout << coordinator::render_table(summary) << "\n";
+      std::cout << report::render_table(summary) << "\n";
     }
   }
   if (options.json) std::cout << (options.experiment.empty() ? out : out.at(0)).dump(2) << "\n";

@@ -13,13 +13,14 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/base_row.h"
 #include "cli/command.h"
 #include "cli/input_paths.h"
 #include "cli/progress.h"
 #include "coordinator/coordinator.h"
-#include "coordinator/dashboard_server.h"
-#include "coordinator/summary.h"
+#include "dashboard/dashboard_server.h"
 #include "process/child.h"
+#include "report/summary.h"
 #include "schema/artifact_dir.h"
 #include "schema/curve_keys.h"
 #include "schema/sweep_spec.h"
@@ -170,13 +171,13 @@ std::filesystem::path local_workdir(const SweepOptions& options) {
   return schema::trial_workdir(schema::default_artifact_dir(options.db));
 }
 
-std::unique_ptr<coordinator::DashboardServer> start_dashboard(const SweepOptions& options) {
-  coordinator::DashboardOptions d;
+std::unique_ptr<dashboard::DashboardServer> start_dashboard(const SweepOptions& options) {
+  dashboard::DashboardOptions d;
   d.db = options.db;
   d.port = options.dashboard_port;
   d.read_only = true;
   d.artifacts = options.workdir.empty() ? schema::default_artifact_dir(options.db) : std::filesystem::path(options.workdir);
-  auto dashboard = std::make_unique<coordinator::DashboardServer>(d);
+  auto dashboard = std::make_unique<dashboard::DashboardServer>(d);
   dashboard->start();
   std::cerr << "dashboard on " << dashboard->url() << std::endl;
   return dashboard;
@@ -187,13 +188,13 @@ void print_summary(const SweepOptions& options, const coordinator::RunOutcome& o
   auto store = schema::Store::open_reader(options.db);
   for (const auto& e : store.experiments()) {
     if (e.id != outcome.experiment_id) continue;
-    const auto summary = coordinator::summarize(store, e);
+    const auto summary = report::summarize(store, e);
     if (options.json) {
-      auto out = coordinator::to_json(summary);
+      auto out = report::to_json(summary);
       out["dropped_messages"] = outcome.dropped_messages;
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << coordinator::render_table(summary);
+      std::cout << report::render_table(summary);
     }
   }
 }
@@ -222,13 +223,16 @@ int run_sweep(const SweepOptions& options) {
     }
   };
 
+  const schema::SweepSpec base_spec = spec;  // scores the base model's reference row (cli/base_row.h)
   coordinator::Coordinator coord(std::move(spec), co);
   if (!options.bind.empty()) std::cerr << "coordinator listening on " << coord.endpoint() << "\n";
   // The live dashboard, read-only, on its own threads of this process (docs/dashboard.md).
-  std::unique_ptr<coordinator::DashboardServer> dashboard;
+  std::unique_ptr<dashboard::DashboardServer> dashboard;
   if (options.dashboard) dashboard = start_dashboard(options);
   coordinator::RunOutcome outcome;
   if (coord.has_work()) {
+    // Once per experiment, before any trial competes for the cores.
+    store_base_row_once(options.db, coord.experiment_id(), base_spec, options.json);
     if (options.bind.empty()) {
       const int n = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
       workers = std::make_unique<LocalWorkers>(coord.endpoint(), local_workdir(options), options.heartbeat_ms);

@@ -114,9 +114,26 @@ INSERT INTO attempts (trial_id, attempt, worker, status, cause, started_at, fini
 CREATE INDEX attempts_by_worker ON attempts (worker);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{{
+// Version 3: the untrained base model scored once per experiment, the way a
+// trial's final evaluation scores its model: the report's and the dashboard's
+// reference row, so neither re-evaluates the model each time it is drawn.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE base_scores (
+  experiment_id    INTEGER PRIMARY KEY REFERENCES experiments(id),
+  val_loss         REAL NOT NULL,
+  val_ppl          REAL NOT NULL,
+  test_loss        REAL,
+  test_ppl         REAL,
+  model_parameters INTEGER,              -- total parameters of the base model
+  settings_json    TEXT NOT NULL,        -- how it was scored: batches, batch size, sequence cut, EOS, prompt masking
+  computed_at      REAL NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "experiments, trials, metrics, results, workers, artifacts, events", kV1},
     {2, "attempts: one row per attempt (lineage)", kV2},
+    {3, "base_scores: the base model's reference row, once per experiment", kV3},
 }};
 
 }  // namespace

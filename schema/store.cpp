@@ -259,6 +259,32 @@ std::int64_t Store::count_results(std::int64_t experiment_id) {
   return s.step() ? s.int64(0) : 0;
 }
 
+void Store::insert_base_scores(const BaseScoresRecord& b) {
+  auto s = db_->prepare(
+      "INSERT INTO base_scores (experiment_id, val_loss, val_ppl, test_loss, test_ppl, model_parameters, settings_json, computed_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (experiment_id) DO NOTHING");
+  s.bind(1, b.experiment_id).bind(2, b.val_loss).bind(3, b.val_ppl).bind(4, b.test_loss).bind(5, b.test_ppl);
+  s.bind(6, b.model_parameters).bind(7, b.settings.dump()).bind(8, b.computed_at);
+  s.run();
+}
+
+std::optional<BaseScoresRecord> Store::base_scores(std::int64_t experiment_id) {
+  auto s = db_->prepare(
+      "SELECT val_loss, val_ppl, test_loss, test_ppl, model_parameters, settings_json, computed_at FROM base_scores WHERE experiment_id = ?1");
+  s.bind(1, experiment_id);
+  if (!s.step()) return std::nullopt;
+  BaseScoresRecord b;
+  b.experiment_id = experiment_id;
+  b.val_loss = s.real(0);
+  b.val_ppl = s.real(1);
+  b.test_loss = s.optional_real(2);
+  b.test_ppl = s.optional_real(3);
+  if (!s.is_null(4)) b.model_parameters = s.int64(4);
+  b.settings = json::parse(s.text(5), nullptr, false);
+  b.computed_at = s.real(6);
+  return b;
+}
+
 void Store::insert_artifact(const ArtifactRecord& a) {
   s_->insert_artifact.bind(1, a.trial_id).bind(2, a.attempt).bind(3, a.worker).bind(4, a.path).bind(5, a.sha256).bind(6, a.bytes).run();
 }

@@ -78,6 +78,20 @@ struct ResultRecord {
   std::optional<double> metric(const std::string& name) const;
 };
 
+// The untrained base model scored as each trial's final evaluation scores its
+// model (whole validation split, test_batches of the test split, the spec's
+// batch size, sequence cut, EOS and prompt masking): the reference row.
+struct BaseScoresRecord {
+  std::int64_t experiment_id = 0;
+  double val_loss = 0;
+  double val_ppl = 0;
+  std::optional<double> test_loss;
+  std::optional<double> test_ppl;
+  std::optional<std::int64_t> model_parameters;
+  nlohmann::json settings = nlohmann::json::object();
+  double computed_at = 0;
+};
+
 struct ArtifactRecord {
   std::int64_t trial_id = 0;
   int attempt = 1;
@@ -153,6 +167,10 @@ class Store {
   void insert_result(const ResultRecord& result);
   std::optional<ResultRecord> result(std::int64_t trial_id);
   std::int64_t count_results(std::int64_t experiment_id);
+
+  // One base row per experiment; the first one stored wins (later ones are ignored).
+  void insert_base_scores(const BaseScoresRecord& scores);
+  std::optional<BaseScoresRecord> base_scores(std::int64_t experiment_id);
 
   void insert_artifact(const ArtifactRecord& artifact);
   std::vector<ArtifactRecord> artifacts(std::int64_t trial_id);

@@ -13,7 +13,7 @@
 #include "test_support.h"
 
 namespace lorafarm::testing {
-// Defined in tests/coordinator/report_test.cpp (the same test binary): a store
+// Defined in tests/report/report_test.cpp (the same test binary): a store
 // with one finished experiment "cmp".
 void build_report_store(const std::filesystem::path& path);
 }  // namespace lorafarm::testing

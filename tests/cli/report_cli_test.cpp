@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 #include "schema/store.h"
 #include "test_support.h"
 
 namespace lorafarm::testing {
-// Defined in tests/coordinator/report_test.cpp (the same test binary).
+// Defined in tests/report/report_test.cpp (the same test binary).
 schema::ExperimentRecord report_experiment(const std::string& name, const std::string& spec_json);
 void build_report_store(const std::filesystem::path& path);
 void build_report_store(const std::filesystem::path& path, const std::string& spec_json, const std::string& spec_hash);
@@ -55,7 +55,7 @@ TEST(ReportCli, MarkdownIsTheLibraryTableAndJsonGoesToAFile) {
   ASSERT_EQ(md.exit_code, 0) << md.err;
   {
     auto store = schema::Store::open_reader(db);
-    EXPECT_EQ(md.out, coordinator::render_report(store, *store.find_experiment("cmp"), coordinator::ReportFormat::Markdown, {}));
+    EXPECT_EQ(md.out, report::render_report(store, *store.find_experiment("cmp"), report::ReportFormat::Markdown, {}));
   }
   const auto out = dir / "report.json";
   const auto r = run_lorafarm({"report", "cmp", "--db", db.string(), "--format", "json", "-o", out.string()});
@@ -223,7 +223,9 @@ TEST(ReportChromium, QuickStartReportOpensWithEveryPlotNonEmpty) {
     ASSERT_TRUE(std::regex_search(md.out, m, row)) << method << "\n" << md.out;
     EXPECT_NEAR(std::stod(m[1]), result->metrics["val_ppl"].get<double>(), result->metrics["val_ppl"].get<double>() * 1e-4);
     EXPECT_NEAR(std::stod(m[2]), result->metrics["test_ppl"].get<double>(), result->metrics["test_ppl"].get<double>() * 1e-4);
-    EXPECT_NEAR(std::stod(m[3]), *result->peak_rss_mb, *result->peak_rss_mb * 1e-4);
+    // Peak RSS as the one metric lookup resolves it (schema::ResultRecord::metric).
+    const double peak = *result->metric("peak_rss_mb");
+    EXPECT_NEAR(std::stod(m[3]), peak, peak * 1e-4);
     ++rows;
   }
   EXPECT_EQ(rows, 4);

@@ -1,11 +1,13 @@
 // Read-only JSON views for the dashboard, computed from the store alone.
-#include "coordinator/dashboard_api.h"
+#include "dashboard/dashboard_api.h"
 
 #include <map>
 
-#include "coordinator/summary.h"
+#include "report/recorded_spec.h"
+#include "report/report.h"
+#include "report/summary.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 using nlohmann::json;
 
@@ -19,7 +21,8 @@ schema::ExperimentRecord find_or_404(schema::Store& store, std::string_view name
   return *e;
 }
 
-json parse_spec(const std::string& text) {
+// The stored spec as written, for display (even one this lorafarm no longer parses).
+json spec_document(const std::string& text) {
   json spec = json::parse(text, nullptr, false, true);
   return spec.is_discarded() ? json::object() : spec;
 }
@@ -31,7 +34,7 @@ schema::TrialRecord find_trial_or_404(schema::Store& store, const schema::Experi
 }
 
 json experiment_entry(schema::Store& store, const schema::ExperimentRecord& e) {
-  const auto s = summarize(store, e);
+  const auto s = report::summarize(store, e);
   json out{{"name", e.name},
            {"status", e.status},
            {"created_at", e.created_at},
@@ -64,17 +67,14 @@ std::int64_t step_value(const json& v) {
 
 }  // namespace
 
-std::int64_t planned_steps(const json& spec, const json& params) {
+std::int64_t planned_steps(const schema::SweepSpec* spec, const json& params) {
   for (const char* key : {"iters", "steps"}) {
     if (params.is_object() && params.contains(key)) return step_value(params[key]);
   }
-  if (spec.is_object() && spec.contains("fixed") && spec["fixed"].is_object()) {
-    for (const char* key : {"iters", "steps"})
-      if (spec["fixed"].contains(key)) return step_value(spec["fixed"][key]);
-  }
-  if (spec.is_object() && spec.contains("scheduler") && spec["scheduler"].is_object() && spec["scheduler"].contains("max_resource"))
-    return step_value(spec["scheduler"]["max_resource"]);
-  return 0;
+  if (!spec) return 0;
+  for (const char* key : {"iters", "steps"})
+    if (spec->fixed.is_object() && spec->fixed.contains(key)) return step_value(spec->fixed[key]);
+  return spec->scheduler.max_resource > 0 ? static_cast<std::int64_t>(spec->scheduler.max_resource) : 0;
 }
 
 json experiments_json(schema::Store& store) {
@@ -86,7 +86,7 @@ json experiments_json(schema::Store& store) {
 json experiment_json(schema::Store& store, std::string_view name) {
   const auto e = find_or_404(store, name);
   json out = experiment_entry(store, e);
-  out["spec"] = parse_spec(e.spec_json);
+  out["spec"] = spec_document(e.spec_json);
   out["seed"] = e.seed;
   out["host"] = e.host;
   out["lorafarm_version"] = e.lorafarm_version;
@@ -96,12 +96,14 @@ json experiment_json(schema::Store& store, std::string_view name) {
 
 json trials_json(schema::Store& store, std::string_view name) {
   const auto e = find_or_404(store, name);
-  const json spec = parse_spec(e.spec_json);
+  // Without a spec this lorafarm can read, planned steps come from the trial's own parameters only.
+  std::string spec_error;
+  const auto spec = report::try_recorded_spec(store, e, spec_error);
   const auto steps = latest_steps(store, e.id);
   json out = json::array();
   for (const auto& t : store.trials(e.id)) {
     const auto it = steps.find(t.id);
-    const std::int64_t total = planned_steps(spec, t.params);
+    const std::int64_t total = planned_steps(spec ? &*spec : nullptr, t.params);
     json row{{"number", t.number},
              {"status", std::string(schema::to_string(t.status))},
              {"params", t.params},
@@ -158,7 +160,10 @@ json curves_json(schema::Store& store, std::string_view name, std::string_view m
 
 json summary_json(schema::Store& store, std::string_view name) {
   const auto e = find_or_404(store, name);
-  return to_json(summarize(store, e));
+  json out = report::to_json(report::summarize(store, e));
+  const auto base = store.base_scores(e.id);
+  out["base"] = base ? report::base_row_json(*base) : json(nullptr);
+  return out;
 }
 
 json artifacts_json(schema::Store& store, std::string_view name, std::int64_t number) {
@@ -170,4 +175,4 @@ json artifacts_json(schema::Store& store, std::string_view name, std::int64_t nu
   return out;
 }
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

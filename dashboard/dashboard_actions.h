@@ -13,7 +13,7 @@
 
 #include "process/child.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 // `candidate` (relative ones resolve against `root`) as a canonical path that
 // exists and lies inside `root`. Throws ApiError: 403 outside, 404 missing.
@@ -58,10 +58,11 @@ class DashboardActions {
     std::optional<int> exit_code;  // the exit code, or -signal
   };
   void reap();
+  static process::Child spawn_logged(std::vector<std::string> argv, const std::filesystem::path& log_path);
 
   ActionPaths paths_;
   std::mutex mutex_;
   std::vector<Child> children_;
 };
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

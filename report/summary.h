@@ -1,6 +1,7 @@
 // What a finished (or running) experiment looks like: counts per status, the
 // best trial, and per-method rows when the space has a `method` parameter.
-// Shared by `lorafarm sweep` (its closing table) and `lorafarm status`.
+// Shared by `lorafarm sweep` (its closing table), `lorafarm status`, the report
+// and the dashboard API.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::report {
 
 struct GroupRow {
   std::string group;  // a method name, or "all"
@@ -46,14 +47,19 @@ struct ExperimentSummary {
   std::vector<schema::Objective> objectives;
   std::vector<ParetoPoint> pareto_front;
   std::int64_t not_counted_results = 0;  // stale / duplicate / not-held results in events
+  // Set when the stored spec no longer parses: the summary then falls back to
+  // the default objective (val_loss, minimised) and one group, and says so.
+  std::string spec_error;
 };
 
 ExperimentSummary summarize(schema::Store& store, const schema::ExperimentRecord& experiment);
+// The group a trial counts in: its `group_by` parameter's value, or "all".
+std::string group_of(const schema::TrialRecord& trial, const std::string& group_by);
 nlohmann::json to_json(const ExperimentSummary& summary);
 // Adds "objectives" and "pareto_front" to `out` for a multi-objective spec
 // (shared by the summary's and the report's JSON).
 void add_pareto_json(const ExperimentSummary& summary, nlohmann::json& out);
-// A fixed-width text table, one row per group.
+// A fixed-width text table, one row per group (report/summary_table.cpp).
 std::string render_table(const ExperimentSummary& summary);
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::report

@@ -1,15 +1,15 @@
 // The report's four forms: a self-contained HTML page (comparison table +
 // inline SVG plots), a Markdown table for a PR, and CSV / JSON of every trial.
-#include "coordinator/report.h"
+#include "report/report.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
 
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::report {
 
 using nlohmann::json;
 
@@ -92,6 +92,7 @@ std::string headline(const ReportData& d, const ReportContext& c) {
                     " of " + std::to_string(s.experiment.max_trials) + " trials, experiment " + s.experiment.status + ".";
   if (c.model_parameters) out += " Model: " + std::to_string(*c.model_parameters) + " parameters.";
   if (s.best) out += " Best: trial " + std::to_string(s.best->number) + ", " + s.metric + " " + svg::format_number(*s.best->objective, 6) + ".";
+  if (!s.spec_error.empty()) out += " Shown with the default objective, ungrouped: " + s.spec_error + ".";
   return out;
 }
 
@@ -164,8 +165,7 @@ std::string render_csv(const ReportData& d) {
     out += std::to_string(t.number) + "," + std::string(schema::to_string(t.status)) + "," + csv_field(r.group) + "," +
            std::to_string(t.attempt) + "," + csv_field(t.worker) + "," + std::to_string(t.seed) + "," + optional_exact(t.objective) + "," +
            exact(t.created_at) + "," + optional_exact(t.started_at) + "," + optional_exact(t.finished_at) + "," +
-           optional_exact(r.result ? r.result->peak_rss_mb : std::nullopt) + "," +
-           optional_exact(r.result ? r.result->wall_seconds : std::nullopt);
+           optional_exact(r.metric("peak_rss_mb")) + "," + optional_exact(r.metric("wall_seconds"));
     for (const auto& p : d.param_names) out += "," + (t.params.contains(p) ? csv_json(t.params[p]) : std::string());
     for (const auto& m : d.metric_names) {
       out += ",";
@@ -178,25 +178,7 @@ std::string render_csv(const ReportData& d) {
 
 json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
-json render_json_value(const ReportData& d, const ReportContext& c) {
-  const auto& s = d.summary;
-  json out{{"experiment", s.experiment.name},
-           {"status", s.experiment.status},
-           {"objective", {{"metric", s.metric}, {"direction", s.maximize ? "maximize" : "minimize"}}},
-           {"budget", s.experiment.max_trials},
-           {"created_at", s.experiment.created_at},
-           {"finished_at", optional_json(s.experiment.finished_at)},
-           {"lorafarm_version", s.experiment.lorafarm_version},
-           {"git_commit", s.experiment.git_commit},
-           {"host", s.experiment.host},
-           {"group_by", s.group_by},
-           {"model_parameters", c.model_parameters ? json(*c.model_parameters) : json(nullptr)},
-           {"base", nullptr}};
-  if (!c.note.empty()) out["note"] = c.note;
-  if (c.base) {
-    out["base"] = {{"val_loss", c.base->val_loss}, {"val_ppl", c.base->val_ppl}, {"test_loss", optional_json(c.base->test_loss)},
-                   {"test_ppl", optional_json(c.base->test_ppl)}};
-  }
+json methods_json(const ReportData& d, const ReportContext& c) {
   json methods = json::array();
   for (const auto& m : d.methods) {
     json row{{"method", m.method},         {"trials", m.trials},
@@ -214,8 +196,10 @@ json render_json_value(const ReportData& d, const ReportContext& c) {
     }
     methods.push_back(std::move(row));
   }
-  out["methods"] = std::move(methods);
-  add_pareto_json(s, out);
+  return methods;
+}
+
+json trials_json(const ReportData& d) {
   json trials = json::array();
   for (const auto& r : d.trials) {
     const auto& t = r.trial;
@@ -240,7 +224,28 @@ json render_json_value(const ReportData& d, const ReportContext& c) {
     }
     trials.push_back(std::move(row));
   }
-  out["trials"] = std::move(trials);
+  return trials;
+}
+
+json render_json_value(const ReportData& d, const ReportContext& c) {
+  const auto& s = d.summary;
+  json out{{"experiment", s.experiment.name},
+           {"status", s.experiment.status},
+           {"objective", {{"metric", s.metric}, {"direction", s.maximize ? "maximize" : "minimize"}}},
+           {"budget", s.experiment.max_trials},
+           {"created_at", s.experiment.created_at},
+           {"finished_at", optional_json(s.experiment.finished_at)},
+           {"lorafarm_version", s.experiment.lorafarm_version},
+           {"git_commit", s.experiment.git_commit},
+           {"host", s.experiment.host},
+           {"group_by", s.group_by},
+           {"model_parameters", c.model_parameters ? json(*c.model_parameters) : json(nullptr)},
+           {"base", nullptr}};
+  if (!c.note.empty()) out["note"] = c.note;
+  if (c.base) out["base"] = base_row_json(*c.base);
+  out["methods"] = methods_json(d, c);
+  add_pareto_json(s, out);
+  out["trials"] = trials_json(d);
   return out;
 }
 
@@ -298,12 +303,12 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
   out += "<h2>Best trials</h2>\n<table class=\"trials\"><thead><tr><th>trial</th><th>" + html_escape(d.summary.metric) +
          "</th><th>parameters</th><th>val ppl</th><th>test ppl</th><th>peak RSS (MB)</th><th>time (s)</th></tr></thead><tbody>\n";
   for (const auto* t : done) {
-    auto seconds = t->result_number("train_seconds");
-    if (!seconds) seconds = t->result_number("wall_seconds");
+    auto seconds = t->metric("train_seconds");
+    if (!seconds) seconds = t->metric("wall_seconds");
     out += "<tr><td class=\"num\">" + std::to_string(t->trial.number) + "</td><td class=\"num\">" + cell(t->trial.objective, 6) +
-           "</td><td>" + html_escape(configuration(t->trial.params, "")) + "</td><td class=\"num\">" + cell(t->result_number("val_ppl")) +
-           "</td><td class=\"num\">" + cell(t->result_number("test_ppl")) + "</td><td class=\"num\">" +
-           cell(t->result_number("peak_rss_mb")) + "</td><td class=\"num\">" + cell(seconds) + "</td></tr>\n";
+           "</td><td>" + html_escape(configuration(t->trial.params, "")) + "</td><td class=\"num\">" + cell(t->metric("val_ppl")) +
+           "</td><td class=\"num\">" + cell(t->metric("test_ppl")) + "</td><td class=\"num\">" +
+           cell(t->metric("peak_rss_mb")) + "</td><td class=\"num\">" + cell(seconds) + "</td></tr>\n";
   }
   out += "</tbody></table>\n<p class=\"note\">Every trial is in <code>lorafarm report " + html_escape(e.name) +
          " --format csv</code> (or json).</p>\n</body></html>\n";
@@ -344,4 +349,4 @@ std::string render_report(const ReportData& data, ReportFormat format, const Rep
   return {};
 }
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::report

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "cli/background_process.h"
-#include "coordinator/dashboard_http.h"
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_http.h"
+#include "dashboard/dashboard_server.h"
 #include "schema/store.h"
 #include "test_support.h"
 
@@ -40,6 +40,8 @@ struct Fixture {
                        {"objective", {{"metric", "val_loss"}, {"direction", "minimize"}}},
                        {"search_space", {{"method", {{"type", "categorical"}, {"values", {"lora", "full"}}}}}},
                        {"fixed", {{"steps", 20}}},
+                       {"budget", {{"trials", 3}}},
+                       {"trial", {{"kind", "command"}, {"command", {"true"}}}},
                        {"model", (dir / "no-model").string()}}
                       .dump();
     e.spec_hash = "h";
@@ -69,8 +71,8 @@ struct Fixture {
     }
   }
 
-  coordinator::DashboardOptions options(bool read_only = false) const {
-    coordinator::DashboardOptions o;
+  dashboard::DashboardOptions options(bool read_only = false) const {
+    dashboard::DashboardOptions o;
     o.db = db;
     o.artifacts = artifacts;
     o.examples = source_dir() / "examples";
@@ -83,10 +85,10 @@ struct Fixture {
 };
 
 struct Server {
-  coordinator::DashboardServer server;
+  dashboard::DashboardServer server;
   httplib::Client client;
-  explicit Server(const coordinator::DashboardOptions& o) : server(o), client(start_and_host(server)) { client.set_read_timeout(60, 0); }
-  static std::string start_and_host(coordinator::DashboardServer& s) {
+  explicit Server(const dashboard::DashboardOptions& o) : server(o), client(start_and_host(server)) { client.set_read_timeout(60, 0); }
+  static std::string start_and_host(dashboard::DashboardServer& s) {
     s.start();
     return "127.0.0.1:" + std::to_string(s.port());
   }
@@ -166,7 +168,7 @@ TEST(Dashboard, ServesThePageAndTheStoreAsJson) {
 
 TEST(Dashboard, AMissingDatabaseIsAnEmptyListNotAnError) {
   ScratchDir dir;
-  coordinator::DashboardOptions o;
+  dashboard::DashboardOptions o;
   o.db = dir / "later.db";
   o.port = 0;
   Server s(o);
@@ -445,6 +447,55 @@ TEST(DashboardEngine, GeneratesWithTheAdapterOfASweepStartedFromThePage) {
   const auto text = body_of(r)["text"].get<std::string>();
   EXPECT_EQ(text.rfind("Once upon a time", 0), 0u) << text;
   EXPECT_GT(text.size(), std::string("Once upon a time").size());
+}
+
+
+// The base model's reference row is scored once, when `lorafarm sweep` starts
+// the experiment, and the dashboard's comparison shows it. Its oracle is
+// `lorafarm eval` (the inference model, another code path) on the same split
+// with the same sequence cut; `add_eos: false` because eval scores BOS + text.
+TEST(DashboardEngine, SummaryHasTheBaseRowASweepStoredEqualToEval) {
+  ScratchDir dir;
+  const auto spec = dir / "spec.json";
+  write_file(spec, json{{"name", "base-row"},
+                        {"model", bundled_model().string()},
+                        {"data", bundled_data("fortunes").string()},
+                        {"budget", {{"trials", 1}}},
+                        {"search_space", {{"method", {{"type", "categorical"}, {"values", {"lora"}}}}}},
+                        {"fixed", {{"iters", 1}, {"batch_size", 4}, {"max_seq_length", 48}, {"add_eos", false}, {"threads", 1}}},
+                        {"trial", {{"kind", "engine"}, {"timeout_seconds", 120}}}}
+                       .dump());
+  const auto db = dir / "runs.db";
+  const auto sweep = run_lorafarm({"sweep", spec.string(), "--db", db.string(), "--workers", "1", "--json"});
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+
+  dashboard::DashboardOptions o;
+  o.db = db;
+  o.artifacts = dir / "artifacts";
+  o.port = 0;
+  o.read_only = true;
+  dashboard::DashboardServer server(o);
+  server.start();
+  httplib::Client client("127.0.0.1", server.port());
+  const auto r = client.Get("/api/experiments/base-row/summary");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json base = body_of(r)["base"];
+  ASSERT_TRUE(base.is_object()) << r->body;
+  EXPECT_EQ(base["settings"]["max_seq_length"], 48);
+
+  for (const std::string split : {"valid", "test"}) {
+    const auto eval = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split", split,
+                                    "--max-seq-length", "48", "--batch-size", "4", "--threads", "1", "--json"});
+    ASSERT_EQ(eval.exit_code, 0) << eval.err;
+    const double expected = json::parse(eval.out)["loss"].get<double>();
+    const char* key = split == "valid" ? "val_loss" : "test_loss";
+    EXPECT_NEAR(base[key].get<double>(), expected, 1e-5 * expected) << split;
+  }
+  // The report drawn by the dashboard carries the same stored row.
+  const auto report = client.Get("/api/experiments/base-row/report?format=json");
+  ASSERT_TRUE(report);
+  EXPECT_EQ(json::parse(report->body)["base"]["val_loss"], base["val_loss"]);
 }
 
 }  // namespace

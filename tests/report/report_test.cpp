@@ -1,7 +1,7 @@
 // The method-comparison report on a real SQLite store built through the Store
 // API: the Markdown table, CSV and JSON carry the DB's numbers, every HTML
 // plot has data marks, and the importance measure finds the parameter that matters.
-#include "coordinator/report.h"
+#include "report/report.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 #include "test_support.h"
 
 namespace lorafarm::testing {
@@ -99,7 +99,7 @@ void build_report_store(const std::filesystem::path& path, const std::string& sp
 }
 
 void build_report_store(const std::filesystem::path& path) {
-  build_report_store(path, R"({"name": "cmp", "objective": {"metric": "val_loss", "direction": "minimize"},
+  build_report_store(path, R"({"name": "cmp", "objective": {"metric": "val_loss", "direction": "minimize"}, "budget": {"trials": 10},
     "search_space": {"method": {"type": "categorical", "values": ["lora", "qlora", "dora", "full"]},
                      "learning_rate": {"type": "categorical", "values": [0.001, 0.002, 0.003]},
                      "rank": {"type": "categorical", "values": [4, 8], "condition": {"param": "method", "not_in": ["full"]}}},
@@ -109,7 +109,7 @@ void build_report_store(const std::filesystem::path& path) {
 
 }  // namespace lorafarm::testing
 
-namespace lorafarm::coordinator {
+namespace lorafarm::report {
 namespace {
 
 using nlohmann::json;
@@ -187,7 +187,7 @@ TEST(Report, MarkdownTableEqualsTheDatabaseRows) {
   const auto experiment = *store.find_experiment("cmp");
   ReportContext context;
   context.model_parameters = 100000;
-  context.base = BaseModelScores{4.25, std::exp(4.25), 4.3, std::exp(4.3)};
+  context.base = schema::BaseScoresRecord{0, 4.25, std::exp(4.25), 4.3, std::exp(4.3), std::nullopt, {}, 0};
   const std::string md = render_report(store, experiment, ReportFormat::Markdown, context);
 
   const auto expected = expected_by_method(store, experiment.id);
@@ -423,6 +423,24 @@ TEST(Report, AnExperimentWithoutTrialsRendersWithEmptyPlotsSaid) {
   EXPECT_EQ(split(render_report(data, ReportFormat::Csv, {}), '\n').size(), 1u);
 }
 
+// Read-only views fall back when a stored spec no longer parses, and say so
+// naming the experiment (rerun and the base row refuse instead).
+TEST(Report, AStoredSpecThatNoLongerParsesIsNamedAndDefaultsShow) {
+  testing::ScratchDir dir;
+  const auto path = dir / "db.sqlite";
+  {
+    auto store = schema::Store::open_writer(path);
+    store.insert_experiment(testing::report_experiment("old", R"({"name": "old", "objective": {"metric": "val_ppl"}, "budget": 3})"));
+  }
+  auto store = schema::Store::open_reader(path);
+  const auto summary = summarize(store, *store.find_experiment("old"));
+  EXPECT_THAT(summary.spec_error, HasSubstr("experiment 'old'"));
+  EXPECT_EQ(summary.metric, "val_loss");
+  EXPECT_THAT(render_table(summary), HasSubstr("experiment 'old'"));
+  EXPECT_THAT(to_json(summary)["spec_error"].get<std::string>(), HasSubstr("cannot read it back"));
+  EXPECT_THAT(render_report(store, *store.find_experiment("old"), ReportFormat::Markdown, {}), HasSubstr("default objective"));
+}
+
 TEST(Report, UnknownFormatNamesTheValue) {
   EXPECT_EQ(report_format_from("md"), ReportFormat::Markdown);
   EXPECT_EQ(report_format_from("html"), ReportFormat::Html);
@@ -436,4 +454,4 @@ TEST(Report, UnknownFormatNamesTheValue) {
 }
 
 }  // namespace
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::report

@@ -1,7 +1,7 @@
 // Write actions of the dashboard: sweeps and generations run as child
 // processes of the real `lorafarm` binary, so the server never trains or
 // loads a model itself and a crash there cannot take it down.
-#include "coordinator/dashboard_actions.h"
+#include "dashboard/dashboard_actions.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -11,12 +11,14 @@
 #include <fstream>
 #include <regex>
 
-#include "coordinator/dashboard_api.h"
+#include "dashboard/dashboard_api.h"
 #include "process/run_captured.h"
+#include "report/recorded_spec.h"
+#include "schema/artifact_dir.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -124,14 +126,16 @@ json DashboardActions::examples() const {
   return {{"specs", specs}, {"data", data}};
 }
 
-json DashboardActions::start_sweep(const json& request) {
-  if (!request.is_object()) throw ApiError(400, "the request body must be a JSON object");
+namespace {
+
+// The spec a request names: an example file, or an uploaded object or text.
+json requested_spec(const json& request, const fs::path& examples) {
   json spec;
   if (request.contains("example")) {
     if (!request["example"].is_string()) throw ApiError(400, "'example' must be a spec file name");
     const std::string name = request["example"].get<std::string>();
     check_plain_name(name, "example");
-    const auto path = confined_path(paths_.examples, name);
+    const auto path = confined_path(examples, name);
     std::ifstream in(path);
     spec = json::parse(in, nullptr, false, true);
     if (spec.is_discarded()) throw ApiError(400, "example '" + name + "' is not valid JSON");
@@ -145,6 +149,11 @@ json DashboardActions::start_sweep(const json& request) {
     throw ApiError(400, "give 'example' (a spec file name from GET /api/examples) or 'spec' (a sweep spec object or text)");
   }
   if (!spec.is_object()) throw ApiError(400, "the sweep spec must be a JSON object");
+  return spec;
+}
+
+// The request's "name" and "data" replace the spec's.
+void apply_overrides(const json& request, json& spec, const fs::path& examples) {
   if (request.contains("name")) {
     if (!request["name"].is_string() || request["name"].get<std::string>().empty()) throw ApiError(400, "'name' must be a non-empty string");
     spec["name"] = request["name"];
@@ -153,30 +162,43 @@ json DashboardActions::start_sweep(const json& request) {
     if (!request["data"].is_string()) throw ApiError(400, "'data' must be a data set name");
     const std::string name = request["data"].get<std::string>();
     check_plain_name(name, "data");
-    spec["data"] = confined_path(paths_.examples / "data", name).string();
+    spec["data"] = confined_path(examples / "data", name).string();
   }
-  int workers = 2;
-  if (request.contains("workers")) {
-    if (!request["workers"].is_number_integer() || request["workers"].get<int>() < 1 || request["workers"].get<int>() > 64)
-      throw ApiError(400, "'workers' must be an integer from 1 to 64");
-    workers = request["workers"].get<int>();
-  }
-  anchor_paths(spec, fs::absolute(paths_.examples).lexically_normal());
+}
 
+int requested_workers(const json& request) {
+  if (!request.contains("workers")) return 2;
+  if (!request["workers"].is_number_integer() || request["workers"].get<int>() < 1 || request["workers"].get<int>() > 64)
+    throw ApiError(400, "'workers' must be an integer from 1 to 64");
+  return request["workers"].get<int>();
+}
+
+// A sweep may resume its own experiment, never overwrite another spec's or a finished one.
+void check_resumable(const fs::path& db, const schema::SweepSpec& parsed) {
+  if (!fs::exists(db)) return;
+  auto store = schema::Store::open_reader(db);
+  const auto existing = store.find_experiment(parsed.name);
+  if (!existing) return;
+  if (existing->spec_hash != parsed.hash())
+    throw ApiError(409, "experiment '" + parsed.name + "' already exists with a different spec; give another 'name'");
+  if (existing->status == "FINISHED") throw ApiError(409, "experiment '" + parsed.name + "' already finished; give another 'name'");
+}
+
+}  // namespace
+
+json DashboardActions::start_sweep(const json& request) {
+  if (!request.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  json spec = requested_spec(request, paths_.examples);
+  apply_overrides(request, spec, paths_.examples);
+  const int workers = requested_workers(request);
+  anchor_paths(spec, fs::absolute(paths_.examples).lexically_normal());
   schema::SweepSpec parsed;
   try {
     parsed = schema::parse_sweep_spec(spec.dump(), paths_.examples, "spec");
   } catch (const std::exception& e) {
     throw ApiError(400, e.what());
   }
-  if (fs::exists(paths_.db)) {
-    auto store = schema::Store::open_reader(paths_.db);
-    if (const auto existing = store.find_experiment(parsed.name)) {
-      if (existing->spec_hash != parsed.hash())
-        throw ApiError(409, "experiment '" + parsed.name + "' already exists with a different spec; give another 'name'");
-      if (existing->status == "FINISHED") throw ApiError(409, "experiment '" + parsed.name + "' already finished; give another 'name'");
-    }
-  }
+  check_resumable(paths_.db, parsed);
 
   std::lock_guard lock(mutex_);
   reap();
@@ -191,10 +213,19 @@ json DashboardActions::start_sweep(const json& request) {
   const auto log_path = paths_.artifacts / "logs" / (stem + ".log");
   std::ofstream(spec_path) << spec.dump(2) << "\n";
 
+  std::vector<std::string> argv{paths_.binary.string(), "sweep",       spec_path.string(), "--db",
+                                paths_.db.string(),     "--workdir",   schema::trial_workdir(paths_.artifacts).string(),
+                                "--workers",            std::to_string(workers), "--json"};
+  process::Child started = spawn_logged(std::move(argv), log_path);
+  const pid_t pid = started.pid();
+  children_.push_back({std::move(started), parsed.name, log_path.string(), std::nullopt});
+  return {{"experiment", parsed.name}, {"pid", pid}, {"spec", spec_path.string()}, {"log", log_path.string()}};
+}
+
+// The sweep as a child in its own process group, stdout and stderr to `log_path`.
+process::Child DashboardActions::spawn_logged(std::vector<std::string> argv, const fs::path& log_path) {
   process::ChildSpec child;
-  child.argv = {paths_.binary.string(), "sweep",       spec_path.string(), "--db",
-                paths_.db.string(),     "--workdir",   (paths_.artifacts / "work" / file_stem(parsed.name)).string(),
-                "--workers",            std::to_string(workers), "--json"};
+  child.argv = std::move(argv);
   child.die_with_parent = false;  // its own group too: a Ctrl-C of the server does not stop it mid-trial
   child.exec_failure = "lorafarm serve: cannot start the sweep";
   const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -209,10 +240,30 @@ json DashboardActions::start_sweep(const json& request) {
     throw;
   }
   ::close(log);
-  const pid_t pid = started.pid();
-  children_.push_back({std::move(started), parsed.name, log_path.string(), std::nullopt});
-  return {{"experiment", parsed.name}, {"pid", pid}, {"spec", spec_path.string()}, {"log", log_path.string()}};
+  return started;
 }
+
+namespace {
+
+// The model folder of the experiment's spec, parsed by schema::parse_sweep_spec
+// against the folder recorded with it (the examples folder for databases
+// that predate the record).
+fs::path experiment_model(schema::Store& store, const std::string& name, const fs::path& examples) {
+  const auto e = store.find_experiment(name);
+  if (!e) throw ApiError(404, "unknown experiment '" + name + "'");
+  report::RecordedSpec recorded;
+  try {
+    recorded = report::read_recorded_spec(store, *e, schema::recorded_spec_dir(store, e->id) ? fs::path() : examples);
+  } catch (const schema::SpecError& error) {
+    throw ApiError(422, error.what());
+  }
+  if (recorded.spec.model.empty()) throw ApiError(400, "experiment '" + name + "' has no model in its spec");
+  const fs::path model = recorded.spec.model;
+  if (!fs::is_directory(model)) throw ApiError(404, "the experiment's model folder " + model.string() + " does not exist here");
+  return model;
+}
+
+}  // namespace
 
 json DashboardActions::generate(const json& request, double timeout_seconds) {
   if (!request.is_object()) throw ApiError(400, "the request body must be a JSON object");
@@ -239,11 +290,7 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   if (!adapter) throw ApiError(404, "trial " + std::to_string(number) + " of '" + experiment + "' has no adapter artifact");
   const auto adapter_dir = confined_path(paths_.artifacts, *adapter);
 
-  const json spec = experiment_json(store, experiment)["spec"];
-  if (!spec.contains("model") || !spec["model"].is_string()) throw ApiError(400, "experiment '" + experiment + "' has no model in its spec");
-  fs::path model = spec["model"].get<std::string>();
-  if (model.is_relative()) model = paths_.examples / model;
-  if (!fs::is_directory(model)) throw ApiError(404, "the experiment's model folder " + model.string() + " does not exist here");
+  const fs::path model = experiment_model(store, experiment, paths_.examples);
 
   const auto out = process::run_captured({paths_.binary.string(), "generate", "--model", model.string(), "--adapter", adapter_dir.string(), "--prompt", prompt,
                               "--max-tokens", std::to_string(max_tokens)},
@@ -259,4 +306,4 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   return {{"experiment", experiment}, {"trial", number}, {"adapter", adapter_dir.string()}, {"model", model.string()}, {"text", text}};
 }
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

@@ -11,8 +11,9 @@
 #include <string_view>
 
 #include "schema/store.h"
+#include "schema/sweep_spec.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 // A request the API cannot answer as asked; `status` is the HTTP status
 // (400 bad input, 401/403 token, 404 unknown name, 413 too big).
@@ -37,13 +38,15 @@ nlohmann::json trial_metrics_json(schema::Store& store, std::string_view name, s
 // One metric's curve for every trial (the page's learning-curve plot):
 // {"metric": m, "curves": [{"trial": n, "points": [[step, value], ...]}, ...]}.
 nlohmann::json curves_json(schema::Store& store, std::string_view name, std::string_view metric);
-// The method comparison (coordinator/summary.h's to_json).
+// The method comparison (report/summary.h's to_json) plus "base": the base
+// model's reference row as `lorafarm sweep` stored it (report::base_row_json), or null.
 nlohmann::json summary_json(schema::Store& store, std::string_view name);
 // One trial's artifact files as recorded by its worker.
 nlohmann::json artifacts_json(schema::Store& store, std::string_view name, std::int64_t number);
 
 // Planned steps of a trial: its `iters`/`steps` parameter, else the spec's
-// fixed `iters`/`steps`, else the scheduler's max_resource; 0 when unknown.
-std::int64_t planned_steps(const nlohmann::json& spec, const nlohmann::json& params);
+// fixed `iters`/`steps`, else the scheduler's max_resource; 0 when
+// unknown (also when `spec` is null: a stored spec this lorafarm cannot parse).
+std::int64_t planned_steps(const schema::SweepSpec* spec, const nlohmann::json& params);
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

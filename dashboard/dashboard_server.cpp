@@ -1,6 +1,6 @@
 // The dashboard's HTTP routes: the page, the read-only API and the two write
 // actions, with one JSON error shape ({"error": "..."}) for every 4xx/5xx.
-#include "coordinator/dashboard_server.h"
+#include "dashboard/dashboard_server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,14 +10,14 @@
 #include <sstream>
 #include <thread>
 
-#include "coordinator/dashboard_actions.h"
-#include "coordinator/dashboard_api.h"
-#include "coordinator/dashboard_http.h"
-#include "coordinator/report.h"
+#include "dashboard/dashboard_actions.h"
+#include "dashboard/dashboard_api.h"
+#include "dashboard/dashboard_http.h"
+#include "report/report.h"
 #include "schema/artifact_dir.h"
 #include "schema/store.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -63,6 +63,20 @@ std::int64_t trial_number(const std::string& text) {
   }
 }
 
+schema::ExperimentRecord find_experiment_or_404(schema::Store& store, const std::string& name) {
+  auto experiment = store.find_experiment(name);
+  if (!experiment) throw ApiError(404, "unknown experiment '" + name + "'");
+  return *experiment;
+}
+
+report::ReportFormat report_format_or_400(const std::string& name) {
+  try {
+    return report::report_format_from(name);
+  } catch (const std::exception& e) {
+    throw ApiError(400, e.what());
+  }
+}
+
 }  // namespace
 
 struct DashboardServer::Impl {
@@ -105,6 +119,14 @@ struct DashboardServer::Impl {
   }
 
   void routes() {
+    route_page();
+    route_store_views();
+    route_report();
+    route_files_and_actions();
+    route_errors();
+  }
+
+  void route_page() {
     server.Get("/", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
       res.set_header("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:");
@@ -114,67 +136,59 @@ struct DashboardServer::Impl {
       send_json(res, {{"ok", true}, {"read_only", options.read_only}, {"db", options.db.string()}, {"artifacts", options.artifacts.string()},
                       {"max_body_bytes", options.max_body_bytes}, {"max_prompt_bytes", kMaxPromptBytes}, {"report", true}});
     });
+  }
+
+  // GET /api/experiments/NAME/PART answered by `view(store, NAME)`.
+  template <typename View>
+  void get_experiment_view(const std::string& part, View view) {
+    server.Get("/api/experiments/([^/]+)" + part, [this, view](const httplib::Request& req, httplib::Response& res) {
+      auto store = store_or_404(req.matches[1]);
+      send_json(res, view(store, req.matches[1].str(), req));
+    });
+  }
+
+  // The read-only JSON views (dashboard_api.h).
+  void route_store_views() {
     server.Get("/api/experiments", [this](const httplib::Request&, httplib::Response& res) {
       auto store = open_store();
       send_json(res, store ? experiments_json(*store) : json::array());
     });
-    server.Get(R"(/api/experiments/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      send_json(res, experiment_json(store, req.matches[1].str()));
+    using Req = const httplib::Request&;
+    get_experiment_view("", [](schema::Store& st, const std::string& name, Req) { return experiment_json(st, name); });
+    get_experiment_view("/trials", [](schema::Store& st, const std::string& name, Req) { return trials_json(st, name); });
+    get_experiment_view("/trials/([^/]+)/metrics",
+                        [](schema::Store& st, const std::string& name, Req req) { return trial_metrics_json(st, name, trial_number(req.matches[2])); });
+    get_experiment_view("/trials/([^/]+)/artifacts",
+                        [](schema::Store& st, const std::string& name, Req req) { return artifacts_json(st, name, trial_number(req.matches[2])); });
+    get_experiment_view("/curves", [](schema::Store& st, const std::string& name, Req req) {
+      return curves_json(st, name, req.has_param("metric") ? req.get_param_value("metric") : "train_loss");
     });
-    server.Get(R"(/api/experiments/([^/]+)/trials)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      send_json(res, trials_json(store, req.matches[1].str()));
-    });
-    server.Get(R"(/api/experiments/([^/]+)/trials/([^/]+)/metrics)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      send_json(res, trial_metrics_json(store, req.matches[1].str(), trial_number(req.matches[2])));
-    });
-    server.Get(R"(/api/experiments/([^/]+)/trials/([^/]+)/artifacts)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      send_json(res, artifacts_json(store, req.matches[1].str(), trial_number(req.matches[2])));
-    });
-    server.Get(R"(/api/experiments/([^/]+)/curves)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      const std::string metric = req.has_param("metric") ? req.get_param_value("metric") : "train_loss";
-      send_json(res, curves_json(store, req.matches[1].str(), metric));
-    });
-    server.Get(R"(/api/experiments/([^/]+)/summary)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      send_json(res, summary_json(store, req.matches[1].str()));
-    });
-    // The method-comparison report (coordinator/report.h) in any of its formats.
-    // The base-model reference row needs the engine, so only `lorafarm report` has it.
+    get_experiment_view("/summary", [](schema::Store& st, const std::string& name, Req) { return summary_json(st, name); });
+  }
+
+  // The method-comparison report (report/report.h) in any of its formats, with
+  // the base row `lorafarm sweep` stored, and its plots alone.
+  void route_report() {
     server.Get(R"(/api/experiments/([^/]+)/report)", [this](const httplib::Request& req, httplib::Response& res) {
       auto store = store_or_404(req.matches[1]);
-      const auto experiment = store.find_experiment(req.matches[1].str());
-      if (!experiment) throw ApiError(404, "unknown experiment '" + req.matches[1].str() + "'");
-      const std::string name = req.has_param("format") ? req.get_param_value("format") : "html";
-      ReportFormat format;
-      try {
-        format = report_format_from(name);
-      } catch (const std::exception& e) {
-        throw ApiError(400, e.what());
-      }
-      ReportContext context;
-      context.note = "Live view from the dashboard; the base model's reference row is in `lorafarm report`.";
-      static const std::map<ReportFormat, const char*> types{{ReportFormat::Html, "text/html; charset=utf-8"},
-                                                             {ReportFormat::Markdown, "text/markdown; charset=utf-8"},
-                                                             {ReportFormat::Csv, "text/csv; charset=utf-8"},
-                                                             {ReportFormat::Json, "application/json"}};
+      const auto experiment = find_experiment_or_404(store, req.matches[1].str());
+      const auto format = report_format_or_400(req.has_param("format") ? req.get_param_value("format") : "html");
+      static const std::map<report::ReportFormat, const char*> types{{report::ReportFormat::Html, "text/html; charset=utf-8"},
+                                                                     {report::ReportFormat::Markdown, "text/markdown; charset=utf-8"},
+                                                                     {report::ReportFormat::Csv, "text/csv; charset=utf-8"},
+                                                                     {report::ReportFormat::Json, "application/json"}};
       res.set_header("Cache-Control", "no-store");
-      res.set_content(render_report(store, *experiment, format, context), types.at(format));
+      res.set_content(report::render_report(store, experiment, format, report::stored_report_context(store, experiment)), types.at(format));
     });
-    // The report's plots alone, as SVG strings (with the CSS they use).
-    server.Get(R"(/api/experiments/([^/]+)/plots)", [this](const httplib::Request& req, httplib::Response& res) {
-      auto store = store_or_404(req.matches[1]);
-      const auto experiment = store.find_experiment(req.matches[1].str());
-      if (!experiment) throw ApiError(404, "unknown experiment '" + req.matches[1].str() + "'");
+    get_experiment_view("/plots", [](schema::Store& st, const std::string& name, const httplib::Request&) {
       json plots = json::array();
-      for (const auto& p : report_plots(collect_report(store, *experiment)))
+      for (const auto& p : report::report_plots(report::collect_report(st, find_experiment_or_404(st, name))))
         plots.push_back({{"id", p.id}, {"title", p.title}, {"caption", p.caption}, {"svg", p.svg}, {"empty", p.empty}});
-      send_json(res, {{"css", report_css()}, {"plots", plots}});
+      return json{{"css", report::report_css()}, {"plots", plots}};
     });
+  }
+
+  void route_files_and_actions() {
     // One artifact file's bytes; the path must lie inside the artifact folder.
     server.Get("/api/artifacts/file", [this](const httplib::Request& req, httplib::Response& res) {
       if (!req.has_param("path")) throw ApiError(400, "give ?path=FILE (a path from .../trials/N/artifacts)");
@@ -195,7 +209,10 @@ struct DashboardServer::Impl {
       require_write(req);
       send_json(res, actions->generate(body_json(req), options.generate_timeout_seconds));
     });
+  }
 
+  // One JSON error shape ({"error": "..."}) for every 4xx/5xx.
+  void route_errors() {
     server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
       try {
         std::rethrow_exception(ep);
@@ -267,4 +284,4 @@ std::string DashboardServer::url(bool with_token) const {
   return out;
 }
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

@@ -3,7 +3,8 @@
 // the reference row, every trial, and the plots. Formats: one self-contained
 // HTML page with inline SVG, a Markdown table for a PR, CSV and JSON of every
 // trial. Knows nothing of the engine: numbers that need the model (the base
-// model's perplexity, its parameter count) come in through ReportContext.
+// model's perplexity, its parameter count) come in through ReportContext,
+// usually as `lorafarm sweep` stored them (schema::Store::base_scores).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "coordinator/summary.h"
+#include "report/summary.h"
 #include "schema/store.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::report {
 
 enum class ReportFormat { Html, Markdown, Csv, Json };
 
@@ -26,27 +27,26 @@ enum class ReportFormat { Html, Markdown, Csv, Json };
 ReportFormat report_format_from(std::string_view name);
 std::string_view to_string(ReportFormat format);
 
-// The untrained model scored on the same splits and settings as the trials.
-struct BaseModelScores {
-  double val_loss = 0;
-  double val_ppl = 0;
-  std::optional<double> test_loss;
-  std::optional<double> test_ppl;
-};
-
 struct ReportContext {
-  std::optional<BaseModelScores> base;           // the reference row; absent = not shown
+  std::optional<schema::BaseScoresRecord> base;  // the reference row; absent = not shown
   std::optional<std::int64_t> model_parameters;  // total parameters of the base model (for "% of the model")
   std::string note;                              // one line shown under the title (e.g. why the base row is missing)
 };
+
+// The context of a report drawn from the store alone (the dashboard's): the
+// base row and model size `lorafarm sweep` stored, or a note saying why there
+// is none (report/base_row.cpp).
+ReportContext stored_report_context(schema::Store& store, const schema::ExperimentRecord& experiment);
+// {"val_loss", "val_ppl", "test_loss", "test_ppl", "model_parameters", "settings"}
+// (the report's JSON and the dashboard API share it).
+nlohmann::json base_row_json(const schema::BaseScoresRecord& base);
 
 // One trial with its counted result (if any).
 struct ReportTrial {
   schema::TrialRecord trial;
   std::optional<schema::ResultRecord> result;
-  // A number from the result: metrics[name], or the result's own columns for
-  // "peak_rss_mb" / "wall_seconds".
-  std::optional<double> result_number(std::string_view name) const;
+  // A number of the counted result, by schema::ResultRecord::metric (the one lookup).
+  std::optional<double> metric(const std::string& name) const { return result ? result->metric(name) : std::nullopt; }
   std::string group;  // the method (or "all")
 };
 
@@ -104,4 +104,4 @@ std::string render_report(const ReportData& data, ReportFormat format, const Rep
 std::string render_report(schema::Store& store, const schema::ExperimentRecord& experiment, ReportFormat format,
                           const ReportContext& context);
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::report

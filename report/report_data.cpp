@@ -6,9 +6,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "coordinator/report.h"
+#include "report/report.h"
 
-namespace lorafarm::coordinator {
+namespace lorafarm::report {
 
 using nlohmann::json;
 
@@ -30,17 +30,6 @@ std::string_view to_string(ReportFormat format) {
   return "html";
 }
 
-std::optional<double> ReportTrial::result_number(std::string_view name) const {
-  if (!result) return std::nullopt;
-  // The worker's measured peak RSS (wait4) and wall time are columns of their own;
-  // the trainer's own report of them is the fallback.
-  if (name == "peak_rss_mb" && result->peak_rss_mb) return result->peak_rss_mb;
-  if (name == "wall_seconds" && result->wall_seconds) return result->wall_seconds;
-  const auto it = result->metrics.find(std::string(name));
-  if (it == result->metrics.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
 namespace {
 
 // "val_loss@r16" -> 16; anything else -> nullopt.
@@ -54,23 +43,13 @@ std::optional<int> ladder_rank(std::string_view name) {
   return rank;
 }
 
-std::string group_of(const schema::TrialRecord& t, const std::string& group_by) {
-  if (group_by.empty() || !t.params.contains(group_by)) return "all";
-  const auto& g = t.params[group_by];
-  return g.is_string() ? g.get<std::string>() : g.dump();
-}
-
-}  // namespace
-
-ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& experiment) {
-  ReportData data;
-  data.summary = summarize(store, experiment);
-  const auto& group_by = data.summary.group_by;
-
+// Every trial with its counted result, by number; the names of parameters and
+// numeric result metrics; rank ladders found in results.
+void read_trials(schema::Store& store, const schema::ExperimentRecord& experiment, ReportData& data) {
   std::set<std::string> params, metrics;
   for (auto& t : store.trials(experiment.id)) {
     ReportTrial row;
-    row.group = group_of(t, group_by);
+    row.group = group_of(t, data.summary.group_by);
     for (const auto& [k, v] : t.params.items()) params.insert(k);
     if (t.status == schema::TrialStatus::Completed || t.status == schema::TrialStatus::Infeasible) row.result = store.result(t.id);
     if (row.result) {
@@ -86,44 +65,46 @@ ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& 
   std::sort(data.trials.begin(), data.trials.end(), [](const auto& a, const auto& b) { return a.trial.number < b.trial.number; });
   data.param_names.assign(params.begin(), params.end());
   data.metric_names.assign(metrics.begin(), metrics.end());
+}
 
-  std::map<std::int64_t, std::size_t> index_of;
-  for (std::size_t i = 0; i < data.trials.size(); ++i) index_of[data.trials[i].trial.number] = i;
-
-  for (const auto& g : data.summary.groups) {
-    MethodRow m;
-    m.method = g.group;
-    m.trials = g.trials;
-    auto count = [&](const char* status) {
-      const auto it = g.counts.find(status);
-      return it == g.counts.end() ? std::int64_t{0} : it->second;
-    };
-    m.completed = count("COMPLETED");
-    m.failed = count("FAILED") + count("INFEASIBLE") + count("LOST");
-    m.pruned = count("PRUNED");
-    m.run = g.trials - count("QUEUED");
-    if (g.best_trial) {
-      if (const auto it = index_of.find(*g.best_trial); it != index_of.end()) m.best = it->second;
-    }
-    if (m.best) {
-      const auto& b = data.trials[*m.best];
-      m.val_ppl = b.result_number("val_ppl");
-      m.test_ppl = b.result_number("test_ppl");
-      m.peak_rss_mb = b.result_number("peak_rss_mb");
-      m.trainable_params = b.result_number("trainable_params");
-      m.train_seconds = b.result_number("train_seconds");
-      if (!m.train_seconds) m.train_seconds = b.result_number("wall_seconds");
-      m.tokens_per_second = b.result_number("tokens_per_second");
-      // The learning curve of the attempt that produced the counted result.
-      const int attempt = b.result ? b.result->attempt : b.trial.attempt;
-      auto& curve = data.curves[b.trial.number];
-      for (auto& r : store.metrics(b.trial.id))
-        if (r.attempt == attempt) curve.push_back(std::move(r));
-    }
-    data.methods.push_back(std::move(m));
+MethodRow method_row(const GroupRow& g, const std::map<std::int64_t, std::size_t>& index_of) {
+  MethodRow m;
+  m.method = g.group;
+  m.trials = g.trials;
+  auto count = [&](const char* status) {
+    const auto it = g.counts.find(status);
+    return it == g.counts.end() ? std::int64_t{0} : it->second;
+  };
+  m.completed = count("COMPLETED");
+  m.failed = count("FAILED") + count("INFEASIBLE") + count("LOST");
+  m.pruned = count("PRUNED");
+  m.run = g.trials - count("QUEUED");
+  if (g.best_trial) {
+    if (const auto it = index_of.find(*g.best_trial); it != index_of.end()) m.best = it->second;
   }
+  return m;
+}
 
-  // Rank ladders reported as progress metrics (one query for the whole experiment).
+// The best trial's numbers and the learning curve of the attempt that produced its result.
+void fill_best(schema::Store& store, MethodRow& m, ReportData& data) {
+  const auto& b = data.trials[*m.best];
+  m.val_ppl = b.metric("val_ppl");
+  m.test_ppl = b.metric("test_ppl");
+  m.peak_rss_mb = b.metric("peak_rss_mb");
+  m.trainable_params = b.metric("trainable_params");
+  m.train_seconds = b.metric("train_seconds");
+  if (!m.train_seconds) m.train_seconds = b.metric("wall_seconds");
+  m.tokens_per_second = b.metric("tokens_per_second");
+  const int attempt = b.result ? b.result->attempt : b.trial.attempt;
+  auto& curve = data.curves[b.trial.number];
+  for (auto& r : store.metrics(b.trial.id))
+    if (r.attempt == attempt) curve.push_back(std::move(r));
+}
+
+// Rank ladders reported as progress metrics (one query for the whole
+// experiment); a final result's ladder wins over progress rows.
+void read_progress_ladders(schema::Store& store, const schema::ExperimentRecord& experiment, ReportData& data,
+                           const std::map<std::int64_t, std::size_t>& index_of) {
   auto s = store.database().prepare(
       "SELECT t.number, m.name, m.value, t.attempt, m.attempt FROM metrics m JOIN trials t ON t.id = m.trial_id "
       "WHERE t.experiment_id = ?1 AND t.status = 'COMPLETED' AND m.name LIKE 'val_loss@r%' ORDER BY m.step");
@@ -132,7 +113,6 @@ ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& 
     if (s.is_null(2) || s.int64(3) != s.int64(4)) continue;
     const auto rank = ladder_rank(s.text(1));
     const auto number = s.int64(0);
-    // A final result's ladder wins over progress rows.
     if (!rank) continue;
     const auto at = index_of.find(number);
     if (at == index_of.end()) continue;
@@ -140,6 +120,22 @@ ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& 
     if (trial.result && trial.result->metrics.contains(s.text(1))) continue;
     data.rank_ladders[number][*rank] = s.real(2);
   }
+}
+
+}  // namespace
+
+ReportData collect_report(schema::Store& store, const schema::ExperimentRecord& experiment) {
+  ReportData data;
+  data.summary = summarize(store, experiment);
+  read_trials(store, experiment, data);
+  std::map<std::int64_t, std::size_t> index_of;
+  for (std::size_t i = 0; i < data.trials.size(); ++i) index_of[data.trials[i].trial.number] = i;
+  for (const auto& g : data.summary.groups) {
+    MethodRow m = method_row(g, index_of);
+    if (m.best) fill_best(store, m, data);
+    data.methods.push_back(std::move(m));
+  }
+  read_progress_ladders(store, experiment, data, index_of);
   return data;
 }
 
@@ -148,4 +144,4 @@ std::string render_report(schema::Store& store, const schema::ExperimentRecord& 
   return render_report(collect_report(store, experiment), format, context);
 }
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::report

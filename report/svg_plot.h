@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace lorafarm::coordinator::svg {
+namespace lorafarm::report::svg {
 
 // "&<>\"'" escaped for text and attribute values.
 std::string escape(std::string_view text);
@@ -108,4 +108,4 @@ class Chart {
 // An SVG that says there is nothing to draw, and why.
 std::string empty_plot(std::string_view title, std::string_view reason, int width = 640, int height = 120);
 
-}  // namespace lorafarm::coordinator::svg
+}  // namespace lorafarm::report::svg

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace lorafarm::coordinator {
+namespace lorafarm::dashboard {
 
 struct DashboardOptions {
   std::filesystem::path db = "lorafarm.db";
@@ -50,7 +50,7 @@ class DashboardServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The embedded page (coordinator/dashboard_page.cpp).
+// The embedded page (dashboard/page/, compiled in by dashboard/dashboard_page.cpp).
 std::string_view dashboard_page();
 
-}  // namespace lorafarm::coordinator
+}  // namespace lorafarm::dashboard

@@ -1,5 +1,5 @@
 // SVG building blocks for the report: scales, tick choice, a chart frame.
-#include "coordinator/svg_plot.h"
+#include "report/svg_plot.h"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <limits>
 
-namespace lorafarm::coordinator::svg {
+namespace lorafarm::report::svg {
 
 namespace {
 std::string px(double v) {
@@ -271,4 +271,4 @@ std::string empty_plot(std::string_view title, std::string_view reason, int widt
   return s.str();
 }
 
-}  // namespace lorafarm::coordinator::svg
+}  // namespace lorafarm::report::svg

@@ -1,120 +1,3 @@
-// The dashboard's one page: HTML, CSS and JS in a raw string, served at "/".
-// No network beyond its own /api/ (no CDN, no fonts); it polls the API every
-// second and redraws the trial table and the learning curves in place.
-#include "coordinator/dashboard_server.h"
-
-namespace lorafarm::coordinator {
-
-namespace {
-constexpr std::string_view kPage = R"PAGE(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>lorafarm dashboard</title>
-<style>
-:root { --bg:#fafafa; --fg:#1d1d1f; --muted:#6b6b73; --card:#fff; --line:#dedee3; --accent:#2f6fde;
-  --ok:#1a7f37; --run:#2f6fde; --bad:#c62828; --warn:#b26a00; --queued:#777; }
-@media (prefers-color-scheme: dark) {
-  :root { --bg:#15161a; --fg:#e6e6ea; --muted:#9a9aa5; --card:#1e1f24; --line:#34353c; --accent:#7aa7ff;
-    --ok:#4cc26a; --run:#7aa7ff; --bad:#ff6b6b; --warn:#f0b040; --queued:#999; }
-}
-* { box-sizing: border-box; }
-body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
-header { display:flex; align-items:center; gap:16px; padding:10px 18px; border-bottom:1px solid var(--line); background:var(--card); }
-header h1 { font-size:17px; margin:0; }
-header .live { color:var(--muted); font-size:12px; }
-header .live.ok::before { content:"\25CF "; color:var(--ok); }
-header .live.down::before { content:"\25CF "; color:var(--bad); }
-main { display:grid; grid-template-columns: 260px 1fr; gap:16px; padding:16px; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; margin-bottom:16px; }
-.card h2 { font-size:14px; margin:0 0 8px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
-#experiments .exp { padding:8px; border-radius:6px; cursor:pointer; border:1px solid transparent; }
-#experiments .exp:hover { border-color:var(--line); }
-#experiments .exp.selected { border-color:var(--accent); }
-#experiments .exp .name { font-weight:600; }
-#experiments .exp .meta { color:var(--muted); font-size:12px; }
-table { border-collapse:collapse; width:100%; font-variant-numeric: tabular-nums; }
-th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:middle; }
-th { font-weight:600; color:var(--muted); font-size:12px; }
-td.num { text-align:right; }
-.status { font-size:11px; font-weight:700; padding:1px 6px; border-radius:4px; color:#fff; }
-.status.COMPLETED { background:var(--ok); } .status.RUNNING { background:var(--run); }
-.status.FAILED, .status.LOST, .status.INFEASIBLE { background:var(--bad); } .status.PRUNED { background:var(--warn); }
-.status.QUEUED { background:var(--queued); }
-.bar { width:120px; height:8px; background:var(--line); border-radius:4px; overflow:hidden; display:inline-block; vertical-align:middle; }
-.bar > span { display:block; height:100%; background:var(--accent); }
-.progress-text { color:var(--muted); font-size:12px; margin-left:6px; }
-td.prog { white-space:nowrap; }
-#curves svg { max-width:640px; display:block; }
-.params { font-family: ui-monospace, monospace; font-size:12px; }
-.err { color:var(--bad); font-size:12px; }
-svg text { fill:var(--muted); font-size:11px; }
-svg .axis { stroke:var(--muted); }
-svg .grid { stroke:var(--line); }
-.muted { color:var(--muted); }
-form label { display:block; margin:6px 0 2px; color:var(--muted); font-size:12px; }
-input, select, textarea, button { max-width:100%; font:inherit; color:inherit; background:var(--bg); border:1px solid var(--line); border-radius:5px; padding:4px 6px; }
-button { cursor:pointer; background:var(--accent); color:#fff; border-color:var(--accent); }
-pre.out { white-space:pre-wrap; background:var(--bg); border:1px solid var(--line); padding:8px; border-radius:5px; min-height:2em; }
-.row { display:flex; gap:16px; flex-wrap:wrap; } .row > .card { flex:1 1 420px; }
-#report-frame { width:100%; height:900px; border:1px solid var(--line); border-radius:6px; background:#fff; }
-</style>
-</head>
-<body>
-<header>
-  <h1>lorafarm dashboard</h1>
-  <span id="live" class="live">connecting</span>
-  <span id="mode" class="muted"></span>
-</header>
-<main>
-  <aside>
-    <div class="card"><h2>Experiments</h2><div id="experiments"><span class="muted">none yet</span></div></div>
-    <div class="card" id="actions-card">
-      <h2>Start a sweep</h2>
-      <form id="sweep-form">
-        <label>Example spec</label><select id="sweep-example"></select>
-        <label>or upload a spec (.json)</label><input type="file" id="sweep-file" accept=".json,application/json">
-        <label>Data set (optional)</label><select id="sweep-data"><option value="">(as in the spec)</option></select>
-        <label>Experiment name (optional)</label><input id="sweep-name" placeholder="from the spec">
-        <label>Workers</label><input id="sweep-workers" type="number" min="1" max="64" value="2">
-        <label>Token</label><input id="token" type="password" placeholder="printed by lorafarm serve">
-        <p><button type="submit">Start</button></p>
-        <div id="sweep-result" class="muted"></div>
-      </form>
-    </div>
-  </aside>
-  <section>
-    <div id="empty" class="card muted">Choose an experiment, or start a sweep.</div>
-    <div id="experiment" hidden>
-      <div class="card">
-        <h2 id="exp-title"></h2>
-        <div id="exp-meta" class="muted"></div>
-      </div>
-      <div class="card"><h2>Trials</h2>
-        <table id="trials"><thead><tr><th>#</th><th>status</th><th>parameters</th><th>progress</th><th>objective</th><th>worker</th></tr></thead><tbody></tbody></table>
-      </div>
-      <div class="row">
-        <div class="card"><h2>Learning curves</h2>
-          <label class="muted">metric <select id="curve-metric"><option>train_loss</option><option>val_loss</option></select></label>
-          <div id="curves"></div>
-        </div>
-        <div class="card"><h2>Method comparison</h2><div id="comparison"></div></div>
-      </div>
-      <div class="card" id="gen-card"><h2>Try an adapter</h2>
-        <form id="gen-form">
-          <label>Trial</label><select id="gen-trial"></select>
-          <label>Prompt</label><textarea id="gen-prompt" rows="2" cols="50" maxlength="4096">Once upon a time</textarea>
-          <label>Max tokens</label><input id="gen-tokens" type="number" min="1" max="512" value="40">
-          <p><button type="submit">Generate</button></p>
-          <pre id="gen-out" class="out"></pre>
-        </form>
-      </div>
-      <div class="card" id="report-card" hidden><h2>Report</h2><iframe id="report-frame" sandbox title="report"></iframe></div>
-    </div>
-  </section>
-</main>
-<script>
 "use strict";
 window.__loadId = Math.random().toString(36).slice(2);
 const state = { experiment: null, trials: [], reportShown: null, summaryAt: 0, health: null };
@@ -220,15 +103,17 @@ function renderComparison(s) {
   if (!groups.length) { $("comparison").innerHTML = '<p class="muted">no trials yet</p>'; return; }
   const rows = groups.map((g) => {
     const b = g.best || {};
-    const m = b.metrics || {};
     const c = g.counts || {};
     return "<tr><td>" + esc(g.group) + '</td><td class="num">' + fmt(b.objective) + '</td><td class="num">' + (b.trial === undefined ? "-" : b.trial) +
-      '</td><td class="num">' + fmt(m.val_ppl) + '</td><td class="num">' + fmt(m.test_ppl) + '</td><td class="num">' + fmt(b.peak_rss_mb) +
+      '</td><td class="num">' + fmt(b.val_ppl) + '</td><td class="num">' + fmt(b.test_ppl) + '</td><td class="num">' + fmt(b.peak_rss_mb) +
       '</td><td class="num">' + fmt(b.wall_seconds) + '</td><td class="num">' + (c.COMPLETED || 0) + "/" + g.trials +
       '</td><td class="params">' + esc(paramsText(b.params)) + "</td></tr>";
   }).join("");
+  // The untrained base model, scored once when the sweep started (null for command sweeps).
+  const base = s.base ? '<tr class="base"><td>base model (untrained)</td><td class="num">-</td><td class="num">-</td><td class="num">' +
+    fmt(s.base.val_ppl) + '</td><td class="num">' + fmt(s.base.test_ppl) + '</td><td class="num">-</td><td class="num">-</td><td class="num">-</td><td class="params">-</td></tr>' : "";
   $("comparison").innerHTML = "<table><thead><tr><th>" + esc(s.group_by || "group") + "</th><th>best " + esc(s.objective.metric) +
-    "</th><th>trial</th><th>val ppl</th><th>test ppl</th><th>peak RSS MB</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + rows + "</tbody></table>";
+    "</th><th>trial</th><th>val ppl</th><th>test ppl</th><th>peak RSS MB</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + base + rows + "</tbody></table>";
 }
 
 async function refreshExperiment() {
@@ -329,12 +214,3 @@ window.addEventListener("hashchange", () => { state.experiment = selectedFromFra
   loadExamples();
   tick();
 })();
-</script>
-</body>
-</html>
-)PAGE";
-}  // namespace
-
-std::string_view dashboard_page() { return kPage; }
-
-}  // namespace lorafarm::coordinator
