@@ -109,7 +109,8 @@ class BayesOptimizer {
   Eigen::VectorXd design_point(std::uint64_t index) const;
   Eigen::VectorXd canonical(Eigen::VectorXd x) const;
 
-  // The steps of suggest() (bayes_optimizer.cpp defines the structs).
+  // The steps of suggest(): bayes_optimizer.cpp defines Batch and Fantasy,
+  // bayes_models.h Models (fitted in bayes_model_fit.cpp).
   struct Batch;    // the random stream, running and finished points, accepted points
   struct Models;   // the GPs fitted to the history
   struct Fantasy;  // the GPs with the running points fantasised in
