@@ -99,8 +99,8 @@ void print_ranks(const char* what, const std::vector<engine::RankLoss>& ranks) {
   std::printf("\n");
 }
 
-int run_train(const TrainCommandOptions& options) {
-  require_file("--config", options.config_file);
+// The config file with the command line's flags on top.
+nlohmann::json merged_config(const TrainCommandOptions& options) {
   nlohmann::json j = options.config_file.empty() ? nlohmann::json::object() : read_config(options.config_file);
   if (!j.is_object()) throw engine::InvalidInput(options.config_file + ": the training config must be a JSON object");
   for (const auto& [key, value] : options.flags.items()) j[key] = value;
@@ -112,23 +112,21 @@ int run_train(const TrainCommandOptions& options) {
     if (!j.contains("quantization") || j["quantization"].is_null()) j["quantization"] = nlohmann::json::object();
     for (const auto& [key, value] : options.quantization.items()) j["quantization"][key] = value;
   }
-  const engine::TrainConfig config = config_from_json(j, options.config_file);
-  require_folder("--model", config.model);
-  require_folder("--data", config.data);
-  // On a terminal, one progress line with the latest report's loss and
-  // speed; elsewhere the step reports below are the plain progress lines.
-  ProgressLine progress(ProgressLine::mode_for(options.json, ProgressLine::Mode::kOff), "train", "iters");
-  std::string latest;  // "loss 2.31, 1,050 tok/s"
+  return j;
+}
 
+// Step and evaluation reports as JSON lines or text; `latest` keeps the last
+// report's loss and speed for the progress line.
+engine::TrainCallbacks report_callbacks(const TrainCommandOptions& options, ProgressLine& progress, std::string& latest) {
   engine::TrainCallbacks callbacks;
-  callbacks.on_message = [&](const std::string& m) {
+  callbacks.on_message = [&progress](const std::string& m) {
     progress.clear();
     std::cerr << "lorafarm train: " << m << "\n";
   };
   if (progress.mode() != ProgressLine::Mode::kOff) {
-    callbacks.on_step = [&](int64_t step, int64_t total) { progress.update(step, total, latest); };
+    callbacks.on_step = [&progress, &latest](int64_t step, int64_t total) { progress.update(step, total, latest); };
   }
-  callbacks.on_report = [&](const engine::StepReport& r) {
+  callbacks.on_report = [&options, &progress, &latest](const engine::StepReport& r) {
     char detail[96];
     std::snprintf(detail, sizeof detail, "loss %.3f, %s tok/s", r.train_loss, with_thousands(r.tokens_per_second).c_str());
     latest = detail;
@@ -145,7 +143,7 @@ int run_train(const TrainCommandOptions& options) {
                 static_cast<long long>(r.trained_tokens), r.peak_rss_mb);
     std::fflush(stdout);
   };
-  callbacks.on_eval = [&](const engine::EvalReport& r) {
+  callbacks.on_eval = [&options, &progress](const engine::EvalReport& r) {
     if (options.json) {
       nlohmann::json line{{"step", r.step}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}};
       add_rank_keys(line, "val", r.ranks);
@@ -157,30 +155,31 @@ int run_train(const TrainCommandOptions& options) {
     print_ranks("val", r.ranks);
     std::fflush(stdout);
   };
+  return callbacks;
+}
 
-  const engine::TrainResult result = engine::train(config, callbacks);
-  progress.clear();
-  const double predicted = engine::predicted_peak_rss_mb(result.memory);
+void print_final_json(const engine::TrainResult& result, const engine::TrainConfig& config) {
   auto optional_number = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
-  if (options.json) {
-    nlohmann::json line{{"final", true},
-                                {"val_loss", result.val_loss},
-                                {"val_ppl", result.val_ppl},
-                                {"test_loss", optional_number(result.test_loss)},
-                                {"test_ppl", optional_number(result.test_ppl)},
-                                {"peak_rss_mb", result.peak_rss_mb},
-                                {"trainable_params", result.trainable_params},
-                                {"tokens_per_second", result.tokens_per_second},
-                                {"train_seconds", result.train_seconds},
-                                {"trained_tokens", result.trained_tokens},
-                                {"memory_bytes", result.memory.to_json()},
-                                {"adapter_path", config.adapter_path},
-                                {"unquantized_layers", result.unquantized_layers}};
-    add_rank_keys(line, "val", result.val_ranks);
-    add_rank_keys(line, "test", result.test_ranks);
-    std::cout << line.dump() << std::endl;
-    return kExitOk;
-  }
+  nlohmann::json line{{"final", true},
+                      {"val_loss", result.val_loss},
+                      {"val_ppl", result.val_ppl},
+                      {"test_loss", optional_number(result.test_loss)},
+                      {"test_ppl", optional_number(result.test_ppl)},
+                      {"peak_rss_mb", result.peak_rss_mb},
+                      {"trainable_params", result.trainable_params},
+                      {"tokens_per_second", result.tokens_per_second},
+                      {"train_seconds", result.train_seconds},
+                      {"trained_tokens", result.trained_tokens},
+                      {"memory_bytes", result.memory.to_json()},
+                      {"adapter_path", config.adapter_path},
+                      {"unquantized_layers", result.unquantized_layers}};
+  add_rank_keys(line, "val", result.val_ranks);
+  add_rank_keys(line, "test", result.test_ranks);
+  std::cout << line.dump() << std::endl;
+}
+
+void print_final_text(const engine::TrainResult& result, const engine::TrainConfig& config) {
+  const double predicted = engine::predicted_peak_rss_mb(result.memory);
   std::printf("final: val loss %.4f (ppl %.2f)", result.val_loss, result.val_ppl);
   if (result.test_loss) std::printf(", test loss %.4f (ppl %.2f)", *result.test_loss, *result.test_ppl);
   std::printf("\n");
@@ -190,6 +189,24 @@ int run_train(const TrainCommandOptions& options) {
               static_cast<long long>(result.trainable_params), result.tokens_per_second, result.train_seconds,
               result.peak_rss_mb, predicted);
   std::printf("adapter saved to %s\n", config.adapter_path.c_str());
+}
+
+int run_train(const TrainCommandOptions& options) {
+  require_file("--config", options.config_file);
+  const engine::TrainConfig config = config_from_json(merged_config(options), options.config_file);
+  require_folder("--model", config.model);
+  require_folder("--data", config.data);
+  // On a terminal, one progress line with the latest report's loss and
+  // speed; elsewhere the step reports are the plain progress lines.
+  ProgressLine progress(ProgressLine::mode_for(options.json, ProgressLine::Mode::kOff), "train", "iters");
+  std::string latest;  // "loss 2.31, 1,050 tok/s"
+  const engine::TrainResult result = engine::train(config, report_callbacks(options, progress, latest));
+  progress.clear();
+  if (options.json) {
+    print_final_json(result, config);
+  } else {
+    print_final_text(result, config);
+  }
   return kExitOk;
 }
 

@@ -2,6 +2,8 @@
 #include "engine/model_config.h"
 
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include "engine/error.h"
 
@@ -63,23 +65,24 @@ RopeScaling parse_rope_scaling(const json& j) {
   return scaling;
 }
 
-}  // namespace
-
-ModelConfig ModelConfig::from_json(const json& j) {
-  if (!j.is_object()) throw InvalidInput("config.json: not a JSON object");
-  ModelConfig c;
+// model_type (one of the supported architectures) and its activation.
+std::string parse_model_type(const json& j) {
   if (!j.contains("model_type") || !j["model_type"].is_string()) {
     throw InvalidInput("config.json: missing required field 'model_type'");
   }
-  c.model_type = j["model_type"];
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" && c.model_type != "phi3") {
-    throw InvalidInput("config.json: field 'model_type' is '" + c.model_type +
-                       "'; supported: llama, mistral, qwen2, phi3");
+  const std::string type = j["model_type"];
+  if (type != "llama" && type != "mistral" && type != "qwen2" && type != "phi3") {
+    throw InvalidInput("config.json: field 'model_type' is '" + type + "'; supported: llama, mistral, qwen2, phi3");
   }
   if (j.contains("hidden_act") && j["hidden_act"].is_string() && j["hidden_act"] != "silu") {
     throw InvalidInput("config.json: field 'hidden_act' is '" + j["hidden_act"].get<std::string>() +
                        "'; supported: silu");
   }
+  return type;
+}
+
+// Sizes, heads and positions.
+void parse_dimensions(const json& j, ModelConfig& c) {
   c.hidden_size = required_int(j, "hidden_size");
   c.intermediate_size = required_int(j, "intermediate_size");
   c.num_layers = required_int(j, "num_hidden_layers");
@@ -96,6 +99,43 @@ ModelConfig ModelConfig::from_json(const json& j) {
   }
   if (c.head_dim % 2 != 0) throw InvalidInput("config.json: head_dim must be even for rotary embeddings");
   c.max_position_embeddings = j.contains("max_position_embeddings") ? required_int(j, "max_position_embeddings") : 2048;
+}
+
+// bos_token_id, and eos_token_id as one id or a list.
+void parse_special_tokens(const json& j, ModelConfig& c) {
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"].get<int>();
+  if (!j.contains("eos_token_id")) return;
+  const json& eos = j["eos_token_id"];
+  if (eos.is_number_integer()) c.eos_token_ids.push_back(eos.get<int>());
+  if (eos.is_array()) {
+    for (const json& e : eos) {
+      if (e.is_number_integer()) c.eos_token_ids.push_back(e.get<int>());
+    }
+  }
+}
+
+// The `quantization` object of a quantized model folder, if any.
+std::optional<QuantizationConfig> parse_quantization(const json& j) {
+  if (!j.contains("quantization") || j["quantization"].is_null()) return std::nullopt;
+  const json& q = j["quantization"];
+  if (!q.is_object()) throw InvalidInput("config.json: field 'quantization' must be an object");
+  QuantizationConfig quant;
+  quant.bits = required_int(q, "bits");
+  quant.group_size = required_int(q, "group_size");
+  const std::string mode = q.value("mode", std::string("affine"));
+  if (mode == "affine") quant.mode = QuantizationConfig::Mode::kAffine;
+  else if (mode == "nf4") quant.mode = QuantizationConfig::Mode::kNf4;
+  else throw InvalidInput("config.json: field 'quantization.mode' is '" + mode + "'; supported: affine, nf4");
+  return quant;
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const json& j) {
+  if (!j.is_object()) throw InvalidInput("config.json: not a JSON object");
+  ModelConfig c;
+  c.model_type = parse_model_type(j);
+  parse_dimensions(j, c);
   c.rms_norm_eps = optional_number(j, "rms_norm_eps", 1e-5);
   c.rope_theta = optional_number(j, "rope_theta", 10000.0);
   c.rope_scaling = parse_rope_scaling(j);
@@ -105,28 +145,8 @@ ModelConfig ModelConfig::from_json(const json& j) {
     c.sliding_window = required_int(j, "sliding_window");
   }
   c.fused_qkv = c.fused_gate_up = c.model_type == "phi3";
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"].get<int>();
-  if (j.contains("eos_token_id")) {
-    const json& eos = j["eos_token_id"];
-    if (eos.is_number_integer()) c.eos_token_ids.push_back(eos.get<int>());
-    if (eos.is_array()) {
-      for (const json& e : eos) {
-        if (e.is_number_integer()) c.eos_token_ids.push_back(e.get<int>());
-      }
-    }
-  }
-  if (j.contains("quantization") && !j["quantization"].is_null()) {
-    const json& q = j["quantization"];
-    if (!q.is_object()) throw InvalidInput("config.json: field 'quantization' must be an object");
-    QuantizationConfig quant;
-    quant.bits = required_int(q, "bits");
-    quant.group_size = required_int(q, "group_size");
-    const std::string mode = q.value("mode", std::string("affine"));
-    if (mode == "affine") quant.mode = QuantizationConfig::Mode::kAffine;
-    else if (mode == "nf4") quant.mode = QuantizationConfig::Mode::kNf4;
-    else throw InvalidInput("config.json: field 'quantization.mode' is '" + mode + "'; supported: affine, nf4");
-    c.quantization = quant;
-  }
+  parse_special_tokens(j, c);
+  if (auto q = parse_quantization(j)) c.quantization = q;
   return c;
 }
 

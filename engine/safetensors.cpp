@@ -117,9 +117,10 @@ std::vector<float> TensorView::to_float() const {
   return out;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-  SafetensorsFile file;
-  file.path_ = path;
+namespace {
+
+// mmaps the whole file read-only; it must hold at least the 8-byte header length.
+std::pair<void*, uint64_t> map_file(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InvalidInput(where(path) + "cannot open: " + std::strerror(errno));
   struct stat st {};
@@ -136,11 +137,11 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   void* mapping = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (mapping == MAP_FAILED) throw InvalidInput(where(path) + "cannot mmap: " + std::strerror(errno));
-  file.mapping_ = mapping;
-  file.mapping_size_ = file_size;
-  const auto* base = static_cast<const std::byte*>(mapping);
+  return {mapping, file_size};
+}
 
-  uint64_t header_length = 0;
+// The JSON header after the 8-byte length (stored in `header_length`).
+json read_header(const std::filesystem::path& path, const std::byte* base, uint64_t file_size, uint64_t& header_length) {
   std::memcpy(&header_length, base, 8);  // little-endian on every supported host
   if (header_length > kMaxHeaderBytes) {
     throw InvalidInput(where(path) + "header length " + std::to_string(header_length) +
@@ -158,72 +159,102 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     throw InvalidInput(where(path) + "header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) throw InvalidInput(where(path) + "header is not a JSON object");
+  return header;
+}
 
-  const uint64_t data_size = file_size - 8 - header_length;
-  const std::byte* data = base + 8 + header_length;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (!entry.is_object()) throw InvalidInput(where(path) + "__metadata__ is not an object");
-      for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) {
-          throw InvalidInput(where(path) + "__metadata__ value for '" + key + "' is not a string");
-        }
-        file.metadata_[key] = value.get<std::string>();
-      }
-      continue;
+void read_metadata(const std::filesystem::path& path, const json& entry, std::map<std::string, std::string>& metadata) {
+  if (!entry.is_object()) throw InvalidInput(where(path) + "__metadata__ is not an object");
+  for (const auto& [key, value] : entry.items()) {
+    if (!value.is_string()) {
+      throw InvalidInput(where(path) + "__metadata__ value for '" + key + "' is not a string");
     }
-    const std::string prefix = where(path) + "tensor '" + name + "': ";
-    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-        !entry.contains("data_offsets")) {
-      throw InvalidInput(prefix + "entry needs dtype, shape and data_offsets");
-    }
-    if (!entry["dtype"].is_string()) throw InvalidInput(prefix + "dtype is not a string");
-    TensorView view;
-    view.name = name;
-    try {
-      view.dtype = parse_dtype(entry["dtype"].get<std::string>(), name);
-    } catch (const InvalidInput& e) {
-      throw InvalidInput(where(path) + e.what());
-    }
-    const json& shape = entry["shape"];
-    const json& offsets = entry["data_offsets"];
-    if (!shape.is_array()) throw InvalidInput(prefix + "shape is not an array");
-    uint64_t elements = 1;
-    for (const json& d : shape) {
-      if (!d.is_number_unsigned()) throw InvalidInput(prefix + "shape has a non-integer or negative dimension");
-      const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && elements > (uint64_t{1} << 48) / dim) throw InvalidInput(prefix + "shape is too large");
-      elements *= dim;
-      view.shape.push_back(static_cast<int64_t>(dim));
-    }
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned()) {
-      throw InvalidInput(prefix + "data_offsets must be two non-negative integers");
-    }
-    const uint64_t begin = offsets[0].get<uint64_t>();
-    const uint64_t end = offsets[1].get<uint64_t>();
-    if (begin > end) throw InvalidInput(prefix + "data_offsets begin after they end");
-    if (end > data_size) {
-      throw InvalidInput(prefix + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                         ") run past the end of the data (" + std::to_string(data_size) +
-                         " bytes; file truncated?)");
-    }
-    const uint64_t expected = elements * dtype_size(view.dtype);
-    if (end - begin != expected) {
-      throw InvalidInput(prefix + "shape and dtype need " + std::to_string(expected) +
-                         " bytes but data_offsets give " + std::to_string(end - begin));
-    }
-    view.bytes = std::span<const std::byte>(data + begin, end - begin);
-    ranges.emplace_back(begin, end);
-    file.tensors_.emplace(name, std::move(view));
+    metadata[key] = value.get<std::string>();
   }
+}
+
+// One tensor's header entry, checked against the data section's size; its
+// bytes view `data`. `range` gets its [begin, end) offsets.
+TensorView read_tensor_entry(const std::filesystem::path& path, const std::string& name, const json& entry,
+                             const std::byte* data, uint64_t data_size, std::pair<uint64_t, uint64_t>& range) {
+  const std::string prefix = where(path) + "tensor '" + name + "': ";
+  if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+    throw InvalidInput(prefix + "entry needs dtype, shape and data_offsets");
+  }
+  if (!entry["dtype"].is_string()) throw InvalidInput(prefix + "dtype is not a string");
+  TensorView view;
+  view.name = name;
+  try {
+    view.dtype = parse_dtype(entry["dtype"].get<std::string>(), name);
+  } catch (const InvalidInput& e) {
+    throw InvalidInput(where(path) + e.what());
+  }
+  const json& shape = entry["shape"];
+  const json& offsets = entry["data_offsets"];
+  if (!shape.is_array()) throw InvalidInput(prefix + "shape is not an array");
+  uint64_t elements = 1;
+  for (const json& d : shape) {
+    if (!d.is_number_unsigned()) throw InvalidInput(prefix + "shape has a non-integer or negative dimension");
+    const uint64_t dim = d.get<uint64_t>();
+    if (dim != 0 && elements > (uint64_t{1} << 48) / dim) throw InvalidInput(prefix + "shape is too large");
+    elements *= dim;
+    view.shape.push_back(static_cast<int64_t>(dim));
+  }
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    throw InvalidInput(prefix + "data_offsets must be two non-negative integers");
+  }
+  const uint64_t begin = offsets[0].get<uint64_t>();
+  const uint64_t end = offsets[1].get<uint64_t>();
+  if (begin > end) throw InvalidInput(prefix + "data_offsets begin after they end");
+  if (end > data_size) {
+    throw InvalidInput(prefix + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                       ") run past the end of the data (" + std::to_string(data_size) + " bytes; file truncated?)");
+  }
+  const uint64_t expected = elements * dtype_size(view.dtype);
+  if (end - begin != expected) {
+    throw InvalidInput(prefix + "shape and dtype need " + std::to_string(expected) +
+                       " bytes but data_offsets give " + std::to_string(end - begin));
+  }
+  view.bytes = std::span<const std::byte>(data + begin, end - begin);
+  range = {begin, end};
+  return view;
+}
+
+void check_disjoint(const std::filesystem::path& path, std::vector<std::pair<uint64_t, uint64_t>> ranges) {
   std::sort(ranges.begin(), ranges.end());
   for (std::size_t i = 1; i < ranges.size(); ++i) {
     if (ranges[i].first < ranges[i - 1].second) {
       throw InvalidInput(where(path) + "tensor data ranges overlap at byte " + std::to_string(ranges[i].first));
     }
   }
+}
+
+}  // namespace
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  SafetensorsFile file;
+  file.path_ = path;
+  const auto [mapping, file_size] = map_file(path);
+  file.mapping_ = mapping;  // unmapped by the destructor if a check below throws
+  file.mapping_size_ = file_size;
+  const auto* base = static_cast<const std::byte*>(mapping);
+  uint64_t header_length = 0;
+  const json header = read_header(path, base, file_size, header_length);
+
+  const uint64_t data_size = file_size - 8 - header_length;
+  const std::byte* data = base + 8 + header_length;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      read_metadata(path, entry, file.metadata_);
+      continue;
+    }
+    std::pair<uint64_t, uint64_t> range;
+    TensorView view = read_tensor_entry(path, name, entry, data, data_size, range);
+    ranges.push_back(range);
+    file.tensors_.emplace(name, std::move(view));
+  }
+  check_disjoint(path, std::move(ranges));
   return file;
 }
 

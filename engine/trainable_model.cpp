@@ -87,50 +87,6 @@ int adapted_blocks(const ModelConfig& c, int num_layers) {
 
 }  // namespace
 
-FineTuneType parse_fine_tune_type(std::string_view name) {
-  if (name == "lora" || name == "qlora") return FineTuneType::kLora;
-  if (name == "dora") return FineTuneType::kDora;
-  if (name == "full") return FineTuneType::kFull;
-  throw InvalidInput("fine_tune_type '" + std::string(name) + "' is not one of lora, dora, qlora, full");
-}
-
-const char* fine_tune_type_name(FineTuneType type) {
-  switch (type) {
-    case FineTuneType::kLora: return "lora";
-    case FineTuneType::kDora: return "dora";
-    case FineTuneType::kFull: return "full";
-  }
-  return "?";
-}
-
-float AdapterConfig::effective_scale() const {
-  if (!alpha) return scale;
-  return rslora ? *alpha / std::sqrt(static_cast<float>(rank)) : *alpha / static_cast<float>(rank);
-}
-
-std::vector<Module> AdapterConfig::modules() const {
-  std::vector<Module> out;
-  if (keys.empty()) {
-    for (int m = 0; m < 7; ++m) out.push_back(static_cast<Module>(m));
-    return out;
-  }
-  for (const std::string& key : keys) {
-    int found = -1;
-    for (int m = 0; m < 7; ++m) {
-      const std::string_view full = kLinearModules[m];
-      if (key == full || key == full.substr(full.find('.') + 1)) found = m;
-    }
-    if (found < 0) {
-      std::string known;
-      for (const char* name : kLinearModules) known += std::string(known.empty() ? "" : ", ") + name;
-      throw InvalidInput("unknown lora key '" + key + "'; known keys: " + known);
-    }
-    if (std::find(out.begin(), out.end(), found) == out.end()) out.push_back(static_cast<Module>(found));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 TrainableModel::TrainableModel(Model model, const AdapterConfig& config, uint64_t seed)
     : model_(std::make_unique<Model>(std::move(model))), config_(config) {
   init(seed, nullptr);
@@ -178,47 +134,62 @@ void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, Quant
     if (config.type == FineTuneType::kFull) throw InvalidInput("full fine-tuning cannot use a quantized base (qlora)");
     quantize_base(*config.quantization, prequantized);
   }
-
   if (config.type == FineTuneType::kFull) {
-    for (AdaptedLinear& l : layers_) l.make_trainable();
-    embed_grad_ = Matrix::Zero(model_->embed_tokens.rows(), model_->embed_tokens.cols());
-    if (!c.tie_word_embeddings) head_grad_ = Matrix::Zero(model_->lm_head.rows(), model_->lm_head.cols());
-    for (const DecoderBlock& b : model_->blocks) {
-      input_norm_grad_.push_back(Vector::Zero(b.input_norm.size()));
-      post_norm_grad_.push_back(Vector::Zero(b.post_attention_norm.size()));
-    }
-    final_norm_grad_ = Vector::Zero(model_->final_norm.size());
+    make_base_trainable();
   } else {
-    LoraSettings settings;
-    settings.rank = config.rank;
-    settings.scale = config.effective_scale();
-    settings.dropout = config.dropout;
-    settings.dora = config.type == FineTuneType::kDora;
-    const std::vector<Module> modules = config.modules();
-    for (Module m : modules) {
-      const auto [in, out] = module_shape(c, m);
-      if (config.rank < 1 || config.rank > std::min(in, out)) {
-        throw InvalidInput("lora rank " + std::to_string(config.rank) + " is out of range for " + kLinearModules[m] +
-                           " (" + std::to_string(in) + " -> " + std::to_string(out) + "): use 1.." +
-                           std::to_string(std::min(in, out)));
-      }
-    }
-    std::mt19937_64 rng(seed);
-    for (int block = first_block_; block < c.num_layers; ++block) {
-      for (Module m : modules) layer(block, m).add_adapter(settings, rng);
-    }
-    active_rank_ = config.rank;
-    if (config.dynamic_rank) {  // the whole adapter at its prefix scale (α/r_max with the dylora rule)
-      active_rank_ = 0;
-      set_active_rank(config.rank);
+    add_adapters(seed);
+  }
+  collect_parameters();
+}
+
+// Full fine-tuning: every weight trains, with a gradient buffer of its own.
+void TrainableModel::make_base_trainable() {
+  for (AdaptedLinear& l : layers_) l.make_trainable();
+  embed_grad_ = Matrix::Zero(model_->embed_tokens.rows(), model_->embed_tokens.cols());
+  if (!model_->config.tie_word_embeddings) head_grad_ = Matrix::Zero(model_->lm_head.rows(), model_->lm_head.cols());
+  for (const DecoderBlock& b : model_->blocks) {
+    input_norm_grad_.push_back(Vector::Zero(b.input_norm.size()));
+    post_norm_grad_.push_back(Vector::Zero(b.post_attention_norm.size()));
+  }
+  final_norm_grad_ = Vector::Zero(model_->final_norm.size());
+}
+
+// LoRA/DoRA: adapters on the selected modules of the adapted blocks, drawn from one seeded stream.
+void TrainableModel::add_adapters(uint64_t seed) {
+  const AdapterConfig& config = config_;
+  const ModelConfig& c = model_->config;
+  LoraSettings settings;
+  settings.rank = config.rank;
+  settings.scale = config.effective_scale();
+  settings.dropout = config.dropout;
+  settings.dora = config.type == FineTuneType::kDora;
+  const std::vector<Module> modules = config.modules();
+  for (Module m : modules) {
+    const auto [in, out] = module_shape(c, m);
+    if (config.rank < 1 || config.rank > std::min(in, out)) {
+      throw InvalidInput("lora rank " + std::to_string(config.rank) + " is out of range for " + kLinearModules[m] +
+                         " (" + std::to_string(in) + " -> " + std::to_string(out) + "): use 1.." +
+                         std::to_string(std::min(in, out)));
     }
   }
+  std::mt19937_64 rng(seed);
+  for (int block = first_block_; block < c.num_layers; ++block) {
+    for (Module m : modules) layer(block, m).add_adapter(settings, rng);
+  }
+  active_rank_ = config.rank;
+  if (config.dynamic_rank) {  // the whole adapter at its prefix scale (α/r_max with the dylora rule)
+    active_rank_ = 0;
+    set_active_rank(config.rank);
+  }
+}
 
-  // Parameters in a fixed order: embedding, blocks, final norm, head.
+// Parameters in a fixed order: embedding, blocks, final norm, head.
+void TrainableModel::collect_parameters() {
+  const ModelConfig& c = model_->config;
   auto add = [&](std::string name, std::vector<int64_t> shape, float* value, float* grad, int64_t size) {
     parameters_.push_back({std::move(name), std::move(shape), value, grad, size});
   };
-  const bool full = config.type == FineTuneType::kFull;
+  const bool full = config_.type == FineTuneType::kFull;
   if (full) {
     Matrix& e = model_->embed_tokens;
     add("model.embed_tokens.weight", {e.rows(), e.cols()}, e.data(), embed_grad_.data(), e.size());

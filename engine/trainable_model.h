@@ -118,6 +118,9 @@ class TrainableModel {
   void block_backward(int block, const Context& ctx, BlockCache& cache, const Matrix& d_out, Matrix* dx);
   void quantize_base(const QuantizationConfig& q, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized);
   void init(uint64_t seed, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized);
+  void make_base_trainable();
+  void add_adapters(uint64_t seed);
+  void collect_parameters();
 
   std::unique_ptr<Model> model_;
   AdapterConfig config_;

@@ -225,7 +225,9 @@ std::optional<double> SweepSpec::memory_limit_mb() const {
   return std::nullopt;
 }
 
-SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& spec_dir, std::string_view source) {
+namespace {
+
+json parse_document(std::string_view text, std::string_view source) {
   json doc;
   try {
     doc = json::parse(text, nullptr, true, /*ignore_comments=*/true);
@@ -235,11 +237,11 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   if (!doc.is_object()) fail(source, "(top level)", "must be a JSON object, got " + shown(doc));
   check_keys(source, "", doc,
              {"name", "seed", "model", "data", "objective", "objectives", "constraints", "budget", "search", "scheduler", "rank_selection", "search_space", "fixed", "trial", "description"});
+  return doc;
+}
 
-  SweepSpec spec;
-  spec.document = doc;
-  spec.spec_dir = std::filesystem::absolute(spec_dir).lexically_normal();
-
+// The experiment's name and seed.
+void parse_identity(std::string_view source, const json& doc, SweepSpec& spec) {
   if (!doc.contains("name")) fail(source, "name", "missing; a name for the experiment ([A-Za-z0-9_.-]+)");
   spec.name = get_string(source, doc, "name", "name");
   static const std::regex name_pattern(R"(^[A-Za-z0-9_.-]{1,100}$)");
@@ -250,10 +252,10 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
       fail(source, "seed", "must be an integer >= 0, got " + shown(doc["seed"]));
     spec.seed = doc["seed"].get<std::uint64_t>();
   }
+}
 
-  if (!doc.contains("trial")) fail(source, "trial", "missing; {\"kind\": \"engine\"} or {\"kind\": \"command\", \"command\": [...]}");
-  parse_trial(source, doc["trial"], spec.trial);
-
+// `model` and `data`, relative to the spec's folder; an engine trial needs both.
+void parse_model_and_data(std::string_view source, const json& doc, SweepSpec& spec) {
   for (const char* key : {"model", "data"}) {
     if (!doc.contains(key)) {
       if (spec.trial.kind == TrialKind::Engine) fail(source, key, "missing; an engine trial needs a model folder and a data folder");
@@ -263,7 +265,10 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     const auto path = std::filesystem::path(value).is_absolute() ? std::filesystem::path(value) : spec.spec_dir / value;
     (std::string_view(key) == "model" ? spec.model : spec.data) = path.lexically_normal().string();
   }
+}
 
+// `objective` (one) or `objectives` (two or three, no metric twice), and `constraints`.
+void parse_objectives(std::string_view source, const json& doc, SweepSpec& spec) {
   if (doc.contains("objective") && doc.contains("objectives")) {
     fail(source, "objectives", "give either \"objective\" (one) or \"objectives\" (two or three), not both");
   }
@@ -290,36 +295,37 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     for (std::size_t i = 0; i < c.size(); ++i)
       spec.constraints.push_back(parse_constraint(source, c[i], "constraints[" + std::to_string(i) + "]"));
   }
+}
 
-  if (!doc.contains("budget")) fail(source, "budget", "missing; at least {\"trials\": N}");
-  parse_budget(source, doc["budget"], spec.budget);
-
-  if (doc.contains("search")) {
-    const auto& s = doc["search"];
-    if (!s.is_object()) fail(source, "search", "must be {\"algorithm\": NAME, ...options}, got " + shown(s));
-    if (!s.contains("algorithm")) fail(source, "search.algorithm", "missing");
-    spec.algorithm = s["algorithm"].is_string() ? s["algorithm"].get<std::string>() : "";
-    const auto& known = known_algorithms();
-    if (std::find(known.begin(), known.end(), spec.algorithm) == known.end()) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(source, "search.algorithm", shown(s["algorithm"]) + " is not allowed; allowed: " + list);
-    }
-    spec.algorithm_options = s;
-    spec.algorithm_options.erase("algorithm");
-    std::set<std::string> allowed = {"algorithm", "enqueue"};
-    if (spec.algorithm == "grid") allowed.insert("shuffle");
-    if (spec.algorithm == "gp") allowed.insert({"warm_start", "initial_trials"});
-    check_keys(source, "search", s, allowed);
-    if (s.contains("shuffle") && !s["shuffle"].is_boolean()) fail(source, "search.shuffle", "must be true or false, got " + shown(s["shuffle"]));
-    if (s.contains("warm_start")) {
-      if (!s["warm_start"].is_string() || s["warm_start"].get<std::string>().empty())
-        fail(source, "search.warm_start", "must be the name of an experiment in the same database, got " + shown(s["warm_start"]));
-      spec.warm_start = s["warm_start"].get<std::string>();
-    }
-    if (s.contains("initial_trials")) spec.initial_trials = static_cast<int>(get_int(source, s["initial_trials"], "search.initial_trials", 1));
+// `search`: the algorithm and the options it accepts (enqueued points are read
+// with the space, in parse_search_space).
+void parse_search(std::string_view source, const json& s, SweepSpec& spec) {
+  if (!s.is_object()) fail(source, "search", "must be {\"algorithm\": NAME, ...options}, got " + shown(s));
+  if (!s.contains("algorithm")) fail(source, "search.algorithm", "missing");
+  spec.algorithm = s["algorithm"].is_string() ? s["algorithm"].get<std::string>() : "";
+  const auto& known = known_algorithms();
+  if (std::find(known.begin(), known.end(), spec.algorithm) == known.end()) {
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    fail(source, "search.algorithm", shown(s["algorithm"]) + " is not allowed; allowed: " + list);
   }
+  spec.algorithm_options = s;
+  spec.algorithm_options.erase("algorithm");
+  std::set<std::string> allowed = {"algorithm", "enqueue"};
+  if (spec.algorithm == "grid") allowed.insert("shuffle");
+  if (spec.algorithm == "gp") allowed.insert({"warm_start", "initial_trials"});
+  check_keys(source, "search", s, allowed);
+  if (s.contains("shuffle") && !s["shuffle"].is_boolean()) fail(source, "search.shuffle", "must be true or false, got " + shown(s["shuffle"]));
+  if (s.contains("warm_start")) {
+    if (!s["warm_start"].is_string() || s["warm_start"].get<std::string>().empty())
+      fail(source, "search.warm_start", "must be the name of an experiment in the same database, got " + shown(s["warm_start"]));
+    spec.warm_start = s["warm_start"].get<std::string>();
+  }
+  if (s.contains("initial_trials")) spec.initial_trials = static_cast<int>(get_int(source, s["initial_trials"], "search.initial_trials", 1));
+}
 
+// `search_space`, then the `search.enqueue` configurations it must accept.
+void parse_search_space(std::string_view source, const json& doc, SweepSpec& spec) {
   if (!doc.contains("search_space")) fail(source, "search_space", "missing; {\"name\": {\"type\": ...}, ...}");
   try {
     spec.space = search::SearchSpace::from_json(doc["search_space"]);
@@ -327,21 +333,23 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     throw SpecError(std::string(source) + ": " + e.what());
   }
   if (spec.space.dimensions() == 0) fail(source, "search_space", "has no parameters");
-  if (doc.contains("search") && doc["search"].contains("enqueue")) {
-    const auto& list = doc["search"]["enqueue"];
-    if (!list.is_array()) fail(source, "search.enqueue", "must be a list of configurations ({\"name\": value, ...}), got " + shown(list));
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      const std::string where = "search.enqueue[" + std::to_string(i) + "]";
-      if (!list[i].is_object()) fail(source, where, "must be a configuration {\"name\": value, ...}, got " + shown(list[i]));
-      try {
-        spec.space.validate(list[i]);
-      } catch (const search::InvalidSpace& e) {
-        fail(source, where, e.what());
-      }
-      spec.enqueue.push_back(list[i]);
+  if (!doc.contains("search") || !doc["search"].contains("enqueue")) return;
+  const auto& list = doc["search"]["enqueue"];
+  if (!list.is_array()) fail(source, "search.enqueue", "must be a list of configurations ({\"name\": value, ...}), got " + shown(list));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string where = "search.enqueue[" + std::to_string(i) + "]";
+    if (!list[i].is_object()) fail(source, where, "must be a configuration {\"name\": value, ...}, got " + shown(list[i]));
+    try {
+      spec.space.validate(list[i]);
+    } catch (const search::InvalidSpace& e) {
+      fail(source, where, e.what());
     }
+    spec.enqueue.push_back(list[i]);
   }
+}
 
+// `fixed` settings (none may also be searched) and `rank_selection`.
+void parse_fixed_and_rank_selection(std::string_view source, const json& doc, SweepSpec& spec) {
   if (doc.contains("fixed")) {
     if (!doc["fixed"].is_object()) fail(source, "fixed", "must be an object of settings, got " + shown(doc["fixed"]));
     spec.fixed = doc["fixed"];
@@ -356,6 +364,25 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
     check_keys(source, "rank_selection", r, {"epsilon"});
     spec.rank_epsilon = r.contains("epsilon") ? get_number(source, r["epsilon"], "rank_selection.epsilon", 0.0) : 0.0;
   }
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& spec_dir, std::string_view source) {
+  const json doc = parse_document(text, source);
+  SweepSpec spec;
+  spec.document = doc;
+  spec.spec_dir = std::filesystem::absolute(spec_dir).lexically_normal();
+  parse_identity(source, doc, spec);
+  if (!doc.contains("trial")) fail(source, "trial", "missing; {\"kind\": \"engine\"} or {\"kind\": \"command\", \"command\": [...]}");
+  parse_trial(source, doc["trial"], spec.trial);
+  parse_model_and_data(source, doc, spec);
+  parse_objectives(source, doc, spec);
+  if (!doc.contains("budget")) fail(source, "budget", "missing; at least {\"trials\": N}");
+  parse_budget(source, doc["budget"], spec.budget);
+  if (doc.contains("search")) parse_search(source, doc["search"], spec);
+  parse_search_space(source, doc, spec);
+  parse_fixed_and_rank_selection(source, doc, spec);
   check_placeholders(source, spec);
   return spec;
 }

@@ -109,6 +109,22 @@ class BayesOptimizer {
   Eigen::VectorXd design_point(std::uint64_t index) const;
   Eigen::VectorXd canonical(Eigen::VectorXd x) const;
 
+  // The steps of suggest(): bayes_optimizer.cpp defines Batch and Fantasy,
+  // bayes_models.h Models (fitted in bayes_model_fit.cpp).
+  struct Batch;    // the random stream, running and finished points, accepted points
+  struct Models;   // the GPs fitted to the history
+  struct Fantasy;  // the GPs with the running points fantasised in
+  void take_initial_design(Batch& batch, std::uint64_t history, int count);
+  Models fit_models(std::span<const CubeObservation> observed, std::mt19937_64& rng);
+  void fit_objective_model(std::span<const CubeObservation> observed, Models& models, std::mt19937_64& rng);
+  void fit_constraint_models(std::span<const CubeObservation> observed, Models& models, std::mt19937_64& rng);
+  void fit_feasibility_model(std::span<const CubeObservation> observed, Models& models, std::mt19937_64& rng);
+  Eigen::VectorXd next_point(const Models& models, Batch& batch);
+  Fantasy fantasise(const Models& models, const std::vector<Eigen::VectorXd>& running) const;
+  std::vector<Eigen::VectorXd> candidate_points(const Models& models, Batch& batch) const;
+  Eigen::VectorXd maximise(const AcquisitionFunction& acquisition, const std::vector<Eigen::VectorXd>& candidates,
+                           Batch& batch);
+
   HyperparameterCache objective_cache_, feasibility_cache_;
   std::vector<HyperparameterCache> constraint_cache_;
 

@@ -84,6 +84,49 @@ void GpSampler::warm_start(std::vector<Observation> previous) {
   }
 }
 
+namespace {
+
+// The history in the optimiser's cube: running points, finished ones, and the
+// objective vectors ParEGO scalarises.
+struct CubeHistory {
+  std::vector<Eigen::VectorXd> pending;
+  std::vector<CubeObservation> observed;
+  std::vector<Eigen::VectorXd> objective_rows;  // for ParEGO
+  std::vector<int> objective_index;             // observed[] index of each row
+};
+
+CubeHistory to_cube(const GpSampler& sampler, const std::vector<const Observation*>& all) {
+  CubeHistory h;
+  for (const Observation* o : all) {
+    Eigen::VectorXd x = sampler.to_model(o->params);
+    if (o->status == ObservationStatus::Running) {
+      h.pending.push_back(std::move(x));
+      continue;
+    }
+    CubeObservation c{std::move(x), 0.0, PointOutcome::Completed, o->constraints};
+    const bool completed = o->status == ObservationStatus::Completed || o->status == ObservationStatus::Pruned;
+    if (o->status == ObservationStatus::Infeasible || breaks_constraint(*o)) {
+      c.outcome = PointOutcome::Infeasible;
+    } else if (o->status == ObservationStatus::Failed) {
+      c.outcome = PointOutcome::Failed;
+    } else if (completed && has_objective(*o)) {
+      // A pruned trial keeps the value it was stopped at: pessimistic, which is what it deserves.
+      h.objective_rows.push_back(Eigen::Map<const Eigen::VectorXd>(o->objectives.data(),
+                                                                  static_cast<Eigen::Index>(o->objectives.size())));
+      h.objective_index.push_back(static_cast<int>(h.observed.size()));
+      c.y = o->objectives.front();
+    } else if (completed && !o->intermediate.empty()) {
+      c.y = o->intermediate.back().value;
+    } else {
+      continue;  // nothing to learn from
+    }
+    h.observed.push_back(std::move(c));
+  }
+  return h;
+}
+
+}  // namespace
+
 std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> history) {
   std::vector<Params> out;
   if (n <= 0) return out;
@@ -97,76 +140,53 @@ std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> histo
   std::vector<const Observation*> all;
   for (const auto& o : warm_) all.push_back(&o);
   for (const auto& o : history) all.push_back(&o);
+  CubeHistory cube = to_cube(*this, all);
+  for (const auto& p : out) cube.pending.push_back(to_model(p));
 
-  std::vector<Eigen::VectorXd> pending;
-  std::vector<CubeObservation> observed;
-  std::vector<Eigen::VectorXd> objective_rows;  // for ParEGO
-  std::vector<int> objective_index;             // observed[] index of each row
-  for (const Observation* o : all) {
-    Eigen::VectorXd x = to_model(o->params);
-    if (o->status == ObservationStatus::Running) {
-      pending.push_back(std::move(x));
-      continue;
-    }
-    CubeObservation c{std::move(x), 0.0, PointOutcome::Completed, o->constraints};
-    const bool completed = o->status == ObservationStatus::Completed || o->status == ObservationStatus::Pruned;
-    if (o->status == ObservationStatus::Infeasible || breaks_constraint(*o)) {
-      c.outcome = PointOutcome::Infeasible;
-    } else if (o->status == ObservationStatus::Failed) {
-      c.outcome = PointOutcome::Failed;
-    } else if (completed && has_objective(*o)) {
-      // A pruned trial keeps the value it was stopped at: pessimistic, which is what it deserves.
-      objective_rows.push_back(Eigen::Map<const Eigen::VectorXd>(o->objectives.data(),
-                                                                static_cast<Eigen::Index>(o->objectives.size())));
-      objective_index.push_back(static_cast<int>(observed.size()));
-      c.y = o->objectives.front();
-    } else if (completed && !o->intermediate.empty()) {
-      c.y = o->intermediate.back().value;
-    } else {
-      continue;  // nothing to learn from
-    }
-    observed.push_back(std::move(c));
-  }
-  for (const auto& p : out) pending.push_back(to_model(p));
-
-  if (!optimizer_) {
-    CubeSpace cube;
-    cube.dim = dim_;
-    cube.continuous.assign(dim_, true);
-    for (std::size_t i = 0; i < slots_.size(); ++i)
-      if (space_.parameters()[i].type == ParamType::Categorical)
-        for (int k = 0; k < slots_[i].width; ++k) cube.continuous[slots_[i].offset + k] = false;
-    cube.canonicalize = [this](Eigen::Ref<Eigen::VectorXd> x) { canonicalize(x); };
-    optimizer_ = std::make_unique<BayesOptimizer>(cube, options_.bayes);
-  }
-  BayesOptimizer& optimizer = *optimizer_;
-
-  const bool multi = !objective_rows.empty() && objective_rows.front().size() > 1;
+  BayesOptimizer& optimizer = this->optimizer();
+  const bool multi = !cube.objective_rows.empty() && cube.objective_rows.front().size() > 1;
   if (!multi) {
-    for (auto& x : optimizer.suggest(observed, pending, n - static_cast<int>(out.size()))) out.push_back(from_model(x));
+    for (auto& x : optimizer.suggest(cube.observed, cube.pending, n - static_cast<int>(out.size()))) out.push_back(from_model(x));
     return out;
   }
   // ParEGO: a fresh weight vector per suggestion, the earlier ones pending.
-  Eigen::MatrixXd f(static_cast<Eigen::Index>(objective_rows.size()), objective_rows.front().size());
-  for (std::size_t i = 0; i < objective_rows.size(); ++i) f.row(static_cast<Eigen::Index>(i)) = objective_rows[i].transpose();
+  const auto& rows = cube.objective_rows;
+  Eigen::MatrixXd f(static_cast<Eigen::Index>(rows.size()), rows.front().size());
+  for (std::size_t i = 0; i < rows.size(); ++i) f.row(static_cast<Eigen::Index>(i)) = rows[i].transpose();
+  auto& observed = cube.observed;
   while (static_cast<int>(out.size()) < n) {
     std::mt19937_64 rng(mix_seed(seed_ ^ 0xBA7E60ull, history.size() + out.size()));
     const Eigen::VectorXd s = parego_scalarise(f, random_simplex_weights(static_cast<int>(f.cols()), rng),
                                                options_.parego_rho);
     std::vector<bool> scalarised(observed.size(), false);
-    for (std::size_t i = 0; i < objective_index.size(); ++i) {
-      observed[objective_index[i]].y = s(static_cast<Eigen::Index>(i));
-      scalarised[objective_index[i]] = true;
+    for (std::size_t i = 0; i < cube.objective_index.size(); ++i) {
+      observed[cube.objective_index[i]].y = s(static_cast<Eigen::Index>(i));
+      scalarised[cube.objective_index[i]] = true;
     }
     // Pruned trials know only the first objective, on another scale: the worst scalarised value.
     for (std::size_t i = 0; i < observed.size(); ++i) {
       if (!scalarised[i] && observed[i].outcome == PointOutcome::Completed) observed[i].y = s.maxCoeff();
     }
-    const auto x = optimizer.suggest(observed, pending, 1).front();
-    pending.push_back(x);
+    const auto x = optimizer.suggest(observed, cube.pending, 1).front();
+    cube.pending.push_back(x);
     out.push_back(from_model(x));
   }
   return out;
+}
+
+// The optimiser, made on first use: categorical coordinates are not moved by
+// the gradient search, and points snap to valid configurations.
+BayesOptimizer& GpSampler::optimizer() {
+  if (optimizer_) return *optimizer_;
+  CubeSpace cube;
+  cube.dim = dim_;
+  cube.continuous.assign(dim_, true);
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (space_.parameters()[i].type == ParamType::Categorical)
+      for (int k = 0; k < slots_[i].width; ++k) cube.continuous[slots_[i].offset + k] = false;
+  cube.canonicalize = [this](Eigen::Ref<Eigen::VectorXd> x) { canonicalize(x); };
+  optimizer_ = std::make_unique<BayesOptimizer>(cube, options_.bayes);
+  return *optimizer_;
 }
 
 }  // namespace lorafarm::search

@@ -55,6 +55,7 @@ class GpSampler : public Sampler {
   std::vector<Slot> slots_;  // per parameter, in space order
   int dim_ = 0;
   std::unique_ptr<BayesOptimizer> optimizer_;  // keeps fitted hyperparameters between calls
+  BayesOptimizer& optimizer();
   std::vector<Params> enqueued_;
   std::vector<Observation> warm_;
 };
