@@ -1,10 +1,10 @@
 // Acceptance, reduced size: one nested-rank (DyLoRA) adapter with r_max 8
-// reports a validation perplexity at ranks 1, 2, 4, 8 that is within
-// kTolerance of a fixed-rank adapter trained alone at each rank with the same
-// budget. The full-size check (r_max 16, 300 iterations, 5 %) is the slow
-// test DynamicRankSlow.RankCurveAgainstFixedRankAdapters and
-// scripts/dynamic-rank-check.sh; docs/training.md ("What CI checks") gives
-// the differences measured at both sizes and why this tolerance.
+// reports a validation perplexity at ranks 1, 2, 4, 8 within 5 % of a
+// fixed-rank adapter trained alone at each rank with the same budget (five
+// trainings instead of six, none above rank 8). The full-size check (r_max 16)
+// is the slow test DynamicRankSlow.RankCurveAgainstFixedRankAdapters and
+// scripts/dynamic-rank-check.sh. Fewer iterations would need a looser
+// tolerance: at 150 the seeds spread to 11 % (docs/training.md, "What CI checks").
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +17,7 @@
 namespace lorafarm::testing {
 namespace {
 
-constexpr int kIterations = 150;
+constexpr int kIterations = 300;
 constexpr double kTolerance = 0.05;
 const std::vector<int> kLadder = {1, 2, 4, 8};
 
