@@ -5,6 +5,7 @@
 # as JSON; exits non-zero if ASHA used more than 40 % of the iterations or its
 # best perplexity is more than 2 % above the full-budget best.
 #   scripts/asha-check.sh [WORKERS]     (results in runs/asha-check/)
+# CI runs the same check: AcceptanceAsha.* (tests/acceptance/; ASHA on one worker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/lorafarm

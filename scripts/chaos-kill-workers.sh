@@ -6,6 +6,7 @@
 #
 #   scripts/chaos-kill-workers.sh [TRIALS=300] [WORKERS=4]
 # Needs a built lorafarm (LORAFARM=path, default build/lorafarm) and sqlite3.
+# CI runs a smaller version (80 trials, 3 worker kills, 1 coordinator kill): AcceptanceChaos.*.
 set -euo pipefail
 trials=${1:-300}
 workers=${2:-4}

@@ -14,6 +14,7 @@
 #        DYNAMIC_EXTRA (flags for the nested run only; default
 #          "--alpha 10 --rank-scale-exponent 0.1": prefix b at 10/b^0.1,
 #          docs/training.md; set it empty for the engine's defaults)
+# CI runs it at r_max 8 (ranks 1, 2, 4, 8, 300 iterations, 5 %): AcceptanceNestedRank.*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -38,18 +38,8 @@ void sweep_then_rerun(const json& spec, const std::vector<int>& trials_to_rerun)
   }
 }
 
-TEST(RerunCli, EngineTrialsOfAShortQuickstartReproduceBitForBit) {
-  auto spec = quickstart_spec();
-  spec["model"] = (source_dir() / "examples/models/stories260K").string();
-  spec["data"] = (source_dir() / "examples/data/fortunes").string();
-  spec["budget"]["trials"] = 2;  // lora and qlora at rank 4 (the grid's first rows)
-  spec["fixed"]["iters"] = 12;
-  spec["fixed"]["steps_per_eval"] = 6;
-  spec["fixed"]["val_batches"] = 2;
-  spec["fixed"]["test_batches"] = 2;
-  sweep_then_rerun(spec, {0, 1});
-}
-
+// The short version, one trial of each method, is
+// AcceptanceRerun.OneTrialOfEachMethodReproducesBitForBit (tests/acceptance/).
 TEST(RerunCliSlow, QuickstartTrialsReproduceBitForBit) {
   auto spec = quickstart_spec();
   spec["model"] = (source_dir() / "examples/models/stories260K").string();
