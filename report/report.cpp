@@ -61,7 +61,7 @@ struct TableRow {
 
 const std::vector<std::string>& table_header() {
   static const std::vector<std::string> header = {"method",        "best trial",       "configuration", "val ppl",
-                                                  "test ppl",      "peak RSS (MB)",    "trainable params", "% of model",
+                                                  "test ppl",      "peak RSS, wait4 (MB)", "trainable params", "% of model",
                                                   "train time (s)", "tokens/s",        "trials run",    "completed",
                                                   "failed",        "pruned"};
   return header;
@@ -120,7 +120,8 @@ std::string render_markdown(const ReportData& d, const ReportContext& c) {
     out += "\n";
   }
   out += "\nPerplexities are exp(mean cross-entropy per token) of each method's best trial (by " + d.summary.metric +
-         "); peak RSS is the trial process's maximum resident set size. \"failed\" counts failed, infeasible and lost trials.\n";
+         "); peak RSS is the trial process's maximum resident set size as the worker's wait4 measured it (the engine's own "
+         "getrusage figure is the metric reported_peak_rss_mb). \"failed\" counts failed, infeasible and lost trials.\n";
   if (d.summary.objectives.size() > 1) {
     out += "\n#### Pareto front\n\nCompleted trials no other completed trial beats in every objective.\n\n| trial |";
     for (const auto& [metric, maximize] : d.summary.objectives) out += " " + markdown_escape(metric) + (maximize ? " (max)" : " (min)") + " |";
@@ -301,7 +302,7 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
   });
   if (done.size() > 20) done.resize(20);
   out += "<h2>Best trials</h2>\n<table class=\"trials\"><thead><tr><th>trial</th><th>" + html_escape(d.summary.metric) +
-         "</th><th>parameters</th><th>val ppl</th><th>test ppl</th><th>peak RSS (MB)</th><th>time (s)</th></tr></thead><tbody>\n";
+         "</th><th>parameters</th><th>val ppl</th><th>test ppl</th><th>peak RSS, wait4 (MB)</th><th>time (s)</th></tr></thead><tbody>\n";
   for (const auto* t : done) {
     auto seconds = t->metric("train_seconds");
     if (!seconds) seconds = t->metric("wall_seconds");

@@ -94,7 +94,7 @@ ReportPlot perplexity_vs_memory(const ReportData& d) {
   }
   const auto ys = ys_of(all);
   const bool log_y = wide(ys);
-  svg::Chart chart(plot.title, {"peak RSS (MB)", svg::padded_range(xs_of(all))},
+  svg::Chart chart(plot.title, {"peak RSS, wait4 (MB)", svg::padded_range(xs_of(all))},
                    {std::string("validation perplexity") + (log_y ? " (log scale)" : ""), svg::padded_range(ys, log_y), log_y});
   // Pareto front (minimise both): sweep by memory, keep strictly improving perplexity.
   std::sort(all.begin(), all.end(), [](const Point& a, const Point& b) { return a.x < b.x || (a.x == b.x && a.y < b.y); });

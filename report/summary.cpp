@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "report/recorded_spec.h"
 #include "search/pareto.h"
@@ -63,6 +64,15 @@ void read_spec(schema::Store& store, ExperimentSummary& s) {
   if (spec->space.index_of("method")) s.group_by = "method";
 }
 
+// The folder of the adapter a trial's attempt left (its adapter_config.json).
+std::string adapter_folder(schema::Store& store, std::int64_t trial_id, int attempt) {
+  for (const auto& a : store.artifacts(trial_id)) {
+    const std::filesystem::path path = a.path;
+    if (a.attempt == attempt && path.filename() == "adapter_config.json") return path.parent_path().string();
+  }
+  return "";
+}
+
 // Counts per status and the best completed trial, overall and per group.
 void count_trials(schema::Store& store, ExperimentSummary& s) {
   std::map<std::string, GroupRow> groups;
@@ -89,6 +99,7 @@ void count_trials(schema::Store& store, ExperimentSummary& s) {
     if (const auto it = best_trial_ids.find(name); it != best_trial_ids.end()) row.best_result = store.result(it->second);
     s.groups.push_back(std::move(row));
   }
+  if (s.best) s.best_adapter = adapter_folder(store, s.best->id, s.best->attempt);
 }
 
 }  // namespace
@@ -124,6 +135,7 @@ json to_json(const ExperimentSummary& s) {
            {"git_commit", s.experiment.git_commit},
            {"host", s.experiment.host}};
   if (s.best) out["best"] = {{"trial", s.best->number}, {"objective", *s.best->objective}, {"params", s.best->params}};
+  if (s.best && !s.best_adapter.empty()) out["best"]["adapter"] = s.best_adapter;
   json groups = json::array();
   for (const auto& g : s.groups) {
     json row{{"group", g.group}, {"trials", g.trials}, {"counts", g.counts}};

@@ -42,6 +42,9 @@ struct ExperimentSummary {
   std::map<std::string, std::int64_t> counts;
   std::vector<GroupRow> groups;
   std::optional<schema::TrialRecord> best;
+  // The folder holding the best trial's adapter_config.json, as recorded in
+  // `artifacts` (a path on the worker that ran it); empty when it left none.
+  std::string best_adapter;
   // Multi-objective spec ("objectives"): every objective, and the completed
   // trials no other completed trial dominates, by the first objective.
   std::vector<schema::Objective> objectives;

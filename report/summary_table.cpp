@@ -32,7 +32,7 @@ std::string render_table(const ExperimentSummary& s) {
   out << std::left << std::setw(12) << (first.empty() ? "group" : first) << std::right << std::setw(14) << ("best " + s.metric)
       << std::setw(8) << "trial" << std::setw(11) << "completed" << std::setw(8) << "failed" << std::setw(8) << "pruned" << std::setw(8)
       << "infeas" << std::setw(6) << "lost" << std::setw(9) << "running" << std::setw(10) << "val ppl" << std::setw(10) << "test ppl"
-      << std::setw(9) << "peak MB" << std::setw(11) << "trainable" << std::setw(8) << "time s" << "\n";
+      << std::setw(9) << "wait4 MB" << std::setw(11) << "trainable" << std::setw(8) << "time s" << "\n";
   for (const auto& g : s.groups) {
     out << std::left << std::setw(12) << g.group << std::right << std::setw(14) << format_number(g.best) << std::setw(8)
         << (g.best_trial ? std::to_string(*g.best_trial) : "-") << std::setw(11) << count(g.counts, "COMPLETED") << std::setw(8)
@@ -46,6 +46,7 @@ std::string render_table(const ExperimentSummary& s) {
         << std::setw(8) << format_number(metric("wall_seconds")) << "\n";
   }
   if (s.best) out << "best: trial " << s.best->number << " " << s.metric << " = " << format_number(s.best->objective) << " " << s.best->params.dump() << "\n";
+  if (!s.best_adapter.empty()) out << "best adapter: " << s.best_adapter << "\n";
   if (s.objectives.size() > 1) {
     out << "Pareto front (" << s.pareto_front.size() << " trial" << (s.pareto_front.size() == 1 ? "" : "s")
         << " no other completed trial beats in every objective):\n";

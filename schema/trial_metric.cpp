@@ -1,11 +1,13 @@
 // A trial metric's one lookup and its precedence (schema/trial_metric.h).
 #include "schema/trial_metric.h"
 
-#include <string>
-
 namespace lorafarm::schema {
 
 bool is_worker_measured(std::string_view name) { return name == "peak_rss_mb" || name == "wall_seconds"; }
+
+std::string stored_metric_name(std::string_view printed) {
+  return is_worker_measured(printed) ? "reported_" + std::string(printed) : std::string(printed);
+}
 
 std::optional<double> reported_metric(std::string_view name, const nlohmann::json& reported) {
   if (!reported.is_object()) return std::nullopt;

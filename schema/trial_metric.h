@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace lorafarm::schema {
@@ -19,6 +20,12 @@ struct WorkerMeasurements {
 
 // True for the names the worker measures itself: "peak_rss_mb", "wall_seconds".
 bool is_worker_measured(std::string_view name);
+
+// The name under which a number a trial printed is stored: its own name,
+// except that a trial's own figure for a worker-measured name is kept as
+// "reported_<name>" (the engine prints its getrusage peak as peak_rss_mb),
+// so that `peak_rss_mb` always means the worker's wait4 measurement.
+std::string stored_metric_name(std::string_view printed);
 
 // The value of `name` for a trial. Precedence:
 //  1. a worker-measured name comes from `measured`, whatever the trial printed

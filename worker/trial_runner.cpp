@@ -78,9 +78,8 @@ TrialProcess::~TrialProcess() {
   close_fd(err_fd_);
 }
 
-void TrialProcess::spawn(const std::filesystem::path& self_exe) {
-  // Everything the child needs is built before fork: after fork only
-  // async-signal-safe calls are made.
+// The values a command template's {placeholders} name.
+std::map<std::string, std::string> TrialProcess::placeholder_values() const {
   std::map<std::string, std::string> values;
   for (const auto& [k, v] : launch_.fixed.items())
     if (!v.is_object() && !v.is_array()) values[k] = placeholder_text(v);
@@ -90,21 +89,30 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   values["seed"] = std::to_string(launch_.seed);
   values["trial_dir"] = trial_dir_.string();
   values["spec_dir"] = launch_.spec_dir;
+  return values;
+}
 
-  std::vector<std::string> argv;
+// An engine trial is `lorafarm train` on its written config; a command trial
+// is its template, substituted (through /bin/sh for a shell command).
+std::vector<std::string> TrialProcess::trial_argv(const std::filesystem::path& self_exe,
+                                                  const std::map<std::string, std::string>& values) const {
   if (launch_.engine) {
     json config = engine_trial_config(launch_.config, launch_.params);
     config["seed"] = launch_.seed;
     config["adapter_path"] = (trial_dir_ / "artifacts").string();
     const auto path = trial_dir_ / "trial.json";
     std::ofstream(path) << config.dump(2) << "\n";
-    argv = {self_exe.string(), "train", "--config", path.string(), "--json"};
-  } else if (launch_.shell) {
-    argv = {"/bin/sh", "-c", substitute_shell(launch_.command.at(0), values)};
-  } else {
-    for (const auto& arg : launch_.command) argv.push_back(substitute(arg, values));
+    return {self_exe.string(), "train", "--config", path.string(), "--json"};
   }
+  if (launch_.shell) return {"/bin/sh", "-c", substitute_shell(launch_.command.at(0), values)};
+  std::vector<std::string> argv;
+  for (const auto& arg : launch_.command) argv.push_back(substitute(arg, values));
+  return argv;
+}
 
+// The worker's environment (minus stale LORAFARM_PARAM_*), the spec's env,
+// the parameters and the LORAFARM_* names of docs/sweep-spec.md.
+std::vector<std::string> TrialProcess::trial_environment() const {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string_view kv(*e);
@@ -114,9 +122,9 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   for (const auto& [k, v] : launch_.env) env[k] = v;
   for (const auto& [k, v] : launch_.params.items()) env[param_env_name(k)] = placeholder_text(v);
   env["LORAFARM_EXPERIMENT"] = launch_.experiment;
-  env["LORAFARM_TRIAL"] = values["trial"];
-  env["LORAFARM_ATTEMPT"] = values["attempt"];
-  env["LORAFARM_SEED"] = values["seed"];
+  env["LORAFARM_TRIAL"] = std::to_string(launch_.trial);
+  env["LORAFARM_ATTEMPT"] = std::to_string(launch_.attempt);
+  env["LORAFARM_SEED"] = std::to_string(launch_.seed);
   env["LORAFARM_TRIAL_DIR"] = trial_dir_.string();
   env["LORAFARM_ARTIFACT_DIR"] = (trial_dir_ / "artifacts").string();
   env["LORAFARM_OBJECTIVE"] = launch_.objective;
@@ -124,15 +132,25 @@ void TrialProcess::spawn(const std::filesystem::path& self_exe) {
   // waiting then steal them from each other (measured: 20x slower training
   // on 2 busy cores). Sleeping waits cost little when a core is free.
   if (launch_.engine && !env.count("OMP_WAIT_POLICY")) env["OMP_WAIT_POLICY"] = "PASSIVE";
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
 
+void TrialProcess::spawn(const std::filesystem::path& self_exe) {
+  // Everything the child needs is built before it starts: in the child only
+  // async-signal-safe calls are made.
   process::ChildSpec child;
-  child.argv = std::move(argv);
-  child.env.emplace();
-  for (const auto& [k, v] : env) child.env->push_back(k + "=" + v);
+  child.argv = trial_argv(self_exe, placeholder_values());
+  child.env = trial_environment();
   child.dir = trial_dir_.string();
   child.exec_failure = "lorafarm worker: cannot execute the trial command";
-  const std::string input = launch_.params.dump() + "\n";
+  start_with_pipes(child, launch_.params.dump() + "\n");
+}
 
+// Starts the child with pipes for its stdin (given `input`, the parameters),
+// stdout and stderr; our ends are non-blocking.
+void TrialProcess::start_with_pipes(process::ChildSpec& child, const std::string& input) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -221,7 +239,7 @@ void TrialProcess::handle_line(std::string_view line, std::vector<json>& reports
   if (value.contains("step") && value["step"].is_number_integer()) {
     json metrics = json::object();
     for (const auto& [k, v] : value.items())
-      if (k != "step" && v.is_number()) metrics[k] = v;
+      if (k != "step" && v.is_number()) metrics[schema::stored_metric_name(k)] = v;
     reports.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", value["step"]}, {"metrics", metrics}});
     return;
   }
@@ -308,7 +326,7 @@ void TrialProcess::finish(const process::ExitStatus& status) {
   json metrics = json::object();
   if (final)
     for (const auto& [k, v] : final->items())
-      if (v.is_number() && k != "step") metrics[k] = v;
+      if (v.is_number() && k != "step") metrics[schema::stored_metric_name(k)] = v;
   body["metrics"] = metrics;
   body["artifacts"] = artifacts();
   outcome_ = {{"type", "RESULT"}, {"body", body}};

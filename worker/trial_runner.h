@@ -83,6 +83,10 @@ class TrialProcess {
 
  private:
   void spawn(const std::filesystem::path& self_exe);
+  std::map<std::string, std::string> placeholder_values() const;
+  std::vector<std::string> trial_argv(const std::filesystem::path& self_exe, const std::map<std::string, std::string>& values) const;
+  std::vector<std::string> trial_environment() const;
+  void start_with_pipes(process::ChildSpec& child, const std::string& input);
   void handle_line(std::string_view line, std::vector<nlohmann::json>& reports);
   void close_fd(int& fd);
   void finish(const process::ExitStatus& status);

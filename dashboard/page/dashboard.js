@@ -113,7 +113,7 @@ function renderComparison(s) {
   const base = s.base ? '<tr class="base"><td>base model (untrained)</td><td class="num">-</td><td class="num">-</td><td class="num">' +
     fmt(s.base.val_ppl) + '</td><td class="num">' + fmt(s.base.test_ppl) + '</td><td class="num">-</td><td class="num">-</td><td class="num">-</td><td class="params">-</td></tr>' : "";
   $("comparison").innerHTML = "<table><thead><tr><th>" + esc(s.group_by || "group") + "</th><th>best " + esc(s.objective.metric) +
-    "</th><th>trial</th><th>val ppl</th><th>test ppl</th><th>peak RSS MB</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + base + rows + "</tbody></table>";
+    "</th><th>trial</th><th>val ppl</th><th>test ppl</th><th title=\"the trial process's peak resident set size, measured by the worker (wait4)\">peak RSS MB (wait4)</th><th>time s</th><th>completed</th><th>best configuration</th></tr></thead><tbody>" + base + rows + "</tbody></table>";
 }
 
 async function refreshExperiment() {

@@ -58,6 +58,7 @@ TEST(SweepArtifacts, TheBestAdapterOutlivesTheSweepAndLoadsInAFreshProcess) {
   ScratchDir dir;
   const auto db = dir / "night.db";
   write_file(dir / "spec.json", small_lora_sweep().dump(2));
+  std::string sweep_output;
   {
     // Everything temporary the sweep makes goes here; removing it afterwards
     // stands for the reboot that empties /tmp.
@@ -65,6 +66,7 @@ TEST(SweepArtifacts, TheBestAdapterOutlivesTheSweepAndLoadsInAFreshProcess) {
     ScopedEnv tmpdir("TMPDIR", (dir / "tmp").string());
     const auto sweep = run_lorafarm({"sweep", (dir / "spec.json").string(), "--db", db.string(), "--workers", "2"});
     ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+    sweep_output = sweep.out;
   }
   fs::remove_all(dir / "tmp");
 
@@ -87,6 +89,8 @@ TEST(SweepArtifacts, TheBestAdapterOutlivesTheSweepAndLoadsInAFreshProcess) {
     if (path.filename() == "adapter_config.json") adapter = path.parent_path();
   }
   ASSERT_TRUE(adapter) << "the best trial recorded no adapter";
+  // The sweep's summary names it.
+  EXPECT_NE(sweep_output.find("best adapter: " + adapter->string() + "\n"), std::string::npos) << sweep_output;
 
   // The recorded final validation loss comes back from the adapter alone.
   const auto eval = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split", "valid",

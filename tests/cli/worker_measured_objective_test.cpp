@@ -77,5 +77,41 @@ TEST(WorkerMeasuredObjective, ATrialsOwnPeakFigureDoesNotReplaceTheWorkersMeasur
   EXPECT_GT(trials.begin()->second.objective, 5);
 }
 
+
+TEST(WorkerMeasuredObjective, AnEngineTrialsOwnPeakIsKeptApartAndEachColumnNamesItsSource) {
+  ScratchDir dir;
+  write_file(dir / "spec.json",
+             json{{"name", "peaks"},
+                  {"seed", 2},
+                  {"model", bundled_model().string()},
+                  {"data", bundled_data("fortunes").string()},
+                  {"budget", {{"trials", 1}}},
+                  {"search", {{"algorithm", "grid"}}},
+                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001}}}}}},
+                  {"fixed", {{"method", "lora"}, {"rank", 2}, {"iters", 4}, {"batch_size", 2}, {"max_seq_length", 64}, {"threads", 1}}},
+                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}}
+                 .dump());
+  const auto db = (dir / "p.db").string();
+  const auto run = run_lorafarm({"sweep", (dir / "spec.json").string(), "--db", db, "--workers", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("wait4 MB"), std::string::npos) << run.out;
+
+  auto store = schema::Store::open_reader(db);
+  const auto trials = store.trials(store.find_experiment("peaks")->id);
+  ASSERT_EQ(trials.size(), 1u);
+  const auto result = store.result(trials[0].id);
+  ASSERT_TRUE(result && result->peak_rss_mb);
+  // The engine's getrusage figure is kept under its own name, never as peak_rss_mb.
+  EXPECT_FALSE(result->metrics.contains("peak_rss_mb")) << result->metrics.dump();
+  ASSERT_TRUE(result->metrics.contains("reported_peak_rss_mb")) << result->metrics.dump();
+  EXPECT_EQ(*result->metric("peak_rss_mb"), *result->peak_rss_mb);
+  // Both measure the same process: the worker's figure covers its whole life.
+  EXPECT_GE(*result->peak_rss_mb, result->metrics["reported_peak_rss_mb"].get<double>());
+
+  const auto md = run_lorafarm({"report", "peaks", "--db", db, "--format", "md"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("peak RSS, wait4 (MB)"), std::string::npos) << md.out;
+}
+
 }  // namespace
 }  // namespace lorafarm::testing

@@ -183,7 +183,9 @@ TEST(CoordinatorProtocol, ATrialLostOnEveryAttemptEndsLost) {
 // are logged and dropped; a real worker is served throughout.
 TEST(CoordinatorProtocol, HostileTrafficIsDroppedAndRealWorkKeepsFlowing) {
   testing::ScratchDir dir;
-  Running run(command_spec(3), dir / "db.sqlite");
+  // The good worker sends no heartbeats while the evil one talks: a liveness
+  // of 5 s keeps a loaded machine from counting it lost meanwhile.
+  Running run(command_spec(3), dir / "db.sqlite", /*heartbeat_ms=*/100, /*liveness=*/50);
   const auto endpoint = run.coordinator->endpoint();
   zmq::context_t ctx;
   FakeWorker good(ctx, endpoint, "good");
@@ -199,7 +201,6 @@ TEST(CoordinatorProtocol, HostileTrafficIsDroppedAndRealWorkKeepsFlowing) {
   evil.send_raw({noise});
   evil.send_raw({noise, noise, noise, noise});
   evil.send_raw({"LORAFARM/0", "HELLO", evil.hello_body(1).dump()});
-  evil.send_raw({std::string(schema::kProtocolVersion), "HELLO", std::string(2 * schema::kMaxBodyBytes, '{')});
   evil.send_raw({std::string(schema::kProtocolVersion), "HELLO", R"({"worker_id": 5, "host": [], "slots": "many", "version": 1})"});
   evil.send_raw({std::string(schema::kProtocolVersion), "REQUEST", "{\"slots\": 1e309}"});
   evil.send(MessageType::Result, result_body(assign.body["trial"], 1, -100.0));  // before HELLO
@@ -211,6 +212,11 @@ TEST(CoordinatorProtocol, HostileTrafficIsDroppedAndRealWorkKeepsFlowing) {
   evil.send(MessageType::Result, result_body(999, 1, -100.0));  // a trial that does not exist
   evil.expect(MessageType::Ack);
   evil.send(MessageType::Assign, {{"nonsense", true}});  // a type workers may not send
+
+  // An oversized body: libzmq itself drops the connection that sent it (so
+  // whatever that peer sent next may be lost), hence a peer of its own.
+  FakeWorker huge(ctx, endpoint, "huge");
+  huge.send_raw({std::string(schema::kProtocolVersion), "HELLO", std::string(2 * schema::kMaxBodyBytes, '{')});
 
   // Raw TCP bytes that are not ZMTP at all.
   if (endpoint.rfind("tcp://127.0.0.1:", 0) == 0) {

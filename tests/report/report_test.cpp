@@ -227,7 +227,7 @@ TEST(Report, MarkdownTableEqualsTheDatabaseRows) {
     const auto m = [&](const char* k) { return std::optional<double>(result->metrics.at(k).get<double>()); };
     expect_close(r[column("val ppl")], m("val_ppl"), method + " val ppl");
     expect_close(r[column("test ppl")], m("test_ppl"), method + " test ppl");
-    expect_close(r[column("peak RSS (MB)")], result->peak_rss_mb, method + " peak RSS");
+    expect_close(r[column("peak RSS, wait4 (MB)")], result->peak_rss_mb, method + " peak RSS");
     EXPECT_EQ(r[column("trainable params")], std::to_string(static_cast<long long>(*m("trainable_params")))) << method;
     expect_close(r[column("% of model")].substr(0, r[column("% of model")].find(' ')), 100.0 * *m("trainable_params") / 100000,
                  method + " % of model", 5e-3);
@@ -348,7 +348,7 @@ TEST(Report, EveryHtmlPlotHasDataMarksAndThePageIsSelfContained) {
   EXPECT_THAT(html, Not(HasSubstr("<link")));
   EXPECT_THAT(html, Not(HasSubstr("src=")));
   EXPECT_THAT(html, HasSubstr("prefers-color-scheme: dark"));
-  EXPECT_THAT(html, HasSubstr("peak RSS (MB)"));  // axes carry units
+  EXPECT_THAT(html, HasSubstr("peak RSS, wait4 (MB)"));  // axes carry units
   EXPECT_THAT(html, HasSubstr("loss (nats/token)"));
 }
 
