@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dashboard/dashboard_http.h"
+#include "dashboard/dashboard_server.h"
 #include "schema/artifact_dir.h"
 #include "schema/store.h"
 #include "test_support.h"
@@ -106,6 +108,25 @@ TEST(SweepArtifacts, TheBestAdapterOutlivesTheSweepAndLoadsInAFreshProcess) {
   const auto rerun = run_lorafarm({"rerun", "overnight", std::to_string(best->number), "--db", db.string(), "--json", "--quiet"});
   ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
   EXPECT_EQ(json::parse(rerun.out)["reproduced"], true);
+
+  // The dashboard's try-an-adapter, with its default artifact folder.
+  dashboard::DashboardOptions options;
+  options.db = db;
+  options.binary = lorafarm_binary();
+  options.examples = source_dir() / "examples";
+  options.port = 0;
+  options.token = "0123456789abcdef0123456789abcdef";
+  dashboard::DashboardServer server(options);
+  server.start();
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(60, 0);
+  const auto generated = client.Post("/api/generate", {{"Authorization", "Bearer " + options.token}},
+                                     json{{"experiment", "overnight"}, {"trial", best->number}, {"prompt", "Once upon a time"}, {"max_tokens", 6}}.dump(),
+                                     "application/json");
+  ASSERT_TRUE(generated);
+  ASSERT_EQ(generated->status, 200) << generated->body;
+  EXPECT_EQ(json::parse(generated->body)["text"].get<std::string>().rfind("Once upon a time", 0), 0u) << generated->body;
+  server.stop();
 }
 
 }  // namespace
