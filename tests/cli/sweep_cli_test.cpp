@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
 #include <set>
 
@@ -130,6 +131,23 @@ print(json.dumps({"final": True, "val_loss": 1.0}))
   EXPECT_THAT(by["exit"]["error"].get<std::string>(), HasSubstr("disk full"));
   EXPECT_EQ(by["garbage"]["status"], "FAILED");
   EXPECT_THAT(by["garbage"]["error"].get<std::string>(), HasSubstr("bad_output"));
+
+  // The failure events keep what the worker knew, and null for what it did
+  // not: a process killed by a signal has no exit code, one that exited no signal.
+  auto store = schema::Store::open_reader(db);
+  std::map<std::int64_t, std::string> behaviour_of;
+  for (const auto& row : t) behaviour_of[row["trial"].get<std::int64_t>()] = row["params"]["behaviour"];
+  std::map<std::string, json> failed;
+  for (const auto& e : store.events(store.find_experiment("failures")->id))
+    if (e.kind == "TRIAL_FAILED" && e.trial_number) failed[behaviour_of.at(*e.trial_number)] = e.detail;
+  ASSERT_EQ(failed.size(), 4u);
+  EXPECT_TRUE(failed["segfault"]["exit_code"].is_null()) << failed["segfault"].dump();
+  EXPECT_EQ(failed["segfault"]["signal"], 11);
+  EXPECT_EQ(failed["exit"]["exit_code"], 4);
+  EXPECT_TRUE(failed["exit"]["signal"].is_null()) << failed["exit"].dump();
+  EXPECT_EQ(failed["garbage"]["exit_code"], 0);
+  EXPECT_TRUE(failed["hang"]["exit_code"].is_null()) << failed["hang"].dump();
+  for (const auto& [behaviour, detail] : failed) EXPECT_GT(detail["peak_rss_mb"].get<double>(), 1.0) << behaviour;
 }
 
 TEST(SweepCli, ASpecMistakeIsOneLineAndExitCodeOne) {
