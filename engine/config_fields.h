@@ -2,10 +2,9 @@
 // parent object when nested (e.g. 'rope_scaling.factor').
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace lorafarm::engine {
 

@@ -40,15 +40,17 @@ std::vector<bool> listed_sliding_layers(const json& j, int window, int layers) {
   std::vector<bool> slides(static_cast<std::size_t>(layers), false);
   for (int i = 0; i < layers; ++i) {
     const json& type = types[static_cast<std::size_t>(i)];
-    if (type == "sliding_attention") slides[static_cast<std::size_t>(i)] = true;
+    if (type == "sliding_attention")
+      slides[static_cast<std::size_t>(i)] = true;
     else if (type != "full_attention") {
       config_field_error("layer_types", "has " + type.dump() + " at index " + std::to_string(i) +
                                             "; supported: full_attention, sliding_attention");
     }
   }
   if (window == 0 && std::find(slides.begin(), slides.end(), true) != slides.end()) {
-    config_field_error("layer_types", "marks sliding_attention layers but no window applies "
-                                      "(use_sliding_window is false or sliding_window is null)");
+    config_field_error("layer_types",
+                       "marks sliding_attention layers but no window applies "
+                       "(use_sliding_window is false or sliding_window is null)");
   }
   return slides;
 }
@@ -121,8 +123,9 @@ void reject_unimplemented_fields(const json& j, std::string_view model_type) {
     reject_true(j, "attention_bias", "Llama then puts biases on q, k, v and o_proj, and lorafarm has no o_proj bias");
   }
   if (has_config_field(j, "quantization_config")) {
-    config_field_error("quantization_config", "is set: transformers-quantized weights (bitsandbytes, GPTQ, AWQ, ...) "
-                                              "are not supported; use float weights or `lorafarm quantize`");
+    config_field_error("quantization_config",
+                       "is set: transformers-quantized weights (bitsandbytes, GPTQ, AWQ, ...) "
+                       "are not supported; use float weights or `lorafarm quantize`");
   }
 }
 

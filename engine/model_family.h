@@ -3,11 +3,10 @@
 // and the fields that change the computation but lorafarm does not implement.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/model_config.h"
 

@@ -66,8 +66,7 @@ RopeScaling scaling_of_type(const json& object, const std::string& name) {
       config_field_error(prefix + "high_freq_factor", "must exceed low_freq_factor");
     }
   } else {
-    config_field_error(type_key,
-                       "is '" + type + "'; lorafarm computes RoPE types default, linear and llama3 only");
+    config_field_error(type_key, "is '" + type + "'; lorafarm computes RoPE types default, linear and llama3 only");
   }
   if (scaling.factor <= 0) config_field_error(prefix + "factor", "must be positive");
   return scaling;

@@ -294,12 +294,12 @@ TEST(ModelConfigUnimplemented, FieldsThatChangeTheComputationAreNamed) {
 
 TEST(ModelConfigUnimplemented, HarmlessFieldsAreAccepted) {
   json j = minimal("phi3");
-  j.update({{"attention_dropout", 0.0}, {"resid_pdrop", 0.0}, {"embd_pdrop", 0.0}, {"use_cache", true},
+  j.update(json{{"attention_dropout", 0.0}, {"resid_pdrop", 0.0}, {"embd_pdrop", 0.0}, {"use_cache", true},
             {"initializer_range", 0.02}, {"torch_dtype", "bfloat16"}, {"original_max_position_embeddings", 4096},
             {"attention_bias", false}, {"pad_token_id", 32000}, {"transformers_version", "4.40.2"}});
   EXPECT_NO_THROW(ModelConfig::from_json(j));
   json l = minimal("llama");
-  l.update({{"pretraining_tp", 1}, {"mlp_bias", false}, {"attention_bias", false}});
+  l.update(json{{"pretraining_tp", 1}, {"mlp_bias", false}, {"attention_bias", false}});
   EXPECT_NO_THROW(ModelConfig::from_json(l));
 }
 
