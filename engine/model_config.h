@@ -39,7 +39,7 @@ struct ModelConfig {
   int head_dim = 0;
   int vocab_size = 0;
   int max_position_embeddings = 0;
-  double rms_norm_eps = 1e-5;
+  double rms_norm_eps = 1e-5;  // presets; config.json takes its family's default (docs/models.md)
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
