@@ -117,6 +117,20 @@ TEST(TrainableModelGradient, FullFineTuningEveryWeightMatchesFiniteDifferences) 
   check_model_gradients(tm, false, 5);
 }
 
+// A window in the second layer only (Qwen2's max_window_layers 1): the
+// backward through masked attention matches finite differences, with and
+// without gradient checkpointing.
+TEST(TrainableModelGradient, PerLayerSlidingWindowMatchesFiniteDifferences) {
+  Model model = tiny_model();
+  model.config.sliding_window = 3;
+  model.config.sliding_layers = {false, true};
+  AdapterConfig config;
+  config.type = FineTuneType::kFull;
+  TrainableModel tm(model, config, 1);
+  check_model_gradients(tm, false, 4);
+  check_model_gradients(tm, true, 4);
+}
+
 TEST(TrainableModelGradient, FullUntiedHeadWithBiasesMatchesFiniteDifferences) {
   AdapterConfig config;
   config.type = FineTuneType::kFull;
