@@ -122,7 +122,9 @@ void reject_unimplemented_fields(const json& j, std::string_view model_type) {
     reject_true(j, "mlp_bias", "lorafarm's MLP projections have no biases");
     reject_true(j, "attention_bias", "Llama then puts biases on q, k, v and o_proj, and lorafarm has no o_proj bias");
   }
-  if (has_config_field(j, "quantization_config")) {
+  // mlx-lm (and `lorafarm quantize`) copy the `quantization` block here; anything else is a transformers quantizer.
+  const bool mlx_copy = has_config_field(j, "quantization") && j.value("quantization_config", json()) == j["quantization"];
+  if (has_config_field(j, "quantization_config") && !mlx_copy) {
     config_field_error("quantization_config",
                        "is set: transformers-quantized weights (bitsandbytes, GPTQ, AWQ, ...) "
                        "are not supported; use float weights or `lorafarm quantize`");

@@ -290,6 +290,10 @@ TEST(ModelConfigUnimplemented, FieldsThatChangeTheComputationAreNamed) {
   j = minimal("mistral");
   j["quantization_config"] = {{"quant_method", "bitsandbytes"}, {"load_in_4bit", true}};
   expect_error(j, "'quantization_config' is set");
+  j["quantization"] = {{"bits", 4}, {"group_size", 64}};
+  expect_error(j, "'quantization_config' is set");
+  j["quantization_config"] = j["quantization"];  // mlx-lm writes the same block under both names
+  EXPECT_NO_THROW(ModelConfig::from_json(j));
 }
 
 TEST(ModelConfigUnimplemented, HarmlessFieldsAreAccepted) {
