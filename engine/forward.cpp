@@ -70,15 +70,16 @@ Matrix forward(const Model& model, const TokenBatch& batch) {
 
   Matrix x = embed(model, batch.ids);
   Matrix normed, q, k, v, attended, out;
-  for (const DecoderBlock& block : model.blocks) {
+  for (std::size_t i = 0; i < model.blocks.size(); ++i) {
+    const DecoderBlock& block = model.blocks[i];
     rms_norm(x, block.input_norm, eps, normed);
     block.q_proj.forward(normed, q);
     block.k_proj.forward(normed, k);
     block.v_proj.forward(normed, v);
     apply_rope(q, c.num_heads, rope, positions);
     apply_rope(k, c.num_kv_heads, rope, positions);
-    batched_causal_attention(q, k, v, c.num_heads, c.num_kv_heads, batch.length, batch.lengths, c.sliding_window,
-                             attended);
+    batched_causal_attention(q, k, v, c.num_heads, c.num_kv_heads, batch.length, batch.lengths,
+                             c.attention_window(static_cast<int>(i)), attended);
     block.o_proj.forward(attended, out);
     x += out;
     mlp_residual(block, eps, x);
@@ -120,7 +121,7 @@ Matrix forward_incremental(const Model& model, std::span<const TokenId> tokens, 
     cache.keys[i].middleRows(start, n) = k;
     cache.values[i].middleRows(start, n) = v;
     causal_attention(q, cache.keys[i].topRows(start + n), cache.values[i].topRows(start + n), c.num_heads,
-                     c.num_kv_heads, start, c.sliding_window, attended);
+                     c.num_kv_heads, start, c.attention_window(static_cast<int>(i)), attended);
     block.o_proj.forward(attended, out);
     x += out;
     mlp_residual(block, eps, x);

@@ -5,100 +5,57 @@
 #include <optional>
 #include <string>
 
+#include "engine/config_fields.h"
 #include "engine/error.h"
+#include "engine/model_family.h"
+#include "engine/rope_config.h"
 
 namespace lorafarm::engine {
 namespace {
 
 using nlohmann::json;
 
-int required_int(const json& j, const char* field) {
-  if (!j.contains(field) || j[field].is_null()) {
-    throw InvalidInput(std::string("config.json: missing required field '") + field + "'");
-  }
-  if (!j[field].is_number_integer() || j[field].get<int64_t>() <= 0) {
-    throw InvalidInput(std::string("config.json: field '") + field + "' must be a positive integer, got " +
-                       j[field].dump());
-  }
-  return j[field].get<int>();
-}
-
-double optional_number(const json& j, const char* field, double fallback) {
-  if (!j.contains(field) || j[field].is_null()) return fallback;
-  if (!j[field].is_number()) {
-    throw InvalidInput(std::string("config.json: field '") + field + "' must be a number, got " + j[field].dump());
-  }
-  return j[field].get<double>();
-}
-
-bool optional_bool(const json& j, const char* field, bool fallback) {
-  if (!j.contains(field) || j[field].is_null()) return fallback;
-  if (!j[field].is_boolean()) {
-    throw InvalidInput(std::string("config.json: field '") + field + "' must be true or false, got " +
-                       j[field].dump());
-  }
-  return j[field].get<bool>();
-}
-
-RopeScaling parse_rope_scaling(const json& j) {
-  RopeScaling scaling;
-  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return scaling;
-  const json& rs = j["rope_scaling"];
-  if (!rs.is_object()) throw InvalidInput("config.json: field 'rope_scaling' must be an object or null");
-  std::string type;
-  if (rs.contains("rope_type") && rs["rope_type"].is_string()) type = rs["rope_type"];
-  else if (rs.contains("type") && rs["type"].is_string()) type = rs["type"];
-  if (type == "default") return scaling;
-  scaling.factor = optional_number(rs, "factor", 1.0);
-  if (type == "linear") {
-    scaling.type = RopeScaling::Type::kLinear;
-  } else if (type == "llama3") {
-    scaling.type = RopeScaling::Type::kLlama3;
-    scaling.low_freq_factor = optional_number(rs, "low_freq_factor", 1.0);
-    scaling.high_freq_factor = optional_number(rs, "high_freq_factor", 4.0);
-    scaling.original_max_position_embeddings = optional_number(rs, "original_max_position_embeddings", 8192);
-  } else {
-    throw InvalidInput("config.json: field 'rope_scaling.type' is '" + type +
-                       "'; supported: linear, llama3 (or null)");
-  }
-  if (scaling.factor <= 0) throw InvalidInput("config.json: field 'rope_scaling.factor' must be positive");
-  return scaling;
-}
-
-// model_type (one of the supported architectures) and its activation.
+// model_type, which must name a supported family.
 std::string parse_model_type(const json& j) {
   if (!j.contains("model_type") || !j["model_type"].is_string()) {
     throw InvalidInput("config.json: missing required field 'model_type'");
   }
   const std::string type = j["model_type"];
-  if (type != "llama" && type != "mistral" && type != "qwen2" && type != "phi3") {
-    throw InvalidInput("config.json: field 'model_type' is '" + type + "'; supported: llama, mistral, qwen2, phi3");
-  }
-  if (j.contains("hidden_act") && j["hidden_act"].is_string() && j["hidden_act"] != "silu") {
-    throw InvalidInput("config.json: field 'hidden_act' is '" + j["hidden_act"].get<std::string>() +
-                       "'; supported: silu");
-  }
+  family_defaults(type);  // throws for an unsupported one
   return type;
 }
 
+// num_key_value_heads: absent takes the family's default, null the head count.
+int parse_kv_heads(const json& j, const FamilyDefaults& family, int heads) {
+  if (!j.contains("num_key_value_heads")) return family.num_kv_heads.value_or(heads);
+  if (j["num_key_value_heads"].is_null()) return heads;
+  return required_config_int(j, "num_key_value_heads");
+}
+
 // Sizes, heads and positions.
-void parse_dimensions(const json& j, ModelConfig& c) {
-  c.hidden_size = required_int(j, "hidden_size");
-  c.intermediate_size = required_int(j, "intermediate_size");
-  c.num_layers = required_int(j, "num_hidden_layers");
-  c.num_heads = required_int(j, "num_attention_heads");
-  c.num_kv_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
-                       ? required_int(j, "num_key_value_heads")
-                       : c.num_heads;
-  c.vocab_size = required_int(j, "vocab_size");
-  c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null() ? required_int(j, "head_dim")
-                                                                   : c.hidden_size / c.num_heads;
+void parse_dimensions(const json& j, const FamilyDefaults& family, ModelConfig& c) {
+  c.hidden_size = required_config_int(j, "hidden_size");
+  c.intermediate_size = required_config_int(j, "intermediate_size");
+  c.num_layers = required_config_int(j, "num_hidden_layers");
+  c.num_heads = required_config_int(j, "num_attention_heads");
+  c.num_kv_heads = parse_kv_heads(j, family, c.num_heads);
+  c.vocab_size = required_config_int(j, "vocab_size");
+  if (has_config_field(j, "head_dim")) {
+    c.head_dim = required_config_int(j, "head_dim");
+  } else if (c.hidden_size % c.num_heads != 0) {
+    throw InvalidInput("config.json: hidden_size (" + std::to_string(c.hidden_size) +
+                       ") must be a multiple of num_attention_heads when 'head_dim' is not given");
+  } else {
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
   if (c.num_heads % c.num_kv_heads != 0) {
     throw InvalidInput("config.json: num_attention_heads (" + std::to_string(c.num_heads) +
                        ") must be a multiple of num_key_value_heads (" + std::to_string(c.num_kv_heads) + ")");
   }
   if (c.head_dim % 2 != 0) throw InvalidInput("config.json: head_dim must be even for rotary embeddings");
-  c.max_position_embeddings = j.contains("max_position_embeddings") ? required_int(j, "max_position_embeddings") : 2048;
+  c.max_position_embeddings = has_config_field(j, "max_position_embeddings")
+                                  ? required_config_int(j, "max_position_embeddings")
+                                  : family.max_position_embeddings;
 }
 
 // bos_token_id, and eos_token_id as one id or a list.
@@ -120,13 +77,30 @@ std::optional<QuantizationConfig> parse_quantization(const json& j) {
   const json& q = j["quantization"];
   if (!q.is_object()) throw InvalidInput("config.json: field 'quantization' must be an object");
   QuantizationConfig quant;
-  quant.bits = required_int(q, "bits");
-  quant.group_size = required_int(q, "group_size");
+  quant.bits = required_config_int(q, "bits", "quantization.");
+  quant.group_size = required_config_int(q, "group_size", "quantization.");
   const std::string mode = q.value("mode", std::string("affine"));
   if (mode == "affine") quant.mode = QuantizationConfig::Mode::kAffine;
   else if (mode == "nf4") quant.mode = QuantizationConfig::Mode::kNf4;
   else throw InvalidInput("config.json: field 'quantization.mode' is '" + mode + "'; supported: affine, nf4");
   return quant;
+}
+
+// The window fields as the family's transformers config reads them back
+// (Mistral's absent sliding_window would mean 4096, so null is written).
+void put_attention_windows(const ModelConfig& c, json& j) {
+  j["sliding_window"] = c.sliding_window > 0 ? json(c.sliding_window) : json(nullptr);
+  if (c.model_type != "qwen2") return;
+  j["use_sliding_window"] = c.sliding_window > 0;
+  json types = json::array();
+  int leading_full = 0;
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    const bool slides = c.attention_window(layer) > 0;
+    types.push_back(slides ? "sliding_attention" : "full_attention");
+    if (!slides && leading_full == layer) ++leading_full;
+  }
+  j["max_window_layers"] = leading_full;  // read by transformers before 4.53, which ignores layer_types
+  j["layer_types"] = types;
 }
 
 }  // namespace
@@ -135,15 +109,18 @@ ModelConfig ModelConfig::from_json(const json& j) {
   if (!j.is_object()) throw InvalidInput("config.json: not a JSON object");
   ModelConfig c;
   c.model_type = parse_model_type(j);
-  parse_dimensions(j, c);
-  c.rms_norm_eps = optional_number(j, "rms_norm_eps", 1e-5);
-  c.rope_theta = optional_number(j, "rope_theta", 10000.0);
-  c.rope_scaling = parse_rope_scaling(j);
-  c.tie_word_embeddings = optional_bool(j, "tie_word_embeddings", false);
-  c.attention_bias = c.model_type == "qwen2" ? true : optional_bool(j, "attention_bias", false);
-  if (c.model_type == "mistral" && j.contains("sliding_window") && !j["sliding_window"].is_null()) {
-    c.sliding_window = required_int(j, "sliding_window");
-  }
+  const FamilyDefaults& family = family_defaults(c.model_type);
+  reject_unimplemented_fields(j, c.model_type);
+  parse_dimensions(j, family, c);
+  c.rms_norm_eps = config_number(j, "rms_norm_eps", family.rms_norm_eps);
+  if (c.rms_norm_eps <= 0) throw InvalidInput("config.json: field 'rms_norm_eps' must be positive");
+  const RopeSettings rope = parse_rope(j);
+  c.rope_theta = rope.theta;
+  c.rope_scaling = rope.scaling;
+  c.tie_word_embeddings = config_bool(j, "tie_word_embeddings", family.tie_word_embeddings);
+  // Qwen2 always has q/k/v biases; Mistral and Phi-3 never (their configs have no such field).
+  c.attention_bias = c.model_type == "qwen2";
+  parse_attention_windows(j, c);
   c.fused_qkv = c.fused_gate_up = c.model_type == "phi3";
   parse_special_tokens(j, c);
   if (auto q = parse_quantization(j)) c.quantization = q;
@@ -181,11 +158,9 @@ json ModelConfig::to_json() const {
             {"hidden_act", "silu"},
             {"torch_dtype", "float32"}};
   if (model_type == "phi3") j["architectures"] = {"Phi3ForCausalLM"};
-  if (model_type == "mistral") {
-    j["architectures"] = {"MistralForCausalLM"};
-    j["sliding_window"] = sliding_window > 0 ? json(sliding_window) : json(nullptr);
-  }
+  if (model_type == "mistral") j["architectures"] = {"MistralForCausalLM"};
   if (model_type == "qwen2") j["architectures"] = {"Qwen2ForCausalLM"};
+  if (model_type != "llama") put_attention_windows(*this, j);
   switch (rope_scaling.type) {
     case RopeScaling::Type::kNone: j["rope_scaling"] = nullptr; break;
     case RopeScaling::Type::kLinear: j["rope_scaling"] = {{"type", "linear"}, {"factor", rope_scaling.factor}}; break;
@@ -215,6 +190,12 @@ int64_t ModelConfig::parameter_count() const {
   int64_t total = per_layer * num_layers + int64_t{vocab_size} * h + h;
   if (!tie_word_embeddings) total += int64_t{vocab_size} * h;
   return total;
+}
+
+int ModelConfig::attention_window(int layer) const {
+  if (sliding_window <= 0) return 0;
+  if (sliding_layers.empty()) return sliding_window;
+  return sliding_layers.at(static_cast<std::size_t>(layer)) ? sliding_window : 0;
 }
 
 ModelConfig preset_config(const std::string& name) {

@@ -39,12 +39,17 @@ struct ModelConfig {
   int head_dim = 0;
   int vocab_size = 0;
   int max_position_embeddings = 0;
-  double rms_norm_eps = 1e-5;
+  double rms_norm_eps = 1e-5;  // presets; config.json takes its family's default (docs/models.md)
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // qwen2: q/k/v have biases
-  int sliding_window = 0;       // mistral; 0 = full causal attention
+  // Sliding-window attention as transformers masks it: a query at position i
+  // sees keys j with i - window < j <= i. 0 = no layer slides.
+  int sliding_window = 0;
+  // Which layers slide (qwen2: `layer_types`, or the layers from
+  // `max_window_layers` on); empty = every layer, when sliding_window > 0.
+  std::vector<bool> sliding_layers;
   bool fused_qkv = false;       // phi3: qkv_proj holds q, k and v
   bool fused_gate_up = false;   // phi3: gate_up_proj holds gate and up
   std::optional<int> bos_token_id;
@@ -58,6 +63,8 @@ struct ModelConfig {
 
   // Parameter count of the model as stored (embedding counted once when tied).
   int64_t parameter_count() const;
+  // The attention window of block `layer` (0 = full causal attention).
+  int attention_window(int layer) const;
 };
 
 // A random-weight config for benchmarks and tests: "tiny", "small"

@@ -314,7 +314,7 @@ void TrainableModel::block_forward(int block, const Context& ctx, Matrix& x, Blo
   for (int s = 0; s < batch.batch; ++s) {
     const Eigen::Index row = static_cast<Eigen::Index>(s) * batch.length;
     causal_attention(bc.q.middleRows(row, batch.length), bc.k.middleRows(row, batch.length),
-                     bc.v.middleRows(row, batch.length), c.num_heads, c.num_kv_heads, 0, c.sliding_window, out,
+                     bc.v.middleRows(row, batch.length), c.num_heads, c.num_kv_heads, 0, c.attention_window(block), out,
                      cache ? &bc.probs[static_cast<std::size_t>(s)] : nullptr);
     bc.attended.middleRows(row, batch.length) = out;
   }

@@ -1,8 +1,11 @@
 // The forward pass against the golden logits shipped with the bundled models
-// (float64 reference forward passes; see each model's README).
+// (float64 reference forward passes; see each model's README), and against the
+// config-semantics fixtures (tests/engine/config_semantics/make_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -96,6 +99,134 @@ TEST(Forward, TokenOutsideVocabularyIsAnError) {
   const Model model = Model::load(testing::bundled_model("stories260K"));
   const std::vector<std::vector<TokenId>> one{{1, 600}};
   EXPECT_THROW(forward(model, TokenBatch::from_sequences(one)), InvalidInput);
+}
+
+std::filesystem::path semantics_fixture(const std::string& name) {
+  return testing::source_dir() / "tests/engine/config_semantics" / name;
+}
+
+Matrix forward_one(const Model& model, const std::vector<TokenId>& tokens) {
+  const std::vector<std::vector<TokenId>> one{tokens};
+  return forward(model, TokenBatch::from_sequences(one));
+}
+
+// The largest |lorafarm − reference| over every logit of the fixture's cases.
+double deviation_from_reference(const Model& model, const std::string& fixture) {
+  std::ifstream in(semantics_fixture(fixture) / "golden.json");
+  const json golden = json::parse(in);
+  double worst = 0;
+  for (const json& c : golden["cases"]) {
+    const Matrix logits = forward_one(model, c["tokens"].get<std::vector<TokenId>>());
+    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+      const auto expected = c["logits"][static_cast<std::size_t>(t)].get<std::vector<double>>();
+      for (Eigen::Index v = 0; v < logits.cols(); ++v) {
+        worst = std::max(worst, std::abs(logits(t, v) - expected[static_cast<std::size_t>(v)]));
+      }
+    }
+  }
+  return worst;
+}
+
+// Each fixture is checked to tell: with the config semantics under test
+// undone, the logits move by far more than the tolerance.
+constexpr double kTolerance = 1e-4;
+constexpr double kMoved = 0.05;
+
+TEST(ForwardConfigSemantics, Phi3MasksEveryLayerWithItsSlidingWindow) {
+  const Model model = Model::load(semantics_fixture("phi3_sliding_window"));
+  EXPECT_EQ(model.config.rms_norm_eps, 1e-5);  // Phi3Config's default; the config omits it
+  EXPECT_LT(deviation_from_reference(model, "phi3_sliding_window"), kTolerance);
+  Model full = model;
+  full.config.sliding_window = 0;
+  EXPECT_GT(deviation_from_reference(full, "phi3_sliding_window"), kMoved);
+  Model other_eps = model;
+  other_eps.config.rms_norm_eps = 1e-6;
+  EXPECT_GT(deviation_from_reference(other_eps, "phi3_sliding_window"), kMoved);
+}
+
+TEST(ForwardConfigSemantics, Qwen2SlidesOnlyLayersFromMaxWindowLayers) {
+  const Model model = Model::load(semantics_fixture("qwen2_sliding_layers"));
+  EXPECT_EQ(model.config.rms_norm_eps, 1e-6);  // Qwen2Config's default
+  EXPECT_EQ(model.config.attention_window(0), 0);
+  EXPECT_EQ(model.config.attention_window(1), 3);
+  EXPECT_LT(deviation_from_reference(model, "qwen2_sliding_layers"), kTolerance);
+  Model every_layer = model;
+  every_layer.config.sliding_layers.clear();
+  EXPECT_GT(deviation_from_reference(every_layer, "qwen2_sliding_layers"), kMoved);
+  Model no_layer = model;
+  no_layer.config.sliding_window = 0;
+  EXPECT_GT(deviation_from_reference(no_layer, "qwen2_sliding_layers"), kMoved);
+  Model other_eps = model;
+  other_eps.config.rms_norm_eps = 1e-5;
+  EXPECT_GT(deviation_from_reference(other_eps, "qwen2_sliding_layers"), kMoved);
+}
+
+TEST(ForwardConfigSemantics, Qwen2WithoutUseSlidingWindowAttendsFully) {
+  const Model model = Model::load(semantics_fixture("qwen2_window_unused"));
+  EXPECT_EQ(model.config.sliding_window, 0);
+  EXPECT_LT(deviation_from_reference(model, "qwen2_window_unused"), kTolerance);
+  Model sliding = model;
+  sliding.config.sliding_window = 3;
+  EXPECT_GT(deviation_from_reference(sliding, "qwen2_window_unused"), kMoved);
+}
+
+TEST(ForwardConfigSemantics, MistralWindowAndLlama3RopeScaling) {
+  const Model model = Model::load(semantics_fixture("mistral_llama3_rope"));
+  EXPECT_EQ(model.config.num_kv_heads, 8);  // MistralConfig's default when the field is absent
+  EXPECT_LT(deviation_from_reference(model, "mistral_llama3_rope"), kTolerance);
+  Model unscaled = model;
+  unscaled.config.rope_scaling = RopeScaling{};
+  EXPECT_GT(deviation_from_reference(unscaled, "mistral_llama3_rope"), kMoved);
+  Model full = model;
+  full.config.sliding_window = 0;
+  EXPECT_GT(deviation_from_reference(full, "mistral_llama3_rope"), kMoved);
+}
+
+TEST(ForwardConfigSemantics, LlamaRopeParametersHeadDimAndTiedHead) {
+  const Model model = Model::load(semantics_fixture("llama_tied_rope_parameters"));
+  EXPECT_EQ(model.config.head_dim, 12);
+  EXPECT_EQ(model.config.sliding_window, 0);  // LlamaConfig has no window: the field is not read
+  EXPECT_LT(deviation_from_reference(model, "llama_tied_rope_parameters"), kTolerance);
+  Model unscaled = model;
+  unscaled.config.rope_scaling = RopeScaling{};
+  EXPECT_GT(deviation_from_reference(unscaled, "llama_tied_rope_parameters"), kMoved);
+  Model sliding = model;
+  sliding.config.sliding_window = 2;
+  EXPECT_GT(deviation_from_reference(sliding, "llama_tied_rope_parameters"), kMoved);
+}
+
+// With window w in each of L layers, position p reads tokens p − L·(w − 1) .. p
+// only: a token before that cannot change its logits, one inside does.
+TEST(ForwardSlidingWindow, TokensBeforeTheReceptiveFieldDoNotReachAPosition) {
+  const Model model = Model::load(semantics_fixture("phi3_sliding_window"));  // L = 2, w = 3
+  const std::vector<TokenId> tokens{5, 11, 2, 19, 7, 3, 14, 9};
+  const Matrix base = forward_one(model, tokens);
+  std::vector<TokenId> outside = tokens;
+  outside[2] = 20;  // 7 − 2·2 = 3 is the first token position 7 reads
+  EXPECT_LT((forward_one(model, outside).row(7) - base.row(7)).cwiseAbs().maxCoeff(), 1e-6);
+  std::vector<TokenId> inside = tokens;
+  inside[3] = 20;
+  EXPECT_GT((forward_one(model, inside).row(7) - base.row(7)).cwiseAbs().maxCoeff(), 1e-3);
+}
+
+TEST(ForwardSlidingWindow, SequencesWithinTheWindowEqualFullAttention) {
+  const Model model = Model::load(semantics_fixture("phi3_sliding_window"));
+  Model full = model;
+  full.config.sliding_window = 0;
+  const std::vector<TokenId> tokens{5, 11, 2};  // 3 = the window
+  EXPECT_LT((forward_one(model, tokens) - forward_one(full, tokens)).cwiseAbs().maxCoeff(), 1e-6);
+}
+
+TEST(ForwardSlidingWindow, KvCacheDecodingKeepsEachLayersWindow) {
+  const Model model = Model::load(semantics_fixture("qwen2_sliding_layers"));
+  const std::vector<TokenId> tokens{3, 17, 8, 21, 0, 12, 6, 9, 15, 4};
+  const Matrix full = forward_one(model, tokens);
+  KvCache cache(model.config, 16);
+  Matrix last = forward_incremental(model, std::span(tokens).first(2), cache);
+  for (std::size_t t = 2; t < tokens.size(); ++t) {
+    last = forward_incremental(model, std::span(tokens).subspan(t, 1), cache);
+    EXPECT_LT((last.row(0) - full.row(static_cast<Eigen::Index>(t))).cwiseAbs().maxCoeff(), 1e-4) << t;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "engine/error.h"
 #include "engine/forward.h"
 #include "engine/gradient_check.h"
@@ -112,6 +117,20 @@ TEST(TrainableModelGradient, FullFineTuningEveryWeightMatchesFiniteDifferences) 
   check_model_gradients(tm, false, 5);
 }
 
+// A window in the second layer only (Qwen2's max_window_layers 1): the
+// backward through masked attention matches finite differences, with and
+// without gradient checkpointing.
+TEST(TrainableModelGradient, PerLayerSlidingWindowMatchesFiniteDifferences) {
+  Model model = tiny_model();
+  model.config.sliding_window = 3;
+  model.config.sliding_layers = {false, true};
+  AdapterConfig config;
+  config.type = FineTuneType::kFull;
+  TrainableModel tm(model, config, 1);
+  check_model_gradients(tm, false, 4);
+  check_model_gradients(tm, true, 4);
+}
+
 TEST(TrainableModelGradient, FullUntiedHeadWithBiasesMatchesFiniteDifferences) {
   AdapterConfig config;
   config.type = FineTuneType::kFull;
@@ -179,6 +198,34 @@ TEST(TrainableModel, FreshAdapterLeavesTheBaseModelLoss) {
     expected += std::log((row.array() - m).exp().sum()) + m - row(seq[static_cast<std::size_t>(t) + 1]);
   }
   EXPECT_NEAR(tm.loss(batch).sum, expected, 1e-4);
+}
+
+// The training forward masks each layer with its own window: its loss on the
+// Qwen2 fixture (layer 0 full, layers 1-2 windowed) is the cross-entropy of
+// the float64 reference logits (tests/engine/config_semantics/make_fixtures.py).
+TEST(TrainableModel, LossUsesEachLayersSlidingWindow) {
+  const auto folder = lorafarm::testing::source_dir() / "tests/engine/config_semantics/qwen2_sliding_layers";
+  const TrainableModel tm(Model::load(folder), AdapterConfig{}, 3);
+  std::ifstream in(folder / "golden.json");
+  const nlohmann::json golden = nlohmann::json::parse(in);
+  for (const nlohmann::json& c : golden["cases"]) {
+    const auto seq = c["tokens"].get<std::vector<TokenId>>();
+    TrainBatch batch;
+    batch.batch = 1;
+    batch.length = static_cast<int>(seq.size()) - 1;
+    batch.inputs.assign(seq.begin(), seq.end() - 1);
+    batch.targets.assign(seq.begin() + 1, seq.end());
+    batch.weights.assign(batch.inputs.size(), 1.0f);
+    double expected = 0;
+    for (std::size_t t = 0; t + 1 < seq.size(); ++t) {
+      const auto row = c["logits"][t].get<std::vector<double>>();
+      const double m = *std::max_element(row.begin(), row.end());
+      double sum = 0;
+      for (double v : row) sum += std::exp(v - m);
+      expected += std::log(sum) + m - row[static_cast<std::size_t>(seq[t + 1])];
+    }
+    EXPECT_NEAR(tm.loss(batch).sum, expected, 1e-4);
+  }
 }
 
 TEST(TrainableModel, TrainableParamsEqualTheClosedForm) {

@@ -1,0 +1,23 @@
+// RoPE settings from config.json in either spelling transformers reads:
+// version 4's `rope_theta` + `rope_scaling`, or version 5's `rope_parameters`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model_config.h"
+
+namespace lorafarm::engine {
+
+struct RopeSettings {
+  double theta = 10000.0;
+  RopeScaling scaling;
+};
+
+// As transformers 5 standardises them: `rope_scaling` (when set) wins over
+// `rope_parameters`; a `rope_theta` inside the chosen object wins over the
+// top-level one; the default base is 10000. A rope type or field lorafarm
+// does not compute (dynamic, yarn, longrope, partial_rotary_factor != 1) is
+// an InvalidInput naming it.
+RopeSettings parse_rope(const nlohmann::json& config);
+
+}  // namespace lorafarm::engine
