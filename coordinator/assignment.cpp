@@ -12,6 +12,7 @@ json assignment(const schema::SweepSpec& spec, const schema::TrialRecord& trial)
     body["kind"] = "command";
     body["command"] = spec.trial.command;
     body["shell"] = spec.trial.shell;
+    if (spec.trial.metrics) body["metrics"] = spec.trial.metrics->to_json();
   } else {
     body["kind"] = "engine";
     json config = spec.fixed;

@@ -106,7 +106,8 @@ const std::vector<Field>& fields_of(MessageType type) {
                                                      {"kind", Kind::String}, {"command", Kind::Array, false}, {"shell", Kind::Bool, false},
                                                      {"timeout_seconds", Kind::Number, false}, {"env", Kind::Object, false},
                                                      {"config", Kind::Object, false}, {"spec_dir", Kind::String, false},
-                                                     {"objective", Kind::String}, {"memory_limit_mb", Kind::Number, false}});
+                                                     {"objective", Kind::String}, {"memory_limit_mb", Kind::Number, false},
+                                                     {"metrics", Kind::Object, false}});
   static const std::vector<Field> progress = with_ref({{"step", Kind::Int}, {"metrics", Kind::NumberMap}});
   static const std::vector<Field> result = with_ref({{"metrics", Kind::NumberMap}, {"peak_rss_mb", Kind::Number, false},
                                                      {"wall_seconds", Kind::Number, false}, {"artifacts", Kind::Artifacts, false}});

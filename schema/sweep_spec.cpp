@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "schema/sha256.h"
+#include "schema/trial_metric.h"
 
 namespace lorafarm::schema {
 namespace {
@@ -96,7 +97,7 @@ void parse_budget(std::string_view source, const json& b, Budget& budget) {
 
 void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
   if (!t.is_object()) fail(source, "trial", "must be an object {\"kind\": \"engine\"|\"command\", ...}, got " + shown(t));
-  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env"});
+  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env", "metrics"});
   if (!t.contains("kind")) fail(source, "trial.kind", "missing; allowed: engine, command");
   const auto kind = t["kind"].is_string() ? t["kind"].get<std::string>() : "";
   if (kind == "engine") trial.kind = TrialKind::Engine;
@@ -126,6 +127,28 @@ void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
       if (!v.is_string()) fail(source, "trial.env." + k, "must be a string, got " + shown(v));
       trial.env[k] = v.get<std::string>();
     }
+  }
+}
+
+// `trial.metrics`, after the objectives ("best" takes an objective's
+// direction) and the scheduler: each must be a name some collector yields.
+void parse_trial_metrics(std::string_view source, const json& t, SweepSpec& spec) {
+  if (!t.contains("metrics")) return;
+  if (spec.trial.kind != TrialKind::Command) fail(source, "trial.metrics", "only for \"kind\": \"command\" (engine trials report JSON lines)");
+  auto maximize_of = [&spec](const std::string& metric) -> std::optional<bool> {
+    if (metric == spec.objective.metric) return spec.objective.maximize;
+    for (const auto& o : spec.more_objectives)
+      if (o.metric == metric) return o.maximize;
+    return std::nullopt;
+  };
+  spec.trial.metrics = parse_metrics_spec(source, t["metrics"], "trial.metrics", maximize_of);
+  std::vector<std::string> needed{spec.objective.metric};
+  for (const auto& o : spec.more_objectives) needed.push_back(o.metric);
+  if (spec.scheduler.type == "asha") needed.push_back(spec.scheduler.metric);
+  for (const auto& metric : needed) {
+    if (is_worker_measured(metric) || spec.trial.metrics->may_yield(metric)) continue;
+    fail(source, "trial.metrics.collectors", "no collector yields '" + metric + "' (the objective or scheduler metric): name a group (?<" + metric +
+                                                 ">...) or give \"metric\": \"" + metric + "\"");
   }
 }
 
@@ -383,6 +406,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   if (doc.contains("search")) parse_search(source, doc["search"], spec);
   parse_search_space(source, doc, spec);
   parse_fixed_and_rank_selection(source, doc, spec);
+  parse_trial_metrics(source, doc["trial"], spec);
   check_placeholders(source, spec);
   return spec;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "schema/error.h"
+#include "schema/metric_collectors.h"
 #include "search/search_space.h"
 
 namespace lorafarm::schema {
@@ -69,6 +70,9 @@ struct TrialSpec {
   bool shell = false;
   double timeout_seconds = 0.0;      // 0 = no limit
   std::map<std::string, std::string> env;
+  // Command trials: `metrics`, the collectors of their numbers; absent, the
+  // trial speaks lorafarm's JSON lines and its final line is the result.
+  std::optional<MetricsSpec> metrics;
 };
 
 struct SweepSpec {

@@ -11,6 +11,8 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libeigen3-dev libnlopt-dev libnlopt-cxx-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # Regular-expression metric collectors of command trials (PCRE2, 8-bit).
+  libpcre2-dev
   python3
   # scripts/fuzz.sh (part of the test command): libFuzzer comes with clang.
   clang libclang-rt-14-dev

@@ -280,6 +280,9 @@ struct WorkerAgent::State {
         for (auto& report : pipes[i].first->read_available(pipes[i].second))
           if (welcomed) send(MessageType::Progress, report);
       }
+      for (auto& [key, p] : running)  // watched files (trial.metrics); each reads at most every 0.25 s
+        for (auto& report : p->read_files(now))
+          if (welcomed) send(MessageType::Progress, report);
       if (socket && (items[0].revents & ZMQ_POLLIN)) receive(now);
       reap(now);
       if (!socket && now >= reconnect_at) connect(now);

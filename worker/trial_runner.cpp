@@ -58,6 +58,7 @@ TrialLaunch TrialLaunch::from_assign(const json& body) {
   l.spec_dir = body.value("spec_dir", std::string());
   l.objective = body["objective"].get<std::string>();
   if (body.contains("memory_limit_mb")) l.memory_limit_mb = body["memory_limit_mb"].get<double>();
+  l.metrics = body.value("metrics", json());
   return l;
 }
 
@@ -66,6 +67,9 @@ TrialProcess::TrialProcess(TrialLaunch launch, const std::filesystem::path& work
   trial_dir_ = workdir / launch_.experiment / ("trial-" + std::to_string(launch_.trial) + "-a" + std::to_string(launch_.attempt));
   try {
     std::filesystem::create_directories(trial_dir_ / "artifacts");
+    std::optional<schema::MetricsSpec> metrics;
+    if (!launch_.metrics.is_null()) metrics = schema::parse_metrics_spec("ASSIGN", launch_.metrics, "metrics", nullptr);
+    collection_ = MetricCollection(std::move(metrics), trial_dir_, launch_.objective);
     spawn(self_exe);
   } catch (const std::exception& e) {
     fail_now("spawn", e.what());
@@ -188,62 +192,57 @@ void TrialProcess::close_fd(int& fd) {
 }
 
 std::vector<json> TrialProcess::read_available(int fd) {
-  std::vector<json> reports;
   char buffer[65536];
   while (fd >= 0) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      if (n == 0 || errno != EAGAIN) {
-        if (fd == out_fd_) {
-          if (!out_buffer_.empty()) handle_line(out_buffer_, reports);
-          out_buffer_.clear();
-          close_fd(out_fd_);
-        } else {
-          close_fd(err_fd_);
-        }
+      if (n == 0 || errno != EAGAIN) {  // end of the stream: its last line may lack a newline
+        const bool out = fd == out_fd_;
+        auto& rest = out ? out_buffer_ : err_buffer_;
+        if (!rest.empty()) collection_.line(out ? Stream::Stdout : Stream::Stderr, rest);
+        rest.clear();
+        close_fd(out ? out_fd_ : err_fd_);
       }
       break;
     }
+    const std::string_view data(buffer, static_cast<std::size_t>(n));
     if (fd == err_fd_) {
-      err_tail_.append(buffer, static_cast<std::size_t>(n));
+      err_tail_.append(data);
       if (err_tail_.size() > 2 * kStderrTail) err_tail_.erase(0, err_tail_.size() - kStderrTail);
-      continue;
-    }
-    out_buffer_.append(buffer, static_cast<std::size_t>(n));
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = out_buffer_.find('\n', start)) != std::string::npos; start = nl + 1)
-      handle_line(std::string_view(out_buffer_).substr(start, nl - start), reports);
-    out_buffer_.erase(0, start);
-    if (out_buffer_.size() > kMaxLine) {  // a line without end: treat as garbage
-      handle_line(std::string_view(out_buffer_).substr(0, 200), reports);
-      out_buffer_.clear();
+      split_lines(Stream::Stderr, err_buffer_, data);
+    } else {
+      split_lines(Stream::Stdout, out_buffer_, data);
     }
   }
-  return reports;
+  return progress_bodies();
 }
 
-void TrialProcess::handle_line(std::string_view line, std::vector<json>& reports) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-  if (line.empty()) return;
-  json value = json::parse(line, nullptr, false);
-  if (value.is_discarded() || !value.is_object()) {
-    ++garbage_lines_;
-    last_garbage_ = std::string(line.substr(0, 200));
-    return;
+// Hands the complete lines of `buffer` + `data` to the collectors; a line
+// ends at \n or \r (progress bars redraw with \r).
+void TrialProcess::split_lines(Stream stream, std::string& buffer, std::string_view data) {
+  buffer.append(data);
+  std::size_t start = 0;
+  for (std::size_t end; (end = buffer.find_first_of("\r\n", start)) != std::string::npos; start = end + 1)
+    collection_.line(stream, std::string_view(buffer).substr(start, end - start));
+  buffer.erase(0, start);
+  if (buffer.size() > kMaxLine) {  // a line without end: treat as garbage
+    collection_.line(stream, std::string_view(buffer).substr(0, 200));
+    buffer.clear();
   }
-  if (value.value("final", false) == true) {
-    final_ = std::move(value);
-    return;
-  }
-  if (value.contains("step") && value["step"].is_number_integer()) {
-    json metrics = json::object();
-    for (const auto& [k, v] : value.items())
-      if (k != "step" && v.is_number()) metrics[schema::stored_metric_name(k)] = v;
-    reports.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", value["step"]}, {"metrics", metrics}});
-    return;
-  }
-  if (value.contains(launch_.objective)) candidate_final_ = std::move(value);
+}
+
+std::vector<json> TrialProcess::progress_bodies() {
+  std::vector<json> bodies;
+  for (auto& r : collection_.take_reports())
+    bodies.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", r.step}, {"metrics", std::move(r.metrics)}});
+  return bodies;
+}
+
+std::vector<json> TrialProcess::read_files(double now) {
+  if (finished_) return {};
+  collection_.read_files(now);
+  return progress_bodies();
 }
 
 void TrialProcess::kill(const std::string& cause, double now) {
@@ -278,10 +277,17 @@ bool TrialProcess::poll(double now) {
   if (!status) return false;
   // Drain what the child wrote before it exited; grandchildren holding the
   // pipes open do not keep the trial alive.
-  if (out_fd_ >= 0) reports_at_exit_ = read_available(out_fd_);
-  if (err_fd_ >= 0) read_available(err_fd_);
+  for (int fd : {out_fd_, err_fd_})
+    if (fd >= 0)
+      for (auto& report : read_available(fd)) reports_at_exit_.push_back(std::move(report));
   close_fd(out_fd_);
   close_fd(err_fd_);
+  // A last line without its newline, when a grandchild kept the pipe open.
+  if (!out_buffer_.empty()) collection_.line(Stream::Stdout, std::exchange(out_buffer_, {}));
+  if (!err_buffer_.empty()) collection_.line(Stream::Stderr, std::exchange(err_buffer_, {}));
+  // The trial's last write to a watched file may be newer than the last read.
+  collection_.read_files(now, /*at_exit=*/true);
+  for (auto& report : progress_bodies()) reports_at_exit_.push_back(std::move(report));
   if (!kill_cause_.empty()) child_.signal_group(SIGKILL);  // leftovers of the group
   finish(*status);
   return true;
@@ -312,21 +318,11 @@ void TrialProcess::finish(const process::ExitStatus& status) {
   if (status.signaled()) return failed("signal", status.describe());
   if (status.exited() && status.code() != 0) return failed("exit", status.describe());
   if (!status.known) return failed("exit", status.describe());
-  const auto& final = final_ ? final_ : candidate_final_;
   // An objective the worker measures itself (peak_rss_mb, wall_seconds) needs
   // no final line: a trial that exits 0 has it (schema/trial_metric.h).
-  const bool measured = schema::is_worker_measured(launch_.objective);
-  if (!final && !measured) {
-    std::string message = "no final result on stdout (a JSON line with \"final\": true and \"" + launch_.objective + "\")";
-    if (garbage_lines_ > 0) message += "; " + std::to_string(garbage_lines_) + " line(s) were not JSON objects, the last: " + last_garbage_;
-    return failed("bad_output", message);
-  }
-  if (!measured && !schema::reported_metric(launch_.objective, *final))
-    return failed("bad_output", "the final result has no number \"" + launch_.objective + "\": " + final->dump().substr(0, 200));
-  json metrics = json::object();
-  if (final)
-    for (const auto& [k, v] : final->items())
-      if (v.is_number() && k != "step") metrics[schema::stored_metric_name(k)] = v;
+  json metrics = collection_.final_metrics();
+  if (!schema::is_worker_measured(launch_.objective) && !schema::reported_metric(launch_.objective, metrics))
+    return failed("bad_output", collection_.missing());
   body["metrics"] = metrics;
   body["artifacts"] = artifacts();
   outcome_ = {{"type", "RESULT"}, {"body", body}};

@@ -4,7 +4,8 @@
 //   {"step": 10, "val_loss": 2.1, ...}     intermediate report -> PROGRESS
 //   {"final": true, "val_loss": 1.9, ...}  the result           -> RESULT
 // Anything else on stdout is ignored (but a trial without a final line fails
-// as bad_output). The child gets the parameters as JSON on stdin and as
+// as bad_output). A command trial with `trial.metrics` is read by its
+// collectors instead (worker/metric_collection.h). The child gets the parameters as JSON on stdin and as
 // LORAFARM_PARAM_<NAME> variables, runs in its own process group in its trial
 // folder, and dies with the worker (PR_SET_PDEATHSIG).
 #pragma once
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "process/child.h"
+#include "worker/metric_collection.h"
 
 namespace lorafarm::worker {
 
@@ -42,6 +44,7 @@ struct TrialLaunch {
   std::string spec_dir;
   std::string objective = "val_loss";
   std::optional<double> memory_limit_mb;
+  nlohmann::json metrics;  // the spec's trial.metrics (schema::MetricsSpec::to_json), null when absent
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
@@ -69,6 +72,9 @@ class TrialProcess {
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
   std::vector<nlohmann::json> read_available(int fd);
+  // The intermediate reports in the trial's watched files (trial.metrics),
+  // read when they changed; call it every time round the loop.
+  std::vector<nlohmann::json> read_files(double now);
   // Enforces timeout and memory limit, reaps the child. True once finished.
   bool poll(double now);
   // The intermediate reports read while reaping (the child's last lines, when
@@ -87,7 +93,8 @@ class TrialProcess {
   std::vector<std::string> trial_argv(const std::filesystem::path& self_exe, const std::map<std::string, std::string>& values) const;
   std::vector<std::string> trial_environment() const;
   void start_with_pipes(process::ChildSpec& child, const std::string& input);
-  void handle_line(std::string_view line, std::vector<nlohmann::json>& reports);
+  void split_lines(Stream stream, std::string& buffer, std::string_view data);
+  std::vector<nlohmann::json> progress_bodies();
   void close_fd(int& fd);
   void finish(const process::ExitStatus& status);
   void fail_now(const std::string& cause, const std::string& message);
@@ -100,12 +107,10 @@ class TrialProcess {
   int err_fd_ = -1;
   double started_ = 0;
   std::string out_buffer_;
+  std::string err_buffer_;
   std::vector<nlohmann::json> reports_at_exit_;
   std::string err_tail_;
-  std::optional<nlohmann::json> final_;
-  std::optional<nlohmann::json> candidate_final_;  // a non-step object carrying the objective
-  std::size_t garbage_lines_ = 0;
-  std::string last_garbage_;
+  MetricCollection collection_;
   std::string kill_cause_;
   double kill_sent_ = 0;
   bool sigkill_sent_ = false;
