@@ -14,7 +14,7 @@
 
 #include "cli/command.h"
 #include "coordinator/assignment.h"
-#include "report/recorded_spec.h"
+#include "cli/recorded_trial.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 #include "worker/trial_runner.h"
@@ -67,21 +67,6 @@ json run_to_end(worker::TrialProcess& process, bool quiet) {
 }
 
 namespace fs = std::filesystem;
-
-schema::TrialRecord find_trial(schema::Store& store, const schema::ExperimentRecord& experiment, std::int64_t number) {
-  const auto trials = store.trials(experiment.id);
-  if (number < 0 || number >= static_cast<std::int64_t>(trials.size()))
-    throw std::runtime_error("experiment '" + experiment.name + "' has trials 0.." + std::to_string(trials.size()) + " (exclusive), not " +
-                             std::to_string(number));
-  return trials[static_cast<std::size_t>(number)];
-}
-
-// The recorded spec, parsed once, against --spec-dir or the folder the sweep recorded.
-schema::SweepSpec recorded_spec(schema::Store& store, const schema::ExperimentRecord& experiment, const std::string& spec_dir) {
-  if (spec_dir.empty() && !schema::recorded_spec_dir(store, experiment.id))
-    throw std::runtime_error("the database does not record the spec's folder for '" + experiment.name + "'; pass --spec-dir");
-  return report::read_recorded_spec(store, experiment, spec_dir).spec;
-}
 
 // --workdir, or a temporary folder removed when the re-run ends.
 class RerunFolder {
@@ -141,10 +126,9 @@ void print_comparison(const Comparison& c, const std::string& objective) {
 
 int run_rerun(const RerunOptions& options) {
   auto store = schema::Store::open_reader(options.db);
-  const auto experiment = store.find_experiment(options.experiment);
-  if (!experiment) throw std::runtime_error("no experiment '" + options.experiment + "' in " + options.db);
-  const auto trial = find_trial(store, *experiment, options.trial);
-  const auto spec = recorded_spec(store, *experiment, options.spec_dir);
+  const auto experiment = find_experiment(store, options.experiment, options.db);
+  const auto trial = find_trial(store, experiment, options.trial);
+  const auto spec = recorded_spec(store, experiment, options.spec_dir);
   const auto recorded = store.result(trial.id);
 
   RerunFolder workdir(options.workdir);

@@ -34,5 +34,6 @@ Command add_rerun_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
 Command add_serve_command(CLI::App& root);
 Command add_keygen_command(CLI::App& root);
+Command add_export_command(CLI::App& root);
 
 }  // namespace lorafarm::cli

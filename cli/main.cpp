@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
       add_status_command(app),
       add_trials_command(app),
       add_rerun_command(app),
+      add_export_command(app),
       add_report_command(app),
       add_serve_command(app),
       add_keygen_command(app),
