@@ -32,7 +32,7 @@ std::string render_table(const ExperimentSummary& s) {
   out << std::left << std::setw(12) << (first.empty() ? "group" : first) << std::right << std::setw(14) << ("best " + s.metric)
       << std::setw(8) << "trial" << std::setw(11) << "completed" << std::setw(8) << "failed" << std::setw(8) << "pruned" << std::setw(8)
       << "infeas" << std::setw(6) << "lost" << std::setw(9) << "running" << std::setw(10) << "val ppl" << std::setw(10) << "test ppl"
-      << std::setw(9) << "wait4 MB" << std::setw(11) << "trainable" << std::setw(8) << "time s" << "\n";
+      << std::setw(9) << "wait4 MB" << std::setw(11) << "trainable" << std::setw(10) << "time s" << "\n";
   for (const auto& g : s.groups) {
     out << std::left << std::setw(12) << g.group << std::right << std::setw(14) << format_number(g.best) << std::setw(8)
         << (g.best_trial ? std::to_string(*g.best_trial) : "-") << std::setw(11) << count(g.counts, "COMPLETED") << std::setw(8)
@@ -43,7 +43,7 @@ std::string render_table(const ExperimentSummary& s) {
     const auto trainable = metric("trainable_params");
     out << std::setw(10) << format_number(metric("val_ppl")) << std::setw(10) << format_number(metric("test_ppl")) << std::setw(9)
         << format_number(metric("peak_rss_mb")) << std::setw(11) << (trainable ? std::to_string(static_cast<std::int64_t>(*trainable)) : "-")
-        << std::setw(8) << format_number(metric("wall_seconds")) << "\n";
+        << std::setw(10) << format_number(metric("wall_seconds")) << "\n";
   }
   if (s.best) out << "best: trial " << s.best->number << " " << s.metric << " = " << format_number(s.best->objective) << " " << s.best->params.dump() << "\n";
   if (!s.best_adapter.empty()) out << "best adapter: " << s.best_adapter << "\n";
