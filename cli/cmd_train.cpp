@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
@@ -14,6 +15,7 @@
 #include "engine/error.h"
 #include "engine/memory.h"
 #include "engine/trainer.h"
+#include "schema/memory_metrics.h"
 
 namespace lorafarm::cli {
 namespace {
@@ -158,6 +160,17 @@ engine::TrainCallbacks report_callbacks(const TrainCommandOptions& options, Prog
   return callbacks;
 }
 
+// The tally as "memory_<category>_mb" numbers, which a sweep stores with the
+// trial's result and the report stacks (schema/memory_metrics.h).
+void add_memory_metrics(nlohmann::json& line, const engine::MemoryTally& tally) {
+  const auto mib = [](int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); };
+  const std::map<std::string_view, int64_t> bytes{{"base_weights", tally.base_weights},   {"quantized_weights", tally.quantized_weights},
+                                                  {"adapter", tally.adapter_params},      {"gradients", tally.gradients},
+                                                  {"optimizer_state", tally.optimizer_state}, {"activations", tally.activations},
+                                                  {"reference_model", 0}};  // no reference model without preference training
+  for (const auto& category : schema::memory_categories()) line[schema::memory_metric_name(category.key)] = mib(bytes.at(category.key));
+}
+
 void print_final_json(const engine::TrainResult& result, const engine::TrainConfig& config) {
   auto optional_number = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   nlohmann::json line{{"final", true},
@@ -173,6 +186,7 @@ void print_final_json(const engine::TrainResult& result, const engine::TrainConf
                       {"memory_bytes", result.memory.to_json()},
                       {"adapter_path", config.adapter_path},
                       {"unquantized_layers", result.unquantized_layers}};
+  add_memory_metrics(line, result.memory);
   add_rank_keys(line, "val", result.val_ranks);
   add_rank_keys(line, "test", result.test_ranks);
   std::cout << line.dump() << std::endl;

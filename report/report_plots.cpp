@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "report/memory_breakdown.h"
 #include "report/plot_parts.h"
 
 namespace lorafarm::report {
@@ -171,7 +172,7 @@ ReportPlot optimization_history(const ReportData& d) {
 }  // namespace plot
 
 std::vector<ReportPlot> report_plots(const ReportData& data) {
-  return {plot::learning_curves(data),      plot::perplexity_vs_memory(data), plot::rank_curves(data),
+  return {plot::learning_curves(data),      plot::perplexity_vs_memory(data), plot::memory_breakdown(data), plot::rank_curves(data),
           plot::optimization_history(data), plot::parallel_coordinates(data), plot::importance_plot(data)};
 }
 

@@ -186,13 +186,13 @@ TEST(ReportChromium, QuickStartReportOpensWithEveryPlotNonEmpty) {
   };
   const auto dom = run_process(with({"--dump-dom", "file://" + html.string()}, "profile-dom"));
   ASSERT_EQ(dom.exit_code, 0) << dom.err;
-  // The DOM as the browser built it: six figures, each an <svg> with data marks.
+  // The DOM as the browser built it: seven figures, each an <svg> with data marks.
   std::map<std::string, std::ptrdiff_t> marks;
   for (const auto& [id, body] : figures(dom.out)) {
     ASSERT_THAT(body, HasSubstr("<svg")) << id;
     marks[id] = count(body, "class=\"mark\"");
   }
-  ASSERT_EQ(marks.size(), 6u) << dom.out.substr(0, 2000);
+  ASSERT_EQ(marks.size(), 7u) << dom.out.substr(0, 2000);
   for (const auto& [id, n] : marks) EXPECT_GT(n, 0) << id << " has no data marks";
   EXPECT_GE(marks["perplexity-memory"], 4);     // one dot per completed trial
   EXPECT_GE(marks["learning-curves"], 8);       // val and train per method

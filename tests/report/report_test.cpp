@@ -93,6 +93,11 @@ void build_report_store(const std::filesystem::path& path, const std::string& sp
                               {"tokens_per_second", 1000.0 + 37.25 * i},
                               {"train_seconds", 12.5 + i}};
     if (i == 4) metrics.update({{"val_loss@r1", 2.3}, {"val_loss@r2", 2.0}, {"val_loss@r4", 1.9}});
+    // The memory categories an engine trial reports (schema/memory_metrics.h).
+    metrics.update({{"memory_base_weights_mb", 1.0}, {"memory_quantized_weights_mb", r.method == std::string("qlora") ? 0.2 : 0.0},
+                    {"memory_adapter_mb", r.rank * 0.01}, {"memory_gradients_mb", r.rank > 0 ? r.rank * 0.01 : 1.0},
+                    {"memory_optimizer_state_mb", r.rank > 0 ? r.rank * 0.02 : 2.0}, {"memory_activations_mb", 3.5},
+                    {"memory_reference_model_mb", 0.0}});
     store.insert_result({t.id, r.attempt, metrics, 40.0 + 3.125 * i + (r.rank == 0 ? 20 : 0), 15.0 + i});
   }
   store.commit();
@@ -192,7 +197,9 @@ TEST(Report, MarkdownTableEqualsTheDatabaseRows) {
 
   const auto expected = expected_by_method(store, experiment.id);
   std::map<std::string, std::vector<std::string>> rows;
-  for (const auto& line : split(md, '\n')) {
+  // The comparison table: the first table of the page (the memory breakdown follows it).
+  const std::string comparison = md.substr(0, md.find("#### Memory by category"));
+  for (const auto& line : split(comparison, '\n')) {
     if (line.rfind("| ", 0) != 0 || line.find("---") != std::string::npos) continue;
     auto cells = split(line.substr(1), '|');
     for (auto& c : cells) c = trim(c);
@@ -342,7 +349,7 @@ TEST(Report, EveryHtmlPlotHasDataMarksAndThePageIsSelfContained) {
     EXPECT_THAT(figure, HasSubstr("<svg")) << id;
     EXPECT_THAT(figure, HasSubstr("class=\"mark\"")) << id;
   }
-  EXPECT_EQ(ids, (std::set<std::string>{"learning-curves", "perplexity-memory", "rank-curves", "history", "parallel-coordinates",
+  EXPECT_EQ(ids, (std::set<std::string>{"learning-curves", "perplexity-memory", "memory-breakdown", "rank-curves", "history", "parallel-coordinates",
                                          "importance"}));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(html, Not(HasSubstr("<link")));
