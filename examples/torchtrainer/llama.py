@@ -16,14 +16,8 @@ import os
 import torch
 import torch.nn.functional as F
 
+from .lora_targets import LINEAR_MODULES
 from .safetensors_io import read_safetensors
-
-LINEAR_MODULES = {
-    "q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
-    "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp",
-}
-PEFT_DEFAULT_TARGETS = ["q_proj", "v_proj"]  # PEFT's default target modules for model_type llama
-
 
 class ModelError(ValueError):
     pass

@@ -10,6 +10,7 @@ from .safetensors_io import write_safetensors
 
 def save_adapter(folder, model, base_model, rank, alpha, dropout, targets):
     os.makedirs(folder, exist_ok=True)
+    alpha = int(alpha) if float(alpha).is_integer() else alpha  # LoraConfig.lora_alpha is an int
     config = {
         "alpha_pattern": {}, "base_model_name_or_path": os.path.abspath(base_model), "bias": "none",
         "fan_in_fan_out": False, "inference_mode": True, "init_lora_weights": True, "layers_pattern": None,
