@@ -133,7 +133,9 @@ void expect_hf_formats(const std::vector<json>& logs, const fs::path& out, int s
   EXPECT_EQ(state["global_step"], steps);
   EXPECT_EQ(state["max_steps"], steps);
   EXPECT_EQ(state["log_history"].size(), logs.size());
-  for (const auto& entry : state["log_history"]) EXPECT_TRUE(entry.contains("step") && entry.contains("epoch")) << entry;
+  for (const auto& entry : state["log_history"]) {
+    EXPECT_TRUE(entry.contains("step") && entry.contains("epoch")) << entry;
+  }
   EXPECT_TRUE(state["log_history"].back().contains("eval_loss"));
   EXPECT_TRUE(state["log_history"][steps / logging + steps / eval].contains("total_flos")) << "kept in log_history";
   for (const char* key : {"best_metric", "best_model_checkpoint", "epoch", "logging_steps", "eval_steps", "save_steps",
