@@ -90,10 +90,11 @@ class Run:
         self.optimizer = torch.optim.AdamW(self.params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
                                            eps=args.adam_epsilon, weight_decay=args.weight_decay)
         self.stream = data_lib.BatchStream(self.train_set, args.per_device_train_batch_size, args.seed)
-        per_epoch = self.stream.batches_per_epoch() / args.gradient_accumulation_steps
+        # The Trainer's num_update_steps_per_epoch, max_steps and num_train_epochs.
+        per_epoch = max(self.stream.batches_per_epoch() // args.gradient_accumulation_steps, 1)
         self.max_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * per_epoch)
         self.state = TrainerState(self.max_steps, args.logging_steps, args.eval_steps, args.save_steps,
-                                  args.per_device_train_batch_size, math.ceil(self.max_steps / max(per_epoch, 1e-9)))
+                                  args.per_device_train_batch_size, math.ceil(self.max_steps / per_epoch))
         # transformers' floating_point_ops: 6 · (non-embedding parameters) · input tokens.
         self.flops_per_token = 6 * sum(p.numel() for n, p in self.model.named_parameters() if n != "embed")
 

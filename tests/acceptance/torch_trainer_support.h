@@ -61,24 +61,28 @@ inline std::vector<nlohmann::json> hf_log_dicts(const std::string& out) {
 
 // The flags of the quick-start LoRA configuration (examples/quickstart.json,
 // lora, rank 8, scale 20 = PEFT alpha 160 over r 8, all seven linears of
-// every block) in the script's Hugging Face names.
+// every block, batch 8, the fortunes data) in the script's Hugging Face names.
 inline std::vector<std::string> hf_quickstart_args(const std::filesystem::path& output_dir, int steps,
-                                                   const std::string& learning_rate) {
-  return {"--model_name_or_path", bundled_model().string(), "--dataset_name", bundled_data("fortunes").string(),
+                                                   const std::string& learning_rate,
+                                                   const std::filesystem::path& data = bundled_data("fortunes"),
+                                                   int batch_size = 8) {
+  return {"--model_name_or_path", bundled_model().string(), "--dataset_name", data.string(),
           "--output_dir", output_dir.string(), "--use_peft", "--lora_r", "8", "--lora_alpha", "160",
           "--lora_dropout", "0", "--lora_target_modules", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
           "up_proj", "down_proj", "--learning_rate", learning_rate, "--lr_scheduler_type", "constant",
-          "--warmup_steps", "0", "--weight_decay", "0", "--max_grad_norm", "0", "--per_device_train_batch_size", "8",
-          "--gradient_accumulation_steps", "1", "--max_steps", std::to_string(steps), "--max_seq_length", "256",
+          "--warmup_steps", "0", "--weight_decay", "0", "--max_grad_norm", "0",
+          "--per_device_train_batch_size", std::to_string(batch_size), "--gradient_accumulation_steps", "1", "--max_steps", std::to_string(steps), "--max_seq_length", "256",
           "--seed", "42"};
 }
 
 // The same configuration for the engine.
 inline std::vector<std::string> engine_quickstart_args(const std::filesystem::path& adapter, int steps,
-                                                       const std::string& learning_rate) {
-  return {"train", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(),
+                                                       const std::string& learning_rate,
+                                                       const std::filesystem::path& data = bundled_data("fortunes"),
+                                                       int batch_size = 8) {
+  return {"train", "--model", bundled_model().string(), "--data", data.string(),
           "--fine-tune-type", "lora", "--rank", "8", "--scale", "20", "--dropout", "0", "--num-layers", "-1",
-          "--learning-rate", learning_rate, "--iters", std::to_string(steps), "--batch-size", "8",
+          "--learning-rate", learning_rate, "--iters", std::to_string(steps), "--batch-size", std::to_string(batch_size),
           "--max-seq-length", "256", "--seed", "42", "--save-every", "0", "--threads", "1",
           "--adapter-path", adapter.string(), "--json"};
 }

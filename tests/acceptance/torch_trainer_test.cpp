@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <future>
+#include <sstream>
 
 #include "acceptance/parallel_runs.h"
 #include "acceptance/torch_trainer_support.h"
@@ -104,6 +105,90 @@ TEST(TorchTrainer, SameBatchesInTheSameOrderAsTheEngineAndTheBaseModelsLoss) {
   const double base = lorafarm_val_loss({});
   const double script_final = with_key(logs, "eval_loss").back()["eval_loss"].get<double>();
   EXPECT_NEAR(script_final / base, 1.0, 1e-5) << "script " << script_final << ", lorafarm eval " << base;
+}
+
+// A small prompt/completion data set: `train` records in train.jsonl, 4 in valid.jsonl.
+fs::path write_prompt_completion_data(const ScratchDir& dir, int train) {
+  const fs::path data = dir / "data";
+  fs::create_directories(data);
+  const char* animals[] = {"cat", "dog", "owl", "fox", "bee", "cow"};
+  auto records = [&](int count, int offset) {
+    std::string text;
+    for (int i = 0; i < count; ++i) {
+      const std::string animal = animals[(i + offset) % 6];
+      const json record = {{"prompt", "Q: what did the " + animal + " see on day " + std::to_string(i + offset) + "?\n"},
+                           {"completion", "A: the " + animal + " saw " + std::string(i % 4 + 1, 'x') + " trees."}};
+      text += record.dump() + "\n";
+    }
+    return text;
+  };
+  write_file(data / "train.jsonl", records(train, 0));
+  write_file(data / "valid.jsonl", records(4, 100));
+  return data;
+}
+
+// --completion_only_loss against the engine's --mask-prompt: at a learning
+// rate of 1e-10 every step's loss (one batch, token mean over the completion
+// tokens) and the final validation loss must agree, so the two trainers mask
+// the same tokens.
+TEST(TorchTrainer, CompletionOnlyLossMasksWhatTheEnginesMaskPromptMasks) {
+  REQUIRE_TORCH();
+  ScratchDir dir;
+  const fs::path data = write_prompt_completion_data(dir, 12);
+  const ProcessResult hf = run_torch_trainer(with(hf_quickstart_args(dir / "hf", 8, "1e-10", data, 2),
+                                                  {"--logging_steps", "1", "--save_strategy", "no",
+                                                   "--completion_only_loss"}));
+  const ProcessResult engine = run_lorafarm(with(engine_quickstart_args(dir / "engine", 8, "1e-10", data, 2),
+                                                 {"--steps-per-report", "1", "--steps-per-eval", "100000",
+                                                  "--mask-prompt"}));
+  ASSERT_EQ(hf.exit_code, 0) << hf.err;
+  ASSERT_EQ(engine.exit_code, 0) << engine.err;
+  std::vector<double> engine_losses;
+  std::stringstream lines(engine.out);
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line);
+    if (j.contains("train_loss")) engine_losses.push_back(j["train_loss"].get<double>());
+  }
+  const auto logs = hf_log_dicts(hf.out);
+  const auto steps = with_key(logs, "loss");
+  ASSERT_EQ(steps.size(), 8u) << hf.out;
+  ASSERT_EQ(engine_losses.size(), 8u) << engine.out;
+  for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_NEAR(steps[i]["loss"].get<double>(), engine_losses[i], 5.1e-5);
+  const double engine_val = last_json_line(engine.out)["val_loss"].get<double>();
+  EXPECT_NEAR(with_key(logs, "eval_loss").back()["eval_loss"].get<double>() / engine_val, 1.0, 1e-5);
+}
+
+// The learning rates the Trainer logs (the scheduler's rate after each step,
+// transformers' get_scheduler lambdas) and the fractional epoch with
+// gradient accumulation, derived by hand: 12 samples in batches of 2 are 6
+// batches an epoch, 2 per step, so step k ends at epoch k/3.
+TEST(TorchTrainer, LoggedLearningRatesAndEpochsFollowTheTrainersSchedules) {
+  REQUIRE_TORCH();
+  ScratchDir dir;
+  const fs::path data = write_prompt_completion_data(dir, 12);
+  // The later flags override the quick-start's (argparse keeps the last value, as HfArgumentParser does).
+  auto run = [&](const std::string& schedule, int steps, int warmup) {
+    const ProcessResult r = run_torch_trainer(
+        with(hf_quickstart_args(dir / schedule, steps, "1e-3", data, 2),
+             {"--gradient_accumulation_steps", "2", "--lr_scheduler_type", schedule, "--warmup_steps",
+              std::to_string(warmup), "--logging_steps", "1", "--save_strategy", "no"}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return with_key(hf_log_dicts(r.out), "loss");
+  };
+  // linear, warm-up 2 of 10: k/2 during the warm-up, then 1 - (k - 2)/8.
+  const std::vector<double> linear = {5e-4, 1e-3, 8.75e-4, 7.5e-4, 6.25e-4, 5e-4, 3.75e-4, 2.5e-4, 1.25e-4, 0.0};
+  const auto linear_logs = run("linear", 10, 2);
+  ASSERT_EQ(linear_logs.size(), linear.size());
+  for (std::size_t k = 0; k < linear.size(); ++k) {
+    EXPECT_NEAR(linear_logs[k]["learning_rate"].get<double>(), linear[k], 1e-12) << "step " << k + 1;
+    EXPECT_NEAR(linear_logs[k]["epoch"].get<double>(), std::round((k + 1) / 3.0 * 100) / 100, 1e-12);
+  }
+  // cosine without warm-up over 4 steps: (1 + cos(pi k / 4)) / 2.
+  const std::vector<double> cosine = {8.535533905932737e-4, 5e-4, 1.4644660940672624e-4, 0.0};
+  const auto cosine_logs = run("cosine", 4, 0);
+  ASSERT_EQ(cosine_logs.size(), cosine.size());
+  for (std::size_t k = 0; k < cosine.size(); ++k)
+    EXPECT_NEAR(cosine_logs[k]["learning_rate"].get<double>(), cosine[k], 1e-12) << "step " << k + 1;
 }
 
 // The checks of the printed dicts and trainer_state.json against the
