@@ -11,7 +11,7 @@ import torch
 
 from . import data as data_lib
 from .hf_state import TrainerState, control_flags, save_metrics, speed_metrics
-from .llama import Llama
+from .llama import Llama, ModelError
 from .peft_io import save_adapter
 from .sp_tokenizer import SentencePieceBPE, TokenizerError
 
@@ -77,6 +77,8 @@ class Run:
 
     def __init__(self, args):
         self.args = args
+        if not os.path.isdir(args.model_name_or_path):
+            raise ModelError(f"{args.model_name_or_path}: not a model folder (only local folders are read)")
         torch.manual_seed(args.seed)
         random.seed(args.seed)
         tokenizer = load_tokenizer(args.model_name_or_path)
@@ -167,16 +169,14 @@ class Run:
         metrics = speed_metrics("train", started, samples, self.max_steps)
         metrics["total_flos"] = state["total_flos"]
         metrics["train_loss"] = total_loss / self.max_steps
-        state.log(metrics)
-        return {k: v for k, v in state["log_history"][-1].items() if k != "step"}
+        state.log(metrics)  # adds "epoch", as Trainer.log does to the metrics train() returns
+        return metrics
 
     def finish(self, train_metrics):
         """Whole-split validation, then the adapter, trainer_state.json and the *_results.json files."""
         a = self.args
-        eval_metrics, samples = self.evaluate(-1)
-        eval_metrics = dict(self.state["log_history"][-1])
-        eval_metrics.pop("step")
-        eval_metrics.update({"eval_samples": samples, "perplexity": math.exp(eval_metrics["eval_loss"])})
+        metrics, samples = self.evaluate(-1)
+        eval_metrics = {**metrics, "eval_samples": samples, "perplexity": math.exp(metrics["eval_loss"])}
         self.checkpoint(a.output_dir, True)
         save_metrics(a.output_dir, "train", {**train_metrics, "train_samples": len(self.train_set)})
         save_metrics(a.output_dir, "eval", eval_metrics)
