@@ -70,6 +70,39 @@ TEST(TorchTrainer, UnknownFlagsAndMissingUsePeftAreErrors) {
   EXPECT_NE(bad_module.err.find("unknown module(s) attn"), std::string::npos) << bad_module.err;
 }
 
+// The script's std::mt19937_64 against the value the C++ standard fixes
+// ([rand.predef]: the 10000th draw of a default-constructed mt19937_64 is
+// 9981545732273789042), and its tokenizer against the sentencepiece ids the
+// bundled model's golden.json lists for its texts (BOS first).
+TEST(TorchTrainer, GeneratorAndTokenizerMatchTheirReferences) {
+  REQUIRE_TORCH();
+  const std::string program =
+      "import json, sys\n"
+      "sys.path.insert(0, sys.argv[1])\n"
+      "from torchtrainer.data import MersenneTwister64\n"
+      "from torchtrainer.sp_tokenizer import SentencePieceBPE\n"
+      "rng = MersenneTwister64(5489)\n"
+      "draws = [rng() for _ in range(10000)]\n"
+      "tok = SentencePieceBPE(sys.argv[2] + '/tokenizer.model')\n"
+      "texts = json.loads(sys.stdin.read())\n"
+      "print(json.dumps({'draw': str(draws[-1]), 'ids': [[1] + tok.encode(t) for t in texts]}))\n";
+  const json golden = read_json(bundled_model() / "golden.json");
+  json texts = json::array(), expected = json::array();
+  for (const auto& c : golden["cases"]) {
+    if (!c.contains("text") || c["text"].is_null()) continue;
+    texts.push_back(c["text"]);
+    expected.push_back(c["tokens"]);
+  }
+  ASSERT_EQ(texts.size(), 3u);
+  const ProcessResult r = run_process({torch_python(), "-c", program, (source_dir() / "examples").string(),
+                                       bundled_model().string()},
+                                      texts.dump());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json out = json::parse(r.out);
+  EXPECT_EQ(out["draw"], "9981545732273789042");
+  EXPECT_EQ(out["ids"], expected);
+}
+
 // At a learning rate of 1e-10 neither trainer moves, so every step's training
 // loss is the base model's loss on that step's batch: equal losses step by
 // step mean equal tokens (BOS, EOS, truncation), equal batches and an equal
