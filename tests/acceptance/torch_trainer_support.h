@@ -71,8 +71,8 @@ inline std::vector<std::string> hf_quickstart_args(const std::filesystem::path& 
           "--lora_dropout", "0", "--lora_target_modules", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
           "up_proj", "down_proj", "--learning_rate", learning_rate, "--lr_scheduler_type", "constant",
           "--warmup_steps", "0", "--weight_decay", "0", "--max_grad_norm", "0",
-          "--per_device_train_batch_size", std::to_string(batch_size), "--gradient_accumulation_steps", "1", "--max_steps", std::to_string(steps), "--max_seq_length", "256",
-          "--seed", "42"};
+          "--per_device_train_batch_size", std::to_string(batch_size), "--gradient_accumulation_steps", "1",
+          "--max_steps", std::to_string(steps), "--max_seq_length", "256", "--seed", "42"};
 }
 
 // The same configuration for the engine.
@@ -82,9 +82,9 @@ inline std::vector<std::string> engine_quickstart_args(const std::filesystem::pa
                                                        int batch_size = 8) {
   return {"train", "--model", bundled_model().string(), "--data", data.string(),
           "--fine-tune-type", "lora", "--rank", "8", "--scale", "20", "--dropout", "0", "--num-layers", "-1",
-          "--learning-rate", learning_rate, "--iters", std::to_string(steps), "--batch-size", std::to_string(batch_size),
-          "--max-seq-length", "256", "--seed", "42", "--save-every", "0", "--threads", "1",
-          "--adapter-path", adapter.string(), "--json"};
+          "--learning-rate", learning_rate, "--iters", std::to_string(steps),
+          "--batch-size", std::to_string(batch_size), "--max-seq-length", "256", "--seed", "42", "--save-every", "0",
+          "--threads", "1", "--adapter-path", adapter.string(), "--json"};
 }
 
 }  // namespace lorafarm::testing

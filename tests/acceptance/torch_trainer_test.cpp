@@ -149,7 +149,8 @@ fs::path write_prompt_completion_data(const ScratchDir& dir, int train) {
     std::string text;
     for (int i = 0; i < count; ++i) {
       const std::string animal = animals[(i + offset) % 6];
-      const json record = {{"prompt", "Q: what did the " + animal + " see on day " + std::to_string(i + offset) + "?\n"},
+      const std::string day = std::to_string(i + offset);
+      const json record = {{"prompt", "Q: what did the " + animal + " see on day " + day + "?\n"},
                            {"completion", "A: the " + animal + " saw " + std::string(i % 4 + 1, 'x') + " trees."}};
       text += record.dump() + "\n";
     }
