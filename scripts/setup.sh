@@ -14,6 +14,10 @@ PACKAGES=(
   # Regular-expression metric collectors of command trials (PCRE2, 8-bit).
   libpcre2-dev
   python3
+  # examples/hf_lora_trainer.py (the independent PyTorch trainer) and its cross-check
+  # tests; Debian's torch multiplies through the system BLAS, and the reference BLAS
+  # (the default without OpenBLAS) made its products about 20x slower.
+  python3-torch libopenblas0-pthread
   # scripts/fuzz.sh (part of the test command): libFuzzer comes with clang.
   clang libclang-rt-14-dev
   # The dashboard and report tests drive a headless browser over DevTools.
