@@ -28,7 +28,9 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
   leases.heard(worker, now);
   switch (m.type) {
     case MessageType::Request:
-      lease->credit = std::min(lease->slots, lease->credit + m.body["slots"].get<int>());
+      // Capped by the slots its held trials leave free: a worker that said
+      // HELLO twice before the first WELCOME arrived asks twice for the same slots.
+      lease->credit = std::min(lease->slots - static_cast<int>(lease->trials.size()), lease->credit + m.body["slots"].get<int>());
       return;
     case MessageType::Heartbeat: return on_heartbeat(worker, m.body);
     case MessageType::Progress: return on_progress(worker, m.body);

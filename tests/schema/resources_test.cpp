@@ -85,6 +85,27 @@ TEST(WorkerResources, MalformedOffersAreRejectedNamingTheField) {
   EXPECT_THAT(hello_error(json::array()), HasSubstr("HELLO.resources"));
 }
 
+TEST(WorkerResources, AnAssignCarriesTheAllocation) {
+  const Allocation held{std::vector<std::string>{"1"}, 3000.5, 2};
+  json body{{"trial", 0}, {"attempt", 1}, {"experiment", "e"}, {"seed", 1}, {"params", json::object()}, {"kind", "command"},
+            {"command", {"true"}}, {"objective", "val_loss"}, {"resources", held.to_json()}};
+  std::string text = body.dump();
+  std::array<std::string_view, 3> frames{kProtocolVersion, "ASSIGN", text};
+  const auto back = Allocation::from_json(decode(frames).body["resources"]);
+  EXPECT_EQ(back.gpus, held.gpus);
+  EXPECT_EQ(back.memory_mb, 3000.5);
+  EXPECT_EQ(back.cpus, 2);
+  body["resources"] = {{"gpus", 1}};
+  text = body.dump();
+  std::array<std::string_view, 3> bad{kProtocolVersion, "ASSIGN", text};
+  try {
+    decode(bad);
+    ADD_FAILURE() << "accepted gpus: 1";
+  } catch (const ProtocolError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("ASSIGN.resources: gpus"));
+  }
+}
+
 SweepSpec spec_with_resources(const json& resources) {
   const json doc{{"name", "r"},
                  {"budget", {{"trials", 1}}},
