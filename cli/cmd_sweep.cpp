@@ -15,6 +15,7 @@
 
 #include "cli/base_row.h"
 #include "cli/command.h"
+#include "cli/engine_memory_prediction.h"
 #include "cli/input_paths.h"
 #include "cli/progress.h"
 #include "coordinator/coordinator.h"
@@ -48,6 +49,7 @@ struct SweepOptions {
   bool json = false;
   bool dashboard = false;
   int dashboard_port = 8080;
+  double infeasible_after = 0;
 };
 
 // Local worker agents: child processes that die with the sweep, each in its
@@ -141,6 +143,7 @@ coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options)
   co.durability = options.durability == "full" ? schema::Store::Durability::Full : schema::Store::Durability::Normal;
   co.interrupts = &g_interrupts;
   co.bind = options.bind;
+  co.infeasible_after_seconds = options.infeasible_after;
   return co;
 }
 
@@ -206,6 +209,7 @@ int run_sweep(const SweepOptions& options) {
   install_interrupt_handlers();
 
   auto co = coordinator_options(options);
+  co.predict_peak_mb = engine_peak_predictor(spec);
   std::optional<LocalSocketDir> socket_dir;
   if (options.bind.empty()) co.bind = socket_dir.emplace().endpoint();
 
@@ -268,6 +272,10 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--extend-budget", options->extend_budget, "Add N trials to a resumed experiment")->check(CLI::NonNegativeNumber);
   app->add_option("--heartbeat-ms", options->heartbeat_ms, "Heartbeat interval; a worker silent for liveness x this loses its trials")
       ->check(CLI::Range(10, 60000));
+  app->add_option("--infeasible-after", options->infeasible_after,
+                  "Seconds after the first worker connects before a trial too big for every connected worker is INFEASIBLE "
+                  "(default: 2 x heartbeat x liveness)")
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--liveness", options->liveness, "Heartbeats missed before a worker counts as dead")->check(CLI::Range(1, 100));
   app->add_option("--durability", options->durability, "normal: survives process crashes; full: fsync every commit")
       ->check(CLI::IsMember({"normal", "full"}));

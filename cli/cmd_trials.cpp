@@ -1,6 +1,7 @@
 // `lorafarm trials EXPERIMENT`: every trial with its parameters and outcome.
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "cli/command.h"
@@ -39,6 +40,10 @@ int run_trials(const TrialsOptions& options) {
     return std::nullopt;
   };
   auto first_line = [](const std::string& s) { return s.substr(0, s.find('\n')); };
+  // What each trial's latest attempt held of its worker (placement).
+  std::map<std::int64_t, nlohmann::json> resources;
+  for (const auto& a : store.attempts(experiment->id))
+    if (!a.resources.is_null()) resources[a.trial_number] = a.resources;
 
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
@@ -51,6 +56,7 @@ int run_trials(const TrialsOptions& options) {
         row["metrics"] = r->metrics;
         if (r->peak_rss_mb) row["peak_rss_mb"] = *r->peak_rss_mb;
       }
+      if (const auto it = resources.find(t.number); it != resources.end()) row["resources"] = it->second;
       out.push_back(row);
     }
     std::cout << out.dump(2) << "\n";

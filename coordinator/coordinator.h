@@ -52,6 +52,13 @@ struct CoordinatorOptions {
   // 2 = cancel running trials.
   const std::atomic<int>* interrupts = nullptr;
   std::function<void(const ProgressSnapshot&)> on_progress;  // about 5 times a second
+  // Engine trials: the engine's predicted peak RSS in MB of a trial with these
+  // parameters, or nullopt. `lorafarm sweep` wires engine/memory.h in here:
+  // the coordinator library does not link the engine (docs/design.md).
+  std::function<std::optional<double>(const nlohmann::json& params)> predict_peak_mb;
+  // Seconds after the first worker connected before a trial that exceeds every
+  // connected worker's total offer is INFEASIBLE; 0 = two lease timeouts.
+  double infeasible_after_seconds = 0;
 };
 
 struct RunOutcome {

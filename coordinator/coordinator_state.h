@@ -76,6 +76,15 @@ struct Coordinator::State {
   double last_heartbeat = 0;
   double last_progress = 0;
   double last_expiry = 0;
+  // Placement (trial_placement.cpp).
+  struct TrialNeed {
+    schema::ResourceNeed amounts;
+    std::string memory_note;  // where the memory figure came from, for messages
+    std::string error;        // the request cannot be resolved for this trial
+  };
+  std::map<std::int64_t, TrialNeed> needs;                 // trial number -> its needs (params never change)
+  std::map<std::int64_t, schema::Allocation> allocations;  // trial number -> what its running attempt holds
+  std::optional<double> first_worker_at;                   // steady seconds of this run's first HELLO
 
   State(schema::SweepSpec s, CoordinatorOptions o)
       : spec(std::move(s)),
@@ -116,8 +125,16 @@ struct Coordinator::State {
   std::int64_t look_ahead() const;
   void create_trials(const SuggestionThread::Answer& answer);
   void dispatch(double now);
-  WorkerLease* freest_worker();
   void expire_leases(double now);
+
+  // Placement of queued trials on workers (trial_placement.cpp).
+  bool place_one(double now);
+  const TrialNeed& need_of(std::int64_t number);
+  std::optional<std::pair<WorkerLease*, schema::Allocation>> find_place(const schema::ResourceNeed& need);
+  std::optional<std::string> unplaceable(const TrialNeed& need, double now) const;
+  std::vector<schema::Allocation> held_by(const WorkerLease& worker) const;
+  void start_on(std::int64_t number, WorkerLease& worker, const schema::Allocation& allocation);
+  void restore_allocations();
 
   // A worker's messages (worker_messages.cpp).
   void handle(const std::string& route, const Message& m, double now);

@@ -144,6 +144,7 @@ void Coordinator::State::restore_running_leases(double steady) {
     w.last_heard = steady + grace - lease_timeout();
     leases.grant(t.worker, n, t.attempt);
   }
+  restore_allocations();
 }
 
 }  // namespace lorafarm::coordinator

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "schema/worker_resources.h"
+
 namespace lorafarm::coordinator {
 
 struct WorkerLease {
@@ -21,6 +23,7 @@ struct WorkerLease {
   bool connected = false;   // said HELLO to this coordinator run
   double last_heard = 0;    // seconds (monotonic)
   std::map<std::int64_t, int> trials;  // trial number -> attempt held
+  schema::WorkerOffer offer;           // devices, memory and cores from its HELLO
 };
 
 class LeaseTable {

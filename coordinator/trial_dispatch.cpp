@@ -1,11 +1,11 @@
 // Dispatch: keeps the queue filled from the sampler, assigns queued trials to
-// workers with free credit, and loses the trials of workers that went silent.
+// workers (where they fit: trial_placement.cpp), and loses the trials of
+// workers that went silent.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "coordinator/assignment.h"
 #include "coordinator/coordinator_state.h"
 
 namespace lorafarm::coordinator {
@@ -64,31 +64,8 @@ void Coordinator::State::dispatch(double now) {
   if (dispatch_blocked(now)) return;
   refill_queue();
   const int parallel = spec.budget.parallel;
-  while (true) {
-    if (parallel > 0 && trials->running() >= parallel) return;
-    WorkerLease* target = freest_worker();
-    if (!target) return;
-    if (trials->queue().empty()) {
-      refill_queue();
-      if (trials->queue().empty()) return;
-    }
-    const auto number = trials->start_next(target->id, schema::unix_now());
-    const auto& t = trials->trial(number);
-    leases.grant(target->id, number, t.attempt);
-    target->credit -= 1;
-    send(target->id, MessageType::Assign, assignment(spec, t));
+  while (!(parallel > 0 && trials->running() >= parallel) && place_one(now)) {
   }
-}
-
-// The connected worker with the most credit (spreads trials over workers), if any has credit.
-WorkerLease* Coordinator::State::freest_worker() {
-  WorkerLease* target = nullptr;
-  for (auto& [id, w] : leases.workers()) {
-    auto& lease = const_cast<WorkerLease&>(w);
-    if (!lease.connected || lease.credit <= 0) continue;
-    if (!target || lease.credit > target->credit) target = &lease;
-  }
-  return target;
 }
 
 void Coordinator::State::expire_leases(double now) {

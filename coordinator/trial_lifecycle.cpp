@@ -1,6 +1,7 @@
 // Trial state machine (see the header for the diagram).
 #include "coordinator/trial_lifecycle.h"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -27,7 +28,7 @@ std::uint64_t trial_seed(std::uint64_t experiment_seed, std::int64_t number) {
 
 bool transition_allowed(TrialStatus from, TrialStatus to) {
   switch (from) {
-    case TrialStatus::Queued: return to == TrialStatus::Running;
+    case TrialStatus::Queued: return to == TrialStatus::Running || to == TrialStatus::Infeasible;
     case TrialStatus::Running:
       return to == TrialStatus::Completed || to == TrialStatus::Failed || to == TrialStatus::Pruned || to == TrialStatus::Infeasible ||
              to == TrialStatus::Lost || to == TrialStatus::Queued;
@@ -112,7 +113,14 @@ std::int64_t TrialLifecycle::create(const search::Params& params, double now) {
 std::int64_t TrialLifecycle::start_next(std::string_view worker, double now) {
   if (queue_.empty()) throw std::logic_error("start_next with an empty queue");
   const auto number = queue_.front();
-  queue_.pop_front();
+  start(number, worker, now);
+  return number;
+}
+
+void TrialLifecycle::start(std::int64_t number, std::string_view worker, double now, const nlohmann::json& resources) {
+  const auto it = std::find(queue_.begin(), queue_.end(), number);
+  if (it == queue_.end()) throw std::logic_error("trial " + std::to_string(number) + " is not queued");
+  queue_.erase(it);
   auto& t = mutable_trial(number);
   set_status(t, TrialStatus::Running);
   t.worker = std::string(worker);
@@ -120,8 +128,19 @@ std::int64_t TrialLifecycle::start_next(std::string_view worker, double now) {
   t.finished_at.reset();
   t.error.clear();
   store_.update_trial(t);
-  store_.insert_attempt({t.id, t.number, t.attempt, t.worker, TrialStatus::Running, "", now, std::nullopt});
-  return number;
+  store_.insert_attempt({t.id, t.number, t.attempt, t.worker, TrialStatus::Running, "", now, std::nullopt, resources});
+}
+
+void TrialLifecycle::reject_unplaceable(std::int64_t number, std::string_view reason, double now) {
+  const auto it = std::find(queue_.begin(), queue_.end(), number);
+  if (it == queue_.end()) throw std::logic_error("trial " + std::to_string(number) + " is not queued");
+  queue_.erase(it);
+  auto& t = mutable_trial(number);
+  set_status(t, TrialStatus::Infeasible);
+  t.finished_at = now;
+  t.error = std::string(reason);
+  store_.update_trial(t);
+  sync_observation(t);
 }
 
 bool TrialLifecycle::holds(std::int64_t number, int attempt) const {

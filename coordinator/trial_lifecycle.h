@@ -3,6 +3,7 @@
 // and is written to the store (inside the coordinator's open transaction).
 //
 //   QUEUED  --start-->  RUNNING(worker, attempt k)
+//   QUEUED  --fits no connected worker-->  INFEASIBLE (no attempt; never started)
 //   RUNNING --result of attempt k-->  COMPLETED | INFEASIBLE
 //   RUNNING --failure of attempt k--> FAILED | PRUNED | INFEASIBLE
 //                                     (FAILED -> QUEUED(k+1) when retry_failed and attempts remain)
@@ -49,6 +50,11 @@ class TrialLifecycle {
   std::int64_t create(const search::Params& params, double now);
   // Pops the oldest queued trial and leases it to `worker` as a new attempt.
   std::int64_t start_next(std::string_view worker, double now);
+  // Takes queued trial `number` off the queue and leases it to `worker` as a
+  // new attempt holding `resources` (schema::Allocation JSON, recorded with it).
+  void start(std::int64_t number, std::string_view worker, double now, const nlohmann::json& resources = nullptr);
+  // A queued trial no worker can hold ends INFEASIBLE with `reason`, never started.
+  void reject_unplaceable(std::int64_t number, std::string_view reason, double now);
 
   // Whether (number, attempt) is the attempt currently running.
   bool holds(std::int64_t number, int attempt) const;

@@ -28,7 +28,9 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
   leases.heard(worker, now);
   switch (m.type) {
     case MessageType::Request:
-      lease->credit = std::min(lease->slots, lease->credit + m.body["slots"].get<int>());
+      // Capped by the slots its held trials leave free: a worker that said
+      // HELLO twice before the first WELCOME arrived asks twice for the same slots.
+      lease->credit = std::min(lease->slots - static_cast<int>(lease->trials.size()), lease->credit + m.body["slots"].get<int>());
       return;
     case MessageType::Heartbeat: return on_heartbeat(worker, m.body);
     case MessageType::Progress: return on_progress(worker, m.body);
@@ -50,14 +52,17 @@ void Coordinator::State::on_hello(const std::string& route, const json& body, do
   lease.slots = body["slots"].get<int>();
   lease.credit = 0;  // the worker follows WELCOME with a REQUEST for its free slots
   lease.last_heard = now;
+  lease.offer = schema::WorkerOffer::from_json(body.value("resources", json::object()));
+  if (!first_worker_at) first_worker_at = now;
   store.upsert_worker({worker, body["host"].get<std::string>(), lease.slots, body["version"].get<std::string>(),
-                       body.value("capabilities", json::array()), body.value("pid", std::int64_t{0}), wall, wall, "CONNECTED"});
+                       body.value("capabilities", json::array()), body.value("pid", std::int64_t{0}), wall, wall, "CONNECTED",
+                       lease.offer.to_json()});
 
   std::map<std::int64_t, int> claimed;
   for (const auto& ref : body.value("running", json::array())) claimed[ref["trial"].get<std::int64_t>()] = ref["attempt"].get<int>();
   const json cancel = reconcile_claims(worker, lease, claimed, wall);
-  spdlog::info("worker {} {} ({} slots, {} trials kept, {} cancelled)", worker, known ? "reconnected" : "joined", lease.slots,
-               claimed.size() - cancel.size(), cancel.size());
+  spdlog::info("worker {} {} ({} slots, offers {}, {} trials kept, {} cancelled)", worker, known ? "reconnected" : "joined", lease.slots,
+               lease.offer.to_json().dump(), claimed.size() - cancel.size(), cancel.size());
   send(worker, MessageType::Welcome,
        {{"experiment", spec.name}, {"heartbeat_ms", options.heartbeat_ms}, {"liveness", options.liveness}, {"cancel", cancel}});
 }

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "schema/worker_resources.h"
+
 namespace lorafarm::schema {
 namespace {
 
@@ -97,7 +99,7 @@ const std::vector<Field>& fields_of(MessageType type) {
   };
   static const std::vector<Field> hello{{"worker_id", Kind::String}, {"host", Kind::String},          {"slots", Kind::PositiveInt},
                                         {"version", Kind::String},   {"capabilities", Kind::Array, false}, {"running", Kind::TrialRefs, false},
-                                        {"pid", Kind::Int, false}};
+                                        {"pid", Kind::Int, false},   {"resources", Kind::Object, false}};
   static const std::vector<Field> welcome{{"experiment", Kind::String}, {"heartbeat_ms", Kind::PositiveInt}, {"liveness", Kind::PositiveInt},
                                           {"cancel", Kind::TrialRefs, false}};
   static const std::vector<Field> reject{{"reason", Kind::String}, {"rehello", Kind::Bool, false}};
@@ -107,7 +109,7 @@ const std::vector<Field>& fields_of(MessageType type) {
                                                      {"timeout_seconds", Kind::Number, false}, {"env", Kind::Object, false},
                                                      {"config", Kind::Object, false}, {"spec_dir", Kind::String, false},
                                                      {"objective", Kind::String}, {"memory_limit_mb", Kind::Number, false},
-                                                     {"metrics", Kind::Object, false}});
+                                                     {"metrics", Kind::Object, false}, {"resources", Kind::Object, false}});
   static const std::vector<Field> progress = with_ref({{"step", Kind::Int}, {"metrics", Kind::NumberMap}});
   static const std::vector<Field> result = with_ref({{"metrics", Kind::NumberMap}, {"peak_rss_mb", Kind::Number, false},
                                                      {"wall_seconds", Kind::Number, false}, {"artifacts", Kind::Artifacts, false}});
@@ -169,6 +171,10 @@ void validate_body(MessageType type, const json& body) {
     if (std::find(kFailureCauses.begin(), kFailureCauses.end(), cause) == kFailureCauses.end())
       reject(type, "cause", "'" + cause + "' is not a known cause");
   }
+  if (type == MessageType::Hello && body.contains("resources"))
+    if (const auto problem = offer_problem(body["resources"])) reject(type, "resources", *problem);
+  if (type == MessageType::Assign && body.contains("resources"))
+    if (const auto problem = allocation_problem(body["resources"])) reject(type, "resources", *problem);
   if (type == MessageType::Assign) {
     const auto& kind = body["kind"].get_ref<const std::string&>();
     if (kind != "command" && kind != "engine") reject(type, "kind", "must be command or engine");

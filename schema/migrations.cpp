@@ -130,10 +130,18 @@ CREATE TABLE base_scores (
 );
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{{
+// Version 4: placement. What each worker offers (devices, memory, cores) and
+// what each attempt held of it (the devices it got), as JSON objects.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE workers ADD COLUMN resources_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE attempts ADD COLUMN resources_json TEXT;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "experiments, trials, metrics, results, workers, artifacts, events", kV1},
     {2, "attempts: one row per attempt (lineage)", kV2},
     {3, "base_scores: the base model's reference row, once per experiment", kV3},
+    {4, "workers.resources_json, attempts.resources_json: placement", kV4},
 }};
 
 }  // namespace

@@ -22,8 +22,8 @@ struct Store::Statements {
                                 "started_at, finished_at, objective, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")),
         update_trial(db.prepare("UPDATE trials SET status = ?2, attempt = ?3, worker = ?4, started_at = ?5, finished_at = ?6, "
                                 "objective = ?7, error = ?8 WHERE id = ?1")),
-        insert_attempt(db.prepare("INSERT INTO attempts (trial_id, attempt, worker, status, cause, started_at, finished_at) "
-                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")),
+        insert_attempt(db.prepare("INSERT INTO attempts (trial_id, attempt, worker, status, cause, started_at, finished_at, resources_json) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")),
         finish_attempt(db.prepare("UPDATE attempts SET status = ?3, cause = ?4, finished_at = ?5 WHERE trial_id = ?1 AND attempt = ?2")),
         insert_metric(db.prepare("INSERT INTO metrics (trial_id, attempt, step, name, value) VALUES (?1, ?2, ?3, ?4, ?5)")),
         insert_result(db.prepare("INSERT INTO results (trial_id, attempt, val_loss, val_ppl, test_loss, test_ppl, peak_rss_mb, "
@@ -190,6 +190,7 @@ void Store::insert_attempt(const AttemptRecord& a) {
   s.bind(4, to_string(a.status));
   if (a.cause.empty()) s.bind_null(5); else s.bind(5, a.cause);
   s.bind(6, a.started_at).bind(7, a.finished_at);
+  if (a.resources.is_null()) s.bind_null(8); else s.bind(8, a.resources.dump());
   s.run();
 }
 
@@ -203,7 +204,7 @@ void Store::finish_attempt(std::int64_t trial_id, int attempt, TrialStatus statu
 
 std::vector<AttemptRecord> Store::attempts(std::int64_t experiment_id) {
   auto s = db_->prepare(
-      "SELECT a.trial_id, t.number, a.attempt, a.worker, a.status, a.cause, a.started_at, a.finished_at FROM attempts a "
+      "SELECT a.trial_id, t.number, a.attempt, a.worker, a.status, a.cause, a.started_at, a.finished_at, a.resources_json FROM attempts a "
       "JOIN trials t ON t.id = a.trial_id WHERE t.experiment_id = ?1 ORDER BY t.number, a.attempt");
   s.bind(1, experiment_id);
   std::vector<AttemptRecord> out;
@@ -217,6 +218,7 @@ std::vector<AttemptRecord> Store::attempts(std::int64_t experiment_id) {
     a.cause = s.text(5);
     a.started_at = s.real(6);
     a.finished_at = s.optional_real(7);
+    if (!s.is_null(8)) a.resources = json::parse(s.text(8), nullptr, false);
     out.push_back(std::move(a));
   }
   return out;
@@ -299,12 +301,12 @@ std::vector<ArtifactRecord> Store::artifacts(std::int64_t trial_id) {
 
 void Store::upsert_worker(const WorkerRecord& w) {
   db_->prepare(
-         "INSERT INTO workers (id, host, slots, version, capabilities, pid, first_seen, last_seen, status) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO UPDATE SET host = excluded.host, slots = excluded.slots, "
+         "INSERT INTO workers (id, host, slots, version, capabilities, pid, first_seen, last_seen, status, resources_json) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO UPDATE SET host = excluded.host, slots = excluded.slots, "
          "version = excluded.version, capabilities = excluded.capabilities, pid = excluded.pid, last_seen = excluded.last_seen, "
-         "status = excluded.status")
+         "status = excluded.status, resources_json = excluded.resources_json")
       .bind(1, w.id).bind(2, w.host).bind(3, w.slots).bind(4, w.version).bind(5, w.capabilities.dump()).bind(6, w.pid)
-      .bind(7, w.first_seen).bind(8, w.last_seen).bind(9, w.status)
+      .bind(7, w.first_seen).bind(8, w.last_seen).bind(9, w.status).bind(10, w.resources.dump())
       .run();
 }
 
@@ -313,11 +315,12 @@ void Store::update_worker_status(std::string_view id, std::string_view status, d
 }
 
 std::vector<WorkerRecord> Store::workers() {
-  auto s = db_->prepare("SELECT id, host, slots, version, capabilities, pid, first_seen, last_seen, status FROM workers ORDER BY first_seen");
+  auto s = db_->prepare(
+      "SELECT id, host, slots, version, capabilities, pid, first_seen, last_seen, status, resources_json FROM workers ORDER BY first_seen");
   std::vector<WorkerRecord> out;
   while (s.step()) {
     out.push_back({s.text(0), s.text(1), static_cast<int>(s.int64(2)), s.text(3), json::parse(s.text(4)), s.int64(5), s.real(6), s.real(7),
-                   s.text(8)});
+                   s.text(8), json::parse(s.text(9), nullptr, false)});
   }
   return out;
 }

@@ -57,6 +57,9 @@ struct AttemptRecord {
   std::string cause;
   double started_at = 0;
   std::optional<double> finished_at;
+  // What the attempt held of its worker: {"gpus": [...], "memory_mb", "cpus"}
+  // (schema::Allocation); null when recorded before placement existed.
+  nlohmann::json resources;
 };
 
 struct MetricRecord {
@@ -111,6 +114,7 @@ struct WorkerRecord {
   double first_seen = 0;
   double last_seen = 0;
   std::string status = "CONNECTED";
+  nlohmann::json resources = nlohmann::json::object();  // what it offers (schema::WorkerOffer)
 };
 
 struct EventRecord {

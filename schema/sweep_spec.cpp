@@ -97,7 +97,7 @@ void parse_budget(std::string_view source, const json& b, Budget& budget) {
 
 void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
   if (!t.is_object()) fail(source, "trial", "must be an object {\"kind\": \"engine\"|\"command\", ...}, got " + shown(t));
-  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env", "metrics"});
+  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env", "metrics", "resources"});
   if (!t.contains("kind")) fail(source, "trial.kind", "missing; allowed: engine, command");
   const auto kind = t["kind"].is_string() ? t["kind"].get<std::string>() : "";
   if (kind == "engine") trial.kind = TrialKind::Engine;
@@ -407,6 +407,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   parse_search_space(source, doc, spec);
   parse_fixed_and_rank_selection(source, doc, spec);
   parse_trial_metrics(source, doc["trial"], spec);
+  if (doc["trial"].contains("resources")) spec.trial.resources = parse_resource_request(source, doc["trial"]["resources"], spec.space);
   check_placeholders(source, spec);
   return spec;
 }

@@ -14,6 +14,7 @@
 
 #include "schema/error.h"
 #include "schema/metric_collectors.h"
+#include "schema/trial_resources.h"
 #include "search/search_space.h"
 
 namespace lorafarm::schema {
@@ -73,6 +74,8 @@ struct TrialSpec {
   // Command trials: `metrics`, the collectors of their numbers; absent, the
   // trial speaks lorafarm's JSON lines and its final line is the result.
   std::optional<MetricsSpec> metrics;
+  // What each trial needs of a worker (placement: coordinator/placement.h).
+  ResourceRequest resources;
 };
 
 struct SweepSpec {

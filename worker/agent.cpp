@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -43,6 +44,22 @@ std::string connection_route(const std::string& worker_id) {
   char nonce[17];
   std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(nonces()));
   return worker_id + "~" + nonce;
+}
+
+// Why the devices an ASSIGN gives `launch` cannot be used here (not offered,
+// or held by a running trial), or nullopt.
+template <typename Running>
+std::optional<std::string> device_conflict(const TrialLaunch& launch, const schema::WorkerOffer& offer, const Running& running) {
+  if (!launch.devices) return std::nullopt;
+  for (const auto& id : *launch.devices) {
+    if (std::find(offer.gpus.begin(), offer.gpus.end(), id) == offer.gpus.end()) return "device " + id + " is not offered by this worker (--gpus)";
+    for (const auto& [key, p] : running) {
+      const auto& held = p->launch().devices;
+      if (held && std::find(held->begin(), held->end(), id) != held->end())
+        return "device " + id + " is held by trial " + std::to_string(key.first);
+    }
+  }
+  return std::nullopt;
 }
 }  // namespace
 
@@ -122,7 +139,8 @@ struct WorkerAgent::State {
                               {"version", kVersion},
                               {"capabilities", {"command", "engine"}},
                               {"running", held()},
-                              {"pid", ::getpid()}});
+                              {"pid", ::getpid()},
+                              {"resources", options.offer.to_json()}});
     hello_sent = now;
   }
 
@@ -196,6 +214,10 @@ struct WorkerAgent::State {
     if (free_slots() <= 0 || draining) {
       send(MessageType::Failed, {{"trial", key.first}, {"attempt", key.second}, {"cause", "cancelled"},
                                  {"message", draining ? "worker is shutting down" : "worker has no free slot"}});
+      return;
+    }
+    if (const auto conflict = device_conflict(launch, options.offer, running)) {
+      send(MessageType::Failed, {{"trial", key.first}, {"attempt", key.second}, {"cause", "spawn"}, {"message", *conflict}});
       return;
     }
     running.emplace(key, std::make_unique<TrialProcess>(std::move(launch), options.workdir, options.self_exe));

@@ -9,14 +9,19 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "schema/curve_keys.h"
+#include "schema/worker_resources.h"
 
 namespace lorafarm::worker {
 
 struct WorkerOptions {
   std::string endpoint;
   int slots = 1;
+  // What this worker offers for placement (--gpus, --memory, --cpus); each
+  // trial's child sees only the devices the coordinator gave it.
+  schema::WorkerOffer offer;
   std::filesystem::path workdir;     // trial folders go under it
   std::string id;                    // stable identity; default host-pid
   std::filesystem::path self_exe;    // the lorafarm binary, for engine trials; default /proc/self/exe

@@ -13,6 +13,7 @@
 
 #include "schema/sha256.h"
 #include "schema/trial_metric.h"
+#include "schema/worker_resources.h"
 #include "worker/command_template.h"
 
 extern char** environ;
@@ -59,6 +60,11 @@ TrialLaunch TrialLaunch::from_assign(const json& body) {
   l.objective = body["objective"].get<std::string>();
   if (body.contains("memory_limit_mb")) l.memory_limit_mb = body["memory_limit_mb"].get<double>();
   l.metrics = body.value("metrics", json());
+  if (body.contains("resources")) {
+    const auto allocation = schema::Allocation::from_json(body["resources"]);
+    l.devices = allocation.gpus;
+    l.cpus = allocation.cpus;
+  }
   return l;
 }
 
@@ -123,7 +129,9 @@ std::vector<std::string> TrialProcess::trial_environment() const {
     const auto eq = kv.find('=');
     if (eq != std::string_view::npos && kv.rfind("LORAFARM_PARAM_", 0) != 0) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
   }
+  if (launch_.cpus > 0) env["OMP_NUM_THREADS"] = std::to_string(launch_.cpus);  // the spec's env may still say otherwise
   for (const auto& [k, v] : launch_.env) env[k] = v;
+  add_device_environment(env);
   for (const auto& [k, v] : launch_.params.items()) env[param_env_name(k)] = placeholder_text(v);
   env["LORAFARM_EXPERIMENT"] = launch_.experiment;
   env["LORAFARM_TRIAL"] = std::to_string(launch_.trial);
@@ -139,6 +147,16 @@ std::vector<std::string> TrialProcess::trial_environment() const {
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
+}
+
+// The devices placement gave the trial, for CUDA and ROCm alike; they win
+// over the spec's env (two trials must not share a device).
+void TrialProcess::add_device_environment(std::map<std::string, std::string>& env) const {
+  if (!launch_.devices) return;
+  std::string list;
+  for (const auto& id : *launch_.devices) list += (list.empty() ? "" : ",") + id;
+  env["CUDA_VISIBLE_DEVICES"] = list;
+  env["HIP_VISIBLE_DEVICES"] = list;
 }
 
 void TrialProcess::spawn(const std::filesystem::path& self_exe) {

@@ -45,6 +45,10 @@ struct TrialLaunch {
   std::string objective = "val_loss";
   std::optional<double> memory_limit_mb;
   nlohmann::json metrics;  // the spec's trial.metrics (schema::MetricsSpec::to_json), null when absent
+  // Placement (ASSIGN's resources): the devices the child may see (set when
+  // the worker offers devices; empty hides them all) and its cores.
+  std::optional<std::vector<std::string>> devices;
+  int cpus = 0;
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
@@ -92,6 +96,7 @@ class TrialProcess {
   std::map<std::string, std::string> placeholder_values() const;
   std::vector<std::string> trial_argv(const std::filesystem::path& self_exe, const std::map<std::string, std::string>& values) const;
   std::vector<std::string> trial_environment() const;
+  void add_device_environment(std::map<std::string, std::string>& env) const;
   void start_with_pipes(process::ChildSpec& child, const std::string& input);
   void split_lines(Stream stream, std::string& buffer, std::string_view data);
   std::vector<nlohmann::json> progress_bodies();

@@ -107,6 +107,28 @@ TEST(CoordinatorProtocol, AssignsTrialsAndCountsEachResultOnce) {
   EXPECT_TRUE(store.integrity_ok());
 }
 
+// A worker whose first WELCOME was slow says HELLO again, gets two WELCOMEs
+// and asks twice for the same free slots: it still gets only as many trials as
+// it has slots. (With devices offered, placement alone would stop it.)
+TEST(CoordinatorProtocol, AWorkerThatSaysHelloTwiceGetsNoMoreTrialsThanItsSlots) {
+  testing::ScratchDir dir;
+  Running run(command_spec(4), dir / "db.sqlite");
+  zmq::context_t ctx;
+  FakeWorker w(ctx, run.coordinator->endpoint(), "w1");
+  w.send(MessageType::Hello, w.hello_body(2));
+  w.send(MessageType::Hello, w.hello_body(2));
+  w.expect(MessageType::Welcome);
+  w.expect(MessageType::Welcome);
+  w.send(MessageType::Request, {{"slots", 2}});
+  for (int i = 0; i < 2; ++i) {
+    const auto assign = w.expect(MessageType::Assign);
+    EXPECT_FALSE(assign.body["resources"].contains("gpus")) << "the worker offers no devices";
+  }
+  w.send(MessageType::Request, {{"slots", 2}});  // the second WELCOME's request, after the trials went out
+  const auto extra = w.receive(600);
+  EXPECT_FALSE(extra) << to_string(extra->type) << " " << extra->body.dump();
+}
+
 TEST(CoordinatorProtocol, ASilentWorkerLosesItsLeaseAndItsLateResultIsStale) {
   testing::ScratchDir dir;
   Running run(command_spec(1), dir / "db.sqlite", /*heartbeat_ms=*/50, /*liveness=*/2);

@@ -13,6 +13,7 @@ using schema::TrialStatus;
 TEST(TrialLifecycle, TransitionTableAllowsOnlyTheDocumentedMoves) {
   EXPECT_TRUE(transition_allowed(TrialStatus::Queued, TrialStatus::Running));
   EXPECT_FALSE(transition_allowed(TrialStatus::Queued, TrialStatus::Completed));
+  EXPECT_TRUE(transition_allowed(TrialStatus::Queued, TrialStatus::Infeasible));  // fits no worker: never started
   for (auto to : {TrialStatus::Completed, TrialStatus::Failed, TrialStatus::Pruned, TrialStatus::Infeasible, TrialStatus::Lost, TrialStatus::Queued})
     EXPECT_TRUE(transition_allowed(TrialStatus::Running, to));
   for (auto from : {TrialStatus::Completed, TrialStatus::Failed, TrialStatus::Pruned, TrialStatus::Infeasible, TrialStatus::Lost})
@@ -64,6 +65,39 @@ TEST(TrialSeed, DependsOnlyOnExperimentSeedAndNumber) {
   EXPECT_NE(trial_seed(1, 7), trial_seed(1, 8));
   EXPECT_NE(trial_seed(1, 7), trial_seed(2, 7));
   EXPECT_LT(trial_seed(~0ull, 123), 1ull << 63);
+}
+
+TEST(TrialLifecycle, PlacementStartsAnyQueuedTrialOrRulesItOut) {
+  testing::ScratchDir dir;
+  auto store = schema::Store::open_writer(dir / "db.sqlite");
+  const auto spec = schema::parse_sweep_spec(
+      R"({"name": "t", "budget": {"trials": 2}, "search_space": {"x": {"type": "float", "low": 0, "high": 1}},
+          "trial": {"kind": "command", "command": ["true"]}})",
+      "/tmp");
+  schema::ExperimentRecord e;
+  e.name = "t";
+  e.spec_json = "{}";
+  const auto eid = store.insert_experiment(e);
+  TrialLifecycle trials(store, eid, spec);
+  const auto big = trials.create({{"x", 0.1}}, 1.0);
+  const auto small = trials.create({{"x", 0.2}}, 1.0);
+  // The second trial goes first: the first waits for room.
+  const nlohmann::json held{{"gpus", {"1"}}, {"memory_mb", 500}, {"cpus", 0}};
+  trials.start(small, "w", 2.0, held);
+  EXPECT_EQ(trials.queue(), std::deque<std::int64_t>{big});
+  trials.reject_unplaceable(big, "needs 2 GPUs, the most a connected worker offers is 1 GPU", 3.0);
+  EXPECT_TRUE(trials.queue().empty());
+  EXPECT_EQ(trials.trial(big).status, TrialStatus::Infeasible);
+  EXPECT_EQ(trials.observations()[0].status, search::ObservationStatus::Infeasible);
+  EXPECT_THROW(trials.start(big, "w", 4.0), std::logic_error);
+
+  const auto attempts = store.attempts(eid);
+  ASSERT_EQ(attempts.size(), 1u);  // the ruled-out trial never had an attempt
+  EXPECT_EQ(attempts[0].trial_number, small);
+  EXPECT_EQ(attempts[0].resources, held);
+  TrialLifecycle reloaded(store, eid, spec);
+  reloaded.load();
+  EXPECT_EQ(reloaded.trial(big).error, "needs 2 GPUs, the most a connected worker offers is 1 GPU");
 }
 
 }  // namespace
