@@ -74,13 +74,13 @@ RopeScaling scaling_of_type(const json& object, const std::string& name) {
 
 }  // namespace
 
-RopeSettings parse_rope(const json& config) {
+RopeSettings parse_rope(const json& config, double default_theta) {
   const auto [object, name] = rope_object(config);
   reject_partial_rotary(config, "");
   reject_partial_rotary(object, name + ".");
   RopeSettings rope;
   rope.theta = has_config_field(object, "rope_theta") ? required_config_number(object, "rope_theta", name + ".")
-                                                      : config_number(config, "rope_theta", 10000.0);
+                                                      : config_number(config, "rope_theta", default_theta);
   if (rope.theta <= 1.0) config_field_error("rope_theta", "must be a number above 1");
   rope.scaling = scaling_of_type(object, name);
   return rope;

@@ -15,9 +15,9 @@ struct RopeSettings {
 
 // As transformers 5 standardises them: `rope_scaling` (when set) wins over
 // `rope_parameters`; a `rope_theta` inside the chosen object wins over the
-// top-level one; the default base is 10000. A rope type or field lorafarm
+// top-level one; the default base is the family's `default_theta`. A rope type or field lorafarm
 // does not compute (dynamic, yarn, longrope, partial_rotary_factor != 1) is
 // an InvalidInput naming it.
-RopeSettings parse_rope(const nlohmann::json& config);
+RopeSettings parse_rope(const nlohmann::json& config, double default_theta = 10000.0);
 
 }  // namespace lorafarm::engine
