@@ -57,6 +57,7 @@ void parse_gemma_features(const json& j, ModelConfig& c) {
   c.final_logit_softcapping = softcap_field(j, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
   if (gemma2) return;
   c.qk_norm = true;
+  if (c.rope_local_theta > 0) return;  // set by the per-layer-type rope_parameters
   c.rope_local_theta = config_number(j, "rope_local_base_freq", 10000.0);
   if (c.rope_local_theta <= 1.0) config_field_error("rope_local_base_freq", "must be a number above 1");
 }

@@ -136,6 +136,23 @@ const char* architecture_name(const std::string& model_type) {
   return "LlamaForCausalLM";
 }
 
+// rope_theta/rope_scaling, rope_parameters, or (gemma3_text) the per-layer-type
+// rope_parameters that also give the sliding layers' base.
+void parse_rope_fields(const json& j, const FamilyDefaults& family, ModelConfig& c) {
+  if (c.model_type == "gemma3_text") {
+    const double local = config_number(j, "rope_local_base_freq", 10000.0);
+    if (auto per_type = parse_layer_type_rope(j, family.rope_theta, local)) {
+      c.rope_theta = per_type->full.theta;
+      c.rope_scaling = per_type->full.scaling;
+      c.rope_local_theta = per_type->sliding_theta;
+      return;
+    }
+  }
+  const RopeSettings rope = parse_rope(j, family.rope_theta);
+  c.rope_theta = rope.theta;
+  c.rope_scaling = rope.scaling;
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const json& j) {
@@ -147,9 +164,7 @@ ModelConfig ModelConfig::from_json(const json& j) {
   parse_dimensions(j, family, c);
   c.rms_norm_eps = config_number(j, "rms_norm_eps", family.rms_norm_eps);
   if (c.rms_norm_eps <= 0) throw InvalidInput("config.json: field 'rms_norm_eps' must be positive");
-  const RopeSettings rope = parse_rope(j, family.rope_theta);
-  c.rope_theta = rope.theta;
-  c.rope_scaling = rope.scaling;
+  parse_rope_fields(j, family, c);
   c.tie_word_embeddings = config_bool(j, "tie_word_embeddings", family.tie_word_embeddings);
   // Qwen2 always has q/k/v biases; Mistral and Phi-3 never (their configs have no such field).
   c.attention_bias = c.model_type == "qwen2";

@@ -180,6 +180,26 @@ TEST(FamilyConfig, WrittenConfigsReadBackTheSame) {
   }
 }
 
+// transformers 5 writes Gemma 3's RoPE per layer type; the fixture's
+// version-4 fields in that form give the same settings.
+TEST(FamilyConfig, Gemma3PerLayerTypeRopeParameters) {
+  std::ifstream in(fixture("gemma3_text_f32") / "config.json");
+  json j = json::parse(in);
+  const ModelConfig v4 = ModelConfig::from_json(j);
+  for (const char* field : {"rope_theta", "rope_scaling", "rope_local_base_freq"}) j.erase(field);
+  j["rope_parameters"] = {{"full_attention", {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 5000.0}}},
+                          {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 100.0}}}};
+  const ModelConfig v5 = ModelConfig::from_json(j);
+  EXPECT_EQ(v5.rope_theta, v4.rope_theta);
+  EXPECT_EQ(v5.rope_scaling.type, RopeScaling::Type::kLinear);
+  EXPECT_EQ(v5.rope_scaling.factor, 4.0);
+  EXPECT_EQ(v5.rope_local_theta, 100.0);
+  j["rope_parameters"]["sliding_attention"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  EXPECT_THROW(ModelConfig::from_json(j), InvalidInput);
+  j["model_type"] = "gemma2";
+  EXPECT_THROW(ModelConfig::from_json(j), InvalidInput);  // Gemma 2 has one RoPE for all layers
+}
+
 void expect_refused(json config, const std::string& fragment) {
   try {
     ModelConfig::from_json(config);
