@@ -336,6 +336,7 @@ Model TrainableModel::merged_model() const {
   merged.config.quantization.reset();
   merged.embed_tokens = model_->embed_tokens;
   merged.lm_head = model_->lm_head;
+  merged.embed_scale = model_->embed_scale;
   merged.final_norm = model_->final_norm;
   merged.blocks = model_->blocks;
   for (int block = 0; block < merged.config.num_layers; ++block) {

@@ -8,9 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/adapter_io.h"
+#include "engine/forward.h"
 #include "engine/fuse.h"
 #include "engine/gradient_check.h"
 #include "engine/optimizer.h"
+#include "engine/quantized_model_io.h"
 #include "engine/safetensors.h"
 #include "engine/trainable_model.h"
 #include "test_support.h"
@@ -195,6 +197,60 @@ TEST(FamilyAdapters, FullFineTuningSavesTheFamilysNormsByName) {
     TrainableModel fresh(family_model(type), method("full"), 5);
     load_adapter_weights(dir / "full", fresh);
     EXPECT_NEAR(mean_loss(fresh, batch), mean_loss(tm, batch), 1e-6);
+  }
+}
+
+Matrix logits(const Model& model) {
+  const std::vector<std::vector<TokenId>> one{{3, 7, 1, 20, 5, 9}};
+  return forward(model, TokenBatch::from_sequences(one));
+}
+
+// `fuse` writes the merged weights under the family's names (Gemma's four
+// norms, q/k norms) and the reloaded folder computes the same logits. The
+// fused folder is float32, so a Gemma fused from bf16/fp16 weights scales
+// embeddings by √hidden in float32, as transformers would compute that folder.
+TEST(FamilyAdapters, FusedFolderReloadsToTheMergedModel) {
+  for (const char* fixture : {"qwen3_bf16", "smollm3_f32", "gemma3_text_f16", "gemma2_f32"}) {
+    SCOPED_TRACE(fixture);
+    testing::ScratchDir dir;
+    const auto source = testing::source_dir() / "tests/engine/config_semantics" / fixture;
+    const Model base = Model::load(source);
+    AdapterConfig config;
+    config.rank = 2;
+    config.scale = 2.0f;
+    TrainableModel tm(base, config, 5);
+    for (int m = 0; m < 7; ++m) {
+      AdaptedLinear& l = tm.layer(1, static_cast<Module>(m));
+      l.lora_b().array() = random_matrix(l.lora_b().rows(), l.lora_b().cols(), 0.3f, 50 + m).array();
+    }
+    Model merged = tm.merged_model();
+    EXPECT_EQ(merged.embed_scale, base.embed_scale);
+    save_model_folder(merged, source, dir / "fused");
+    const Model fused = Model::load(dir / "fused");
+    merged.embed_scale = embedding_scale(base.config, DType::kF32);
+    EXPECT_EQ(fused.embed_scale, merged.embed_scale);
+    EXPECT_LT((logits(fused) - logits(merged)).cwiseAbs().maxCoeff(), 1e-5);
+    EXPECT_GT((logits(fused) - logits(base)).cwiseAbs().maxCoeff(), 1e-3);
+  }
+}
+
+// `lorafarm quantize` folders keep the family's config fields and norms.
+TEST(FamilyAdapters, QuantizedFolderKeepsTheFamily) {
+  for (const char* type : kFamilies) {
+    SCOPED_TRACE(type);
+    testing::ScratchDir dir;
+    const Model model = family_model(type);
+    save_quantized_model(quantize_model(model, QuantizationConfig{QuantizationConfig::Mode::kAffine, 8, 32}),
+                         dir / "q");
+    const Model back = load_model_dequantized(dir / "q");
+    EXPECT_EQ(back.config.to_json(), model.config.to_json());  // dequantized: no quantization block
+    EXPECT_LT((logits(back) - logits(model)).cwiseAbs().maxCoeff(), 0.1 * logits(model).cwiseAbs().maxCoeff());
+    for (std::size_t i = 0; i < back.blocks.size(); ++i) {
+      const auto read = block_norm_slots(back.config, back.blocks[i]);
+      const auto written = block_norm_slots(model.config, model.blocks[i]);
+      ASSERT_EQ(read.size(), written.size());
+      for (std::size_t n = 0; n < read.size(); ++n) EXPECT_EQ(*read[n].weight, *written[n].weight) << read[n].name;
+    }
   }
 }
 
