@@ -59,9 +59,12 @@ float embedding_scale(const ModelConfig& config, DType dtype) {
   return scale;
 }
 
-std::vector<NormSlot> block_norm_slots(const ModelConfig& c, DecoderBlock& b) {
-  std::vector<NormSlot> slots = {{"input_layernorm.weight", &b.input_norm, c.hidden_size},
-                                 {mlp_norm_name(c), &b.post_attention_norm, c.hidden_size}};
+namespace {
+
+template <typename Slot, typename Block>
+std::vector<Slot> norm_slots_of(const ModelConfig& c, Block& b) {
+  std::vector<Slot> slots = {{"input_layernorm.weight", &b.input_norm, c.hidden_size},
+                             {mlp_norm_name(c), &b.post_attention_norm, c.hidden_size}};
   if (c.qk_norm) {
     slots.push_back({kQNormName, &b.q_norm, c.head_dim});
     slots.push_back({kKNormName, &b.k_norm, c.head_dim});
@@ -71,6 +74,16 @@ std::vector<NormSlot> block_norm_slots(const ModelConfig& c, DecoderBlock& b) {
     slots.push_back({kMlpOutNormName, &b.mlp_out_norm, c.hidden_size});
   }
   return slots;
+}
+
+}  // namespace
+
+std::vector<NormSlot> block_norm_slots(const ModelConfig& c, DecoderBlock& b) {
+  return norm_slots_of<NormSlot>(c, b);
+}
+
+std::vector<ConstNormSlot> block_norm_slots(const ModelConfig& c, const DecoderBlock& b) {
+  return norm_slots_of<ConstNormSlot>(c, b);
 }
 
 const char* mlp_norm_name(const ModelConfig& config) {

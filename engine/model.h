@@ -65,15 +65,16 @@ inline constexpr const char* kKNormName = "self_attn.k_norm.weight";
 
 // A block's norm weights under their checkpoint names (after "model.layers.N."),
 // with their sizes: the two every family has, then the family's extras.
-struct NormSlot {
+template <typename V>  // Vector, or const Vector for a const block
+struct BasicNormSlot {
   const char* name;
-  Vector* weight;
+  V* weight;
   int64_t size;
 };
+using NormSlot = BasicNormSlot<Vector>;
+using ConstNormSlot = BasicNormSlot<const Vector>;
 std::vector<NormSlot> block_norm_slots(const ModelConfig& config, DecoderBlock& block);
-inline std::vector<NormSlot> block_norm_slots(const ModelConfig& config, const DecoderBlock& block) {
-  return block_norm_slots(config, const_cast<DecoderBlock&>(block));  // read-only use by writers
-}
+std::vector<ConstNormSlot> block_norm_slots(const ModelConfig& config, const DecoderBlock& block);
 
 // The weight draws of Model::random, N(0, 0.02²) from a seeded generator, for
 // code that must reproduce them exactly (e.g. a quantized random model built

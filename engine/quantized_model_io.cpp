@@ -265,7 +265,7 @@ int64_t QuantizedModel::quantized_bytes() const {
 int64_t QuantizedModel::float_bytes() const {
   int64_t floats = model.embed_tokens.size() + model.lm_head.size() + model.final_norm.size();
   for (const auto& b : model.blocks) {
-    for (const NormSlot& slot : block_norm_slots(model.config, b)) floats += slot.weight->size();
+    for (const auto& slot : block_norm_slots(model.config, b)) floats += slot.weight->size();
     for (const auto& key : linear_keys()) {
       const Linear& l = block_linear(b, key);
       floats += l.weight.size() + l.bias.size();
@@ -414,7 +414,7 @@ void save_quantized_model(const QuantizedModel& qm, const std::filesystem::path&
   for (int i = 0; i < static_cast<int>(model.blocks.size()); ++i) {
     const std::string p = layer_prefix(i);
     const DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
-    for (const NormSlot& slot : block_norm_slots(c, b)) put_vector(tensors, p + slot.name, *slot.weight);
+    for (const auto& slot : block_norm_slots(c, b)) put_vector(tensors, p + slot.name, *slot.weight);
     for (const auto& key : linear_keys()) {
       const bool fused = (c.fused_qkv && key.starts_with("self_attn.") && key != "self_attn.o_proj") ||
                          (c.fused_gate_up && (key == "mlp.gate_proj" || key == "mlp.up_proj"));
