@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/input_paths.h"
+#include "engine/architecture_summary.h"
 #include "engine/model.h"
 #include "engine/error.h"
 #include "engine/memory.h"
@@ -93,6 +94,8 @@ int run_info(const InfoOptions& options) {
                                                     {"kv_cache", kv_bytes},
                                                     {"total", inference_bytes}}}};
   for (const auto& [dtype, n] : bytes) out["bytes_by_dtype"][dtype] = n;
+  const std::vector<std::string> features = engine::architecture_features(config);
+  out["features"] = features;
   if (!options.estimate.empty()) out["training_estimate"] = memory_estimate(config, options);
   if (options.json) {
     std::cout << out.dump(2) << "\n";
@@ -103,7 +106,10 @@ int run_info(const InfoOptions& options) {
             << config.hidden_size << ", intermediate " << config.intermediate_size << ", heads " << config.num_heads
             << " (kv " << config.num_kv_heads << ", head_dim " << config.head_dim << "), vocab " << config.vocab_size
             << ", context " << config.max_position_embeddings << (config.tie_word_embeddings ? ", tied head" : "")
-            << "\n"
+            << "\n";
+  std::string joined;
+  for (const std::string& f : features) joined += (joined.empty() ? "" : ", ") + f;
+  std::cout << "features       " << joined << "\n"
             << "parameters     " << params << "\n";
   for (const auto& [dtype, n] : bytes) std::cout << "stored " << dtype << "     " << n << " bytes\n";
   std::cout << "inference      ~" << (inference_bytes + (1 << 20) - 1) / (1 << 20) << " MiB (f32 weights "

@@ -5,7 +5,9 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/activation.h"
 #include "engine/gemm.h"
+#include "engine/norms.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -18,27 +20,70 @@ Matrix embed(const Model& model, std::span<const TokenId> ids) {
       throw InvalidInput("token id " + std::to_string(id) + " is outside the vocabulary (size " +
                          std::to_string(model.config.vocab_size) + ")");
     }
-    x.row(static_cast<Eigen::Index>(i)) = model.embed_tokens.row(id);
+    x.row(static_cast<Eigen::Index>(i)) = model.embed_tokens.row(id) * model.embed_scale;
   }
   return x;
 }
 
-// The MLP half of a block, residual included: x += down(silu(gate(n)) ⊙ up(n)).
-void mlp_residual(const DecoderBlock& block, float eps, Matrix& x) {
+// RMSNorm with the block's weight in the family's form.
+void norm(const Model& model, const Vector& weight, const Matrix& x, Matrix& y) {
+  rms_norm(x, norm_scale(model.config, weight), static_cast<float>(model.config.rms_norm_eps), y);
+}
+
+// q, k, v of block `layer` from the normed input: projections, per-head q/k
+// norms, then the layer's RoPE (if any).
+void attention_inputs(const Model& model, int layer, const Matrix& normed, const RopeTable* rope,
+                      std::span<const int> positions, Matrix& q, Matrix& k, Matrix& v) {
+  const ModelConfig& c = model.config;
+  const DecoderBlock& block = model.blocks[static_cast<std::size_t>(layer)];
+  block.q_proj.forward(normed, q);
+  block.k_proj.forward(normed, k);
+  block.v_proj.forward(normed, v);
+  if (c.qk_norm) {
+    const auto eps = static_cast<float>(c.rms_norm_eps);
+    head_rms_norm(q, c.num_heads, norm_scale(c, block.q_norm), eps);
+    head_rms_norm(k, c.num_kv_heads, norm_scale(c, block.k_norm), eps);
+  }
+  if (!rope) return;
+  apply_rope(q, c.num_heads, *rope, positions);
+  apply_rope(k, c.num_kv_heads, *rope, positions);
+}
+
+// x += o_proj(attended), normed first in Gemma's sandwich.
+void attention_residual(const Model& model, const DecoderBlock& block, const Matrix& attended, Matrix& x) {
+  Matrix out;
+  block.o_proj.forward(attended, out);
+  if (model.config.sandwich_norms) {
+    Matrix normed;
+    norm(model, block.attention_out_norm, out, normed);
+    out = std::move(normed);
+  }
+  x += out;
+}
+
+// The MLP half of a block, residual included: x += down(act(gate(n)) ⊙ up(n)),
+// the output normed first in Gemma's sandwich.
+void mlp_residual(const Model& model, const DecoderBlock& block, Matrix& x) {
   Matrix normed, gate, up, act, out;
-  rms_norm(x, block.post_attention_norm, eps, normed);
+  norm(model, block.post_attention_norm, x, normed);
   block.gate_proj.forward(normed, gate);
   block.up_proj.forward(normed, up);
-  swiglu(gate, up, act);
+  gated_activation(model.config.activation, gate, up, act);
   block.down_proj.forward(act, out);
+  if (model.config.sandwich_norms) {
+    norm(model, block.mlp_out_norm, out, normed);
+    out = std::move(normed);
+  }
   x += out;
 }
 
 Matrix head_logits(const Model& model, const Matrix& x) {
   Matrix normed;
-  rms_norm(x, model.final_norm, static_cast<float>(model.config.rms_norm_eps), normed);
+  norm(model, model.final_norm, x, normed);
   Matrix logits;
   matmul(normed, false, model.head(), true, logits);
+  const auto cap = static_cast<float>(model.config.final_logit_softcapping);
+  if (cap > 0) logits = cap * (logits / cap).array().tanh();
   return logits;
 }
 
@@ -63,26 +108,20 @@ Matrix forward(const Model& model, const TokenBatch& batch) {
     throw InvalidInput("sequence of " + std::to_string(batch.length) + " tokens exceeds the model's context of " +
                        std::to_string(c.max_position_embeddings));
   }
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  const RopeTable rope = make_rope_table(c, std::max(batch.length, 1));
+  const LayerRopes ropes = make_layer_ropes(c, std::max(batch.length, 1));
   std::vector<int> positions(batch.ids.size());
   for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int>(i % batch.length);
 
   Matrix x = embed(model, batch.ids);
-  Matrix normed, q, k, v, attended, out;
-  for (std::size_t i = 0; i < model.blocks.size(); ++i) {
-    const DecoderBlock& block = model.blocks[i];
-    rms_norm(x, block.input_norm, eps, normed);
-    block.q_proj.forward(normed, q);
-    block.k_proj.forward(normed, k);
-    block.v_proj.forward(normed, v);
-    apply_rope(q, c.num_heads, rope, positions);
-    apply_rope(k, c.num_kv_heads, rope, positions);
-    batched_causal_attention(q, k, v, c.num_heads, c.num_kv_heads, batch.length, batch.lengths,
-                             c.attention_window(static_cast<int>(i)), attended);
-    block.o_proj.forward(attended, out);
-    x += out;
-    mlp_residual(block, eps, x);
+  Matrix normed, q, k, v, attended;
+  for (int i = 0; i < c.num_layers; ++i) {
+    const DecoderBlock& block = model.blocks[static_cast<std::size_t>(i)];
+    norm(model, block.input_norm, x, normed);
+    attention_inputs(model, i, normed, ropes.for_layer(c, i), positions, q, k, v);
+    batched_causal_attention(q, k, v, c.num_heads, c.num_kv_heads, batch.length, batch.lengths, c.attention_window(i),
+                             attended, score_options(c));
+    attention_residual(model, block, attended, x);
+    mlp_residual(model, block, x);
   }
   return head_logits(model, x);
 }
@@ -93,7 +132,7 @@ KvCache::KvCache(const ModelConfig& config, int capacity) : capacity_(capacity) 
     keys.emplace_back(capacity, kv);
     values.emplace_back(capacity, kv);
   }
-  rope = make_rope_table(config, capacity);
+  ropes = make_layer_ropes(config, capacity);
 }
 
 Matrix forward_incremental(const Model& model, std::span<const TokenId> tokens, KvCache& cache) {
@@ -104,27 +143,23 @@ Matrix forward_incremental(const Model& model, std::span<const TokenId> tokens, 
     throw InvalidInput(std::to_string(start + n) + " tokens exceed the context of " +
                        std::to_string(cache.capacity_) + " positions");
   }
-  const float eps = static_cast<float>(c.rms_norm_eps);
   std::vector<int> positions(static_cast<std::size_t>(n));
   std::iota(positions.begin(), positions.end(), start);
 
   Matrix x = embed(model, tokens);
-  Matrix normed, q, k, v, attended, out;
-  for (std::size_t i = 0; i < model.blocks.size(); ++i) {
-    const DecoderBlock& block = model.blocks[i];
-    rms_norm(x, block.input_norm, eps, normed);
-    block.q_proj.forward(normed, q);
-    block.k_proj.forward(normed, k);
-    block.v_proj.forward(normed, v);
-    apply_rope(q, c.num_heads, cache.rope, positions);
-    apply_rope(k, c.num_kv_heads, cache.rope, positions);
-    cache.keys[i].middleRows(start, n) = k;
-    cache.values[i].middleRows(start, n) = v;
-    causal_attention(q, cache.keys[i].topRows(start + n), cache.values[i].topRows(start + n), c.num_heads,
-                     c.num_kv_heads, start, c.attention_window(static_cast<int>(i)), attended);
-    block.o_proj.forward(attended, out);
-    x += out;
-    mlp_residual(block, eps, x);
+  Matrix normed, q, k, v, attended;
+  for (int i = 0; i < c.num_layers; ++i) {
+    const auto layer = static_cast<std::size_t>(i);
+    const DecoderBlock& block = model.blocks[layer];
+    norm(model, block.input_norm, x, normed);
+    attention_inputs(model, i, normed, cache.ropes.for_layer(c, i), positions, q, k, v);
+    cache.keys[layer].middleRows(start, n) = k;
+    cache.values[layer].middleRows(start, n) = v;
+    causal_attention(q, cache.keys[layer].topRows(start + n),
+                     cache.values[layer].topRows(start + n), c.num_heads, c.num_kv_heads, start, c.attention_window(i),
+                     attended, nullptr, score_options(c));
+    attention_residual(model, block, attended, x);
+    mlp_residual(model, block, x);
   }
   cache.size_ = start + n;
   return head_logits(model, x.bottomRows(1));

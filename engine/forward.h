@@ -1,11 +1,13 @@
 // The LLaMA-family forward pass: embedding, N × (RMSNorm → GQA attention with
-// RoPE → residual, RMSNorm → SwiGLU MLP → residual), final RMSNorm, head.
+// RoPE → residual, RMSNorm → gated MLP → residual), final RMSNorm, head, with
+// each family's switches (q/k norms, sandwich norms, soft-capping, ...).
 #pragma once
 
 #include <span>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/layer_rope.h"
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/tokenizer.h"
@@ -41,7 +43,7 @@ class KvCache {
   int capacity_ = 0;
   std::vector<Matrix> keys;    // per block: (capacity, kv_heads · head_dim), after RoPE
   std::vector<Matrix> values;
-  RopeTable rope;
+  LayerRopes ropes;
 };
 
 // Runs `tokens` after the cached positions; returns the logits of the last

@@ -42,8 +42,7 @@ void save_model_folder(const Model& model, const std::filesystem::path& source, 
   for (int i = 0; i < c.num_layers; ++i) {
     const DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    t[p + "input_layernorm.weight"] = vector_tensor(b.input_norm);
-    t[p + "post_attention_layernorm.weight"] = vector_tensor(b.post_attention_norm);
+    for (const auto& slot : block_norm_slots(c, b)) t[p + slot.name] = vector_tensor(*slot.weight);
     if (c.fused_qkv) {
       t[p + "self_attn.qkv_proj.weight"] = matrix_tensor(stack_rows({&b.q_proj.weight, &b.k_proj.weight, &b.v_proj.weight}));
     } else {

@@ -55,7 +55,9 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   const std::array<std::pair<int64_t, int64_t>, 7> shapes = {
       std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
   const int64_t embed = int64_t{c.vocab_size} * h * (c.tie_word_embeddings ? 1 : 2);
-  const int64_t norms = (2 * int64_t{c.num_layers} + 1) * h;
+  // Per block: the two every family has, q/k norms (qwen3, gemma3) and Gemma's output norms; plus the final one.
+  const int64_t norms_per_block = 2 * h + (c.qk_norm ? 2 * int64_t{c.head_dim} : 0) + (c.sandwich_norms ? 2 * h : 0);
+  const int64_t norms = norms_per_block * c.num_layers + h;
   const bool full = adapter.type == FineTuneType::kFull;
 
   // Weights.
@@ -86,7 +88,9 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
     }
   }
   const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
-  const int64_t per_block = n * (4 * h + 2 * qd + 2 * kvd + 3 * ff) + probs + lin_cache;
+  // q/k before their norms, and the attention and MLP outputs before Gemma's output norms.
+  const int64_t family_extra = (c.qk_norm ? n * (qd + kvd) : 0) + (c.sandwich_norms ? 2 * n * h : 0);
+  const int64_t per_block = n * (4 * h + 2 * qd + 2 * kvd + 3 * ff) + probs + lin_cache + family_extra;
   const int64_t stored = shape.grad_checkpoint ? blocks * n * h + per_block : blocks * per_block;
   // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...) and
   // the head: a 128-row chunk of logits, the final norm's input/output and dx.

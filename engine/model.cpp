@@ -2,6 +2,8 @@
 // projections split and tied embeddings resolved.
 #include "engine/model.h"
 
+#include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -35,7 +37,58 @@ Linear slice_rows(const Matrix& fused, Eigen::Index begin, Eigen::Index count) {
   return linear;
 }
 
+// Rounds to the nearest value with `mantissa` bits (ties to even): bf16 keeps
+// 7, fp16 10 (√hidden is well inside fp16's normal range).
+float round_mantissa(float value, int mantissa) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const int drop = 23 - mantissa;
+  bits += ((1u << (drop - 1)) - 1) + ((bits >> drop) & 1u);
+  bits &= ~((1u << drop) - 1);
+  std::memcpy(&value, &bits, sizeof bits);
+  return value;
+}
+
 }  // namespace
+
+float embedding_scale(const ModelConfig& config, DType dtype) {
+  if (!config.scale_embeddings) return 1.0f;
+  const auto scale = static_cast<float>(std::sqrt(static_cast<double>(config.hidden_size)));
+  if (dtype == DType::kBF16) return round_mantissa(scale, 7);
+  if (dtype == DType::kF16) return round_mantissa(scale, 10);
+  return scale;
+}
+
+namespace {
+
+template <typename Slot, typename Block>
+std::vector<Slot> norm_slots_of(const ModelConfig& c, Block& b) {
+  std::vector<Slot> slots = {{"input_layernorm.weight", &b.input_norm, c.hidden_size},
+                             {mlp_norm_name(c), &b.post_attention_norm, c.hidden_size}};
+  if (c.qk_norm) {
+    slots.push_back({kQNormName, &b.q_norm, c.head_dim});
+    slots.push_back({kKNormName, &b.k_norm, c.head_dim});
+  }
+  if (c.sandwich_norms) {
+    slots.push_back({kAttentionOutNormName, &b.attention_out_norm, c.hidden_size});
+    slots.push_back({kMlpOutNormName, &b.mlp_out_norm, c.hidden_size});
+  }
+  return slots;
+}
+
+}  // namespace
+
+std::vector<NormSlot> block_norm_slots(const ModelConfig& c, DecoderBlock& b) {
+  return norm_slots_of<NormSlot>(c, b);
+}
+
+std::vector<ConstNormSlot> block_norm_slots(const ModelConfig& c, const DecoderBlock& b) {
+  return norm_slots_of<ConstNormSlot>(c, b);
+}
+
+const char* mlp_norm_name(const ModelConfig& config) {
+  return config.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight";
+}
 
 Model Model::load(const std::filesystem::path& folder) {
   Model model;
@@ -51,8 +104,10 @@ Model Model::load(const std::filesystem::path& folder) {
   // transformers stores only one of a tied pair (TinyStories-656K keeps just lm_head.weight).
   if (checkpoint.contains("model.embed_tokens.weight")) {
     model.embed_tokens = load_matrix(checkpoint, "model.embed_tokens.weight", c.vocab_size, h);
+    model.embed_scale = embedding_scale(c, checkpoint.tensor("model.embed_tokens.weight").dtype);
   } else if (c.tie_word_embeddings && checkpoint.contains("lm_head.weight")) {
     model.embed_tokens = load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h);
+    model.embed_scale = embedding_scale(c, checkpoint.tensor("lm_head.weight").dtype);
   } else {
     throw InvalidInput("model is missing tensor 'model.embed_tokens.weight'");
   }
@@ -62,8 +117,7 @@ Model Model::load(const std::filesystem::path& folder) {
   for (int i = 0; i < c.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
-    b.input_norm = load_vector(checkpoint, p + "input_layernorm.weight", h);
-    b.post_attention_norm = load_vector(checkpoint, p + "post_attention_layernorm.weight", h);
+    for (const NormSlot& slot : block_norm_slots(c, b)) *slot.weight = load_vector(checkpoint, p + slot.name, slot.size);
     if (c.fused_qkv) {
       const Matrix qkv = load_matrix(checkpoint, p + "self_attn.qkv_proj.weight", q + 2 * kv, h);
       b.q_proj = slice_rows(qkv, 0, q);
@@ -117,11 +171,16 @@ Model Model::random(const ModelConfig& config, uint64_t seed) {
   const int64_t h = config.hidden_size, q = int64_t{config.num_heads} * config.head_dim;
   const int64_t kv = int64_t{config.num_kv_heads} * config.head_dim, ff = config.intermediate_size;
   model.embed_tokens = matrix(config.vocab_size, h);
+  model.embed_scale = embedding_scale(config, DType::kF32);
   if (!config.tie_word_embeddings) model.lm_head = matrix(config.vocab_size, h);
+  // Norms start as the identity: weight 1, or 0 in Gemma's (1 + w) form.
+  const float unit = config.norm_plus_one ? 0.0f : 1.0f;
   for (int i = 0; i < config.num_layers; ++i) {
     DecoderBlock b;
-    b.input_norm = Vector::Ones(h);
-    b.post_attention_norm = Vector::Ones(h);
+    b.input_norm = Vector::Constant(h, unit);
+    b.post_attention_norm = Vector::Constant(h, unit);
+    if (config.qk_norm) b.q_norm = b.k_norm = Vector::Constant(config.head_dim, unit);
+    if (config.sandwich_norms) b.attention_out_norm = b.mlp_out_norm = Vector::Constant(h, unit);
     b.q_proj = linear(q, h, config.attention_bias);
     b.k_proj = linear(kv, h, config.attention_bias);
     b.v_proj = linear(kv, h, config.attention_bias);
@@ -131,7 +190,7 @@ Model Model::random(const ModelConfig& config, uint64_t seed) {
     b.down_proj = linear(h, ff, false);
     model.blocks.push_back(std::move(b));
   }
-  model.final_norm = Vector::Ones(h);
+  model.final_norm = Vector::Constant(h, unit);
   return model;
 }
 

@@ -10,15 +10,24 @@
 
 #include "engine/linear.h"
 #include "engine/model_config.h"
+#include "engine/safetensors.h"
 #include "engine/tensor.h"
 
 namespace lorafarm::engine {
 
+// Norm weights are stored as the checkpoint holds them (Gemma's as w of its
+// (1 + w) form; engine/norms.h gives the scale applied).
 struct DecoderBlock {
   Vector input_norm;           // (hidden)
-  Vector post_attention_norm;  // (hidden)
+  // The norm before the MLP (hidden): HF's post_attention_layernorm, and
+  // Gemma's pre_feedforward_layernorm.
+  Vector post_attention_norm;
   Linear q_proj, k_proj, v_proj, o_proj;
   Linear gate_proj, up_proj, down_proj;
+  Vector q_norm, k_norm;  // (head_dim) when config.qk_norm
+  // Gemma's norms of the attention and MLP outputs (hidden) when
+  // config.sandwich_norms: post_attention_layernorm, post_feedforward_layernorm.
+  Vector attention_out_norm, mlp_out_norm;
 };
 
 struct Model {
@@ -27,6 +36,9 @@ struct Model {
   std::vector<DecoderBlock> blocks;
   Vector final_norm;    // (hidden)
   Matrix lm_head;       // (vocab, hidden); empty when tied to embed_tokens
+  // Gemma: looked-up embeddings × √hidden, that factor rounded to the
+  // embedding's checkpoint dtype as transformers computes it; 1 otherwise.
+  float embed_scale = 1.0f;
 
   const Matrix& head() const { return config.tie_word_embeddings ? embed_tokens : lm_head; }
 
@@ -38,6 +50,31 @@ struct Model {
 
   int64_t parameter_count() const;
 };
+
+// √hidden_size rounded to `dtype` (F32, BF16 or F16) when the config scales
+// embeddings, else 1.
+float embedding_scale(const ModelConfig& config, DType dtype);
+
+// The checkpoint names of a block's norms (with the "model.layers.N." prefix
+// left off): the pre-MLP norm is pre_feedforward_layernorm in Gemma.
+const char* mlp_norm_name(const ModelConfig& config);
+inline constexpr const char* kAttentionOutNormName = "post_attention_layernorm.weight";
+inline constexpr const char* kMlpOutNormName = "post_feedforward_layernorm.weight";
+inline constexpr const char* kQNormName = "self_attn.q_norm.weight";
+inline constexpr const char* kKNormName = "self_attn.k_norm.weight";
+
+// A block's norm weights under their checkpoint names (after "model.layers.N."),
+// with their sizes: the two every family has, then the family's extras.
+template <typename V>  // Vector, or const Vector for a const block
+struct BasicNormSlot {
+  const char* name;
+  V* weight;
+  int64_t size;
+};
+using NormSlot = BasicNormSlot<Vector>;
+using ConstNormSlot = BasicNormSlot<const Vector>;
+std::vector<NormSlot> block_norm_slots(const ModelConfig& config, DecoderBlock& block);
+std::vector<ConstNormSlot> block_norm_slots(const ModelConfig& config, const DecoderBlock& block);
 
 // The weight draws of Model::random, N(0, 0.02²) from a seeded generator, for
 // code that must reproduce them exactly (e.g. a quantized random model built

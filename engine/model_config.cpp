@@ -1,6 +1,7 @@
 // config.json parsing and validation.
 #include "engine/model_config.h"
 
+#include <cmath>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -42,6 +43,8 @@ void parse_dimensions(const json& j, const FamilyDefaults& family, ModelConfig& 
   c.vocab_size = required_config_int(j, "vocab_size");
   if (has_config_field(j, "head_dim")) {
     c.head_dim = required_config_int(j, "head_dim");
+  } else if (family.head_dim) {
+    c.head_dim = *family.head_dim;
   } else if (c.hidden_size % c.num_heads != 0) {
     throw InvalidInput("config.json: hidden_size (" + std::to_string(c.hidden_size) +
                        ") must be a multiple of num_attention_heads when 'head_dim' is not given");
@@ -90,8 +93,7 @@ std::optional<QuantizationConfig> parse_quantization(const json& j) {
 // (Mistral's absent sliding_window would mean 4096, so null is written).
 void put_attention_windows(const ModelConfig& c, json& j) {
   j["sliding_window"] = c.sliding_window > 0 ? json(c.sliding_window) : json(nullptr);
-  if (c.model_type != "qwen2") return;
-  j["use_sliding_window"] = c.sliding_window > 0;
+  if (c.model_type == "mistral" || c.model_type == "phi3") return;
   json types = json::array();
   int leading_full = 0;
   for (int layer = 0; layer < c.num_layers; ++layer) {
@@ -99,8 +101,56 @@ void put_attention_windows(const ModelConfig& c, json& j) {
     types.push_back(slides ? "sliding_attention" : "full_attention");
     if (!slides && leading_full == layer) ++leading_full;
   }
-  j["max_window_layers"] = leading_full;  // read by transformers before 4.53, which ignores layer_types
   j["layer_types"] = types;
+  if (c.model_type == "qwen2" || c.model_type == "qwen3") {
+    j["max_window_layers"] = leading_full;  // read by transformers before 4.53, which ignores layer_types
+  }
+  if (c.model_type != "gemma2" && c.model_type != "gemma3_text") j["use_sliding_window"] = c.sliding_window > 0;
+}
+
+// The switches of the newer families under their config.json names.
+void put_family_features(const ModelConfig& c, json& j) {
+  if (!c.rope_layers.empty() || c.model_type == "smollm3") {
+    json flags = json::array();
+    for (int layer = 0; layer < c.num_layers; ++layer) flags.push_back(c.uses_rope(layer) ? 1 : 0);
+    j["no_rope_layers"] = flags;
+  }
+  if (!c.sandwich_norms) return;  // gemma from here on
+  j.erase("hidden_act");
+  j["hidden_activation"] = "gelu_pytorch_tanh";
+  j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+  auto cap = [](double v) { return v > 0 ? json(v) : json(nullptr); };
+  j["attn_logit_softcapping"] = cap(c.attn_logit_softcapping);
+  j["final_logit_softcapping"] = cap(c.final_logit_softcapping);
+  if (c.rope_local_theta > 0) j["rope_local_base_freq"] = c.rope_local_theta;
+}
+
+const char* architecture_name(const std::string& model_type) {
+  if (model_type == "phi3") return "Phi3ForCausalLM";
+  if (model_type == "mistral") return "MistralForCausalLM";
+  if (model_type == "qwen2") return "Qwen2ForCausalLM";
+  if (model_type == "qwen3") return "Qwen3ForCausalLM";
+  if (model_type == "smollm3") return "SmolLM3ForCausalLM";
+  if (model_type == "gemma2") return "Gemma2ForCausalLM";
+  if (model_type == "gemma3_text") return "Gemma3ForCausalLM";
+  return "LlamaForCausalLM";
+}
+
+// rope_theta/rope_scaling, rope_parameters, or (gemma3_text) the per-layer-type
+// rope_parameters that also give the sliding layers' base.
+void parse_rope_fields(const json& j, const FamilyDefaults& family, ModelConfig& c) {
+  if (c.model_type == "gemma3_text") {
+    const double local = config_number(j, "rope_local_base_freq", 10000.0);
+    if (auto per_type = parse_layer_type_rope(j, family.rope_theta, local)) {
+      c.rope_theta = per_type->full.theta;
+      c.rope_scaling = per_type->full.scaling;
+      c.rope_local_theta = per_type->sliding_theta;
+      return;
+    }
+  }
+  const RopeSettings rope = parse_rope(j, family.rope_theta);
+  c.rope_theta = rope.theta;
+  c.rope_scaling = rope.scaling;
 }
 
 }  // namespace
@@ -114,13 +164,12 @@ ModelConfig ModelConfig::from_json(const json& j) {
   parse_dimensions(j, family, c);
   c.rms_norm_eps = config_number(j, "rms_norm_eps", family.rms_norm_eps);
   if (c.rms_norm_eps <= 0) throw InvalidInput("config.json: field 'rms_norm_eps' must be positive");
-  const RopeSettings rope = parse_rope(j);
-  c.rope_theta = rope.theta;
-  c.rope_scaling = rope.scaling;
+  parse_rope_fields(j, family, c);
   c.tie_word_embeddings = config_bool(j, "tie_word_embeddings", family.tie_word_embeddings);
   // Qwen2 always has q/k/v biases; Mistral and Phi-3 never (their configs have no such field).
   c.attention_bias = c.model_type == "qwen2";
   parse_attention_windows(j, c);
+  parse_family_features(j, c);
   c.fused_qkv = c.fused_gate_up = c.model_type == "phi3";
   parse_special_tokens(j, c);
   if (auto q = parse_quantization(j)) c.quantization = q;
@@ -141,7 +190,7 @@ ModelConfig ModelConfig::load(const std::filesystem::path& model_folder) {
 }
 
 json ModelConfig::to_json() const {
-  json j = {{"architectures", {"LlamaForCausalLM"}},
+  json j = {{"architectures", {architecture_name(model_type)}},
             {"model_type", model_type},
             {"hidden_size", hidden_size},
             {"intermediate_size", intermediate_size},
@@ -157,10 +206,8 @@ json ModelConfig::to_json() const {
             {"attention_bias", attention_bias},
             {"hidden_act", "silu"},
             {"torch_dtype", "float32"}};
-  if (model_type == "phi3") j["architectures"] = {"Phi3ForCausalLM"};
-  if (model_type == "mistral") j["architectures"] = {"MistralForCausalLM"};
-  if (model_type == "qwen2") j["architectures"] = {"Qwen2ForCausalLM"};
   if (model_type != "llama") put_attention_windows(*this, j);
+  put_family_features(*this, j);
   switch (rope_scaling.type) {
     case RopeScaling::Type::kNone: j["rope_scaling"] = nullptr; break;
     case RopeScaling::Type::kLinear: j["rope_scaling"] = {{"type", "linear"}, {"factor", rope_scaling.factor}}; break;
@@ -187,6 +234,8 @@ int64_t ModelConfig::parameter_count() const {
   const int64_t h = hidden_size, q = int64_t{num_heads} * head_dim, kv = int64_t{num_kv_heads} * head_dim;
   int64_t per_layer = h * q + 2 * h * kv + q * h + 3 * h * intermediate_size + 2 * h;
   if (attention_bias) per_layer += q + 2 * kv;
+  if (qk_norm) per_layer += 2 * int64_t{head_dim};
+  if (sandwich_norms) per_layer += 2 * h;
   int64_t total = per_layer * num_layers + int64_t{vocab_size} * h + h;
   if (!tie_word_embeddings) total += int64_t{vocab_size} * h;
   return total;
@@ -196,6 +245,14 @@ int ModelConfig::attention_window(int layer) const {
   if (sliding_window <= 0) return 0;
   if (sliding_layers.empty()) return sliding_window;
   return sliding_layers.at(static_cast<std::size_t>(layer)) ? sliding_window : 0;
+}
+
+bool ModelConfig::uses_rope(int layer) const {
+  return rope_layers.empty() || rope_layers.at(static_cast<std::size_t>(layer));
+}
+
+float ModelConfig::attention_scale() const {
+  return static_cast<float>(1.0 / std::sqrt(query_pre_attn_scalar > 0 ? query_pre_attn_scalar : double(head_dim)));
 }
 
 ModelConfig preset_config(const std::string& name) {

@@ -1,5 +1,6 @@
 // The architecture of a LLaMA-family model, read from a Hugging Face
-// config.json. llama, mistral, qwen2 and phi3 differ only in these switches.
+// config.json. llama, mistral, qwen2, phi3, qwen3, smollm3, gemma2 and
+// gemma3_text differ only in these switches (docs/models.md).
 #pragma once
 
 #include <filesystem>
@@ -29,8 +30,11 @@ struct QuantizationConfig {
   int group_size = 64;
 };
 
+// The MLP's gate activation: SiLU (SwiGLU) or Gemma's tanh-approximated GELU.
+enum class Activation { kSilu, kGeluTanh };
+
 struct ModelConfig {
-  std::string model_type;  // llama | mistral | qwen2 | phi3
+  std::string model_type;  // llama | mistral | qwen2 | phi3 | qwen3 | smollm3 | gemma2 | gemma3_text
   int hidden_size = 0;
   int intermediate_size = 0;
   int num_layers = 0;
@@ -52,6 +56,25 @@ struct ModelConfig {
   std::vector<bool> sliding_layers;
   bool fused_qkv = false;       // phi3: qkv_proj holds q, k and v
   bool fused_gate_up = false;   // phi3: gate_up_proj holds gate and up
+  // qwen3, gemma3_text: each query and key head is RMS-normed (q_norm, k_norm
+  // weights of head_dim) before RoPE.
+  bool qk_norm = false;
+  // gemma: every RMSNorm multiplies by (1 + weight) instead of weight.
+  bool norm_plus_one = false;
+  // gemma: the attention and MLP outputs are RMS-normed before their residual
+  // adds (post_attention_layernorm, post_feedforward_layernorm).
+  bool sandwich_norms = false;
+  Activation activation = Activation::kSilu;
+  // gemma: embeddings are multiplied by √hidden_size (Model::embed_scale).
+  bool scale_embeddings = false;
+  double query_pre_attn_scalar = 0;    // gemma: scores × this^-1/2; 0 = head_dim
+  double attn_logit_softcapping = 0;   // scores → c·tanh(scores/c); 0 = none
+  double final_logit_softcapping = 0;  // logits → c·tanh(logits/c); 0 = none
+  // smollm3 (no_rope_layers): which layers rotate q and k; empty = every layer.
+  std::vector<bool> rope_layers;
+  // gemma3_text: the sliding layers' RoPE base (rope_local_base_freq, no
+  // scaling); 0 = every layer uses rope_theta and rope_scaling.
+  double rope_local_theta = 0;
   std::optional<int> bos_token_id;
   std::vector<int> eos_token_ids;
   std::optional<QuantizationConfig> quantization;
@@ -65,6 +88,10 @@ struct ModelConfig {
   int64_t parameter_count() const;
   // The attention window of block `layer` (0 = full causal attention).
   int attention_window(int layer) const;
+  // Whether block `layer` rotates q and k (smollm3 has layers without RoPE).
+  bool uses_rope(int layer) const;
+  // The factor of q·k in attention scores (query_pre_attn_scalar^-1/2 or head_dim^-1/2).
+  float attention_scale() const;
 };
 
 // A random-weight config for benchmarks and tests: "tiny", "small"

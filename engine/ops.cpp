@@ -94,11 +94,13 @@ namespace {
 // One head of one sequence: out = softmax(mask(q kᵀ/√d)) v, rows of q at
 // positions q_start.. and rows of k, v at positions 0..
 template <typename Q, typename K, typename V, typename Out>
-void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int window, Out&& out, Matrix* probs) {
+void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int window, Out&& out, Matrix* probs,
+                    const ScoreOptions& options) {
   const auto n = qh.rows();
   const auto total = kh.rows();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(qh.cols()));
+  const float scale = options.scale > 0 ? options.scale : 1.0f / std::sqrt(static_cast<float>(qh.cols()));
   Matrix scores = (qh * kh.transpose()) * scale;  // (n, total)
+  if (options.softcap > 0) scores = options.softcap * (scores / options.softcap).array().tanh();
   for (Eigen::Index t = 0; t < n; ++t) {
     const Eigen::Index pos = q_start + t;
     const Eigen::Index first = window > 0 ? std::max<Eigen::Index>(0, pos - window + 1) : 0;
@@ -118,8 +120,13 @@ void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int wind
 
 }  // namespace
 
+ScoreOptions score_options(const ModelConfig& config) {
+  return {config.attention_scale(), static_cast<float>(config.attn_logit_softcapping)};
+}
+
 void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v, int heads,
-                      int kv_heads, int q_start, int window, Matrix& out, std::vector<Matrix>* probs) {
+                      int kv_heads, int q_start, int window, Matrix& out, std::vector<Matrix>* probs,
+                      const ScoreOptions& scores) {
   const auto d = q.cols() / heads;
   const int group = heads / kv_heads;
   out.resize(q.rows(), q.cols());
@@ -128,12 +135,13 @@ void causal_attention(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Ei
   for (int h = 0; h < heads; ++h) {
     const int kvh = h / group;
     attention_head(q.middleCols(h * d, d), k.middleCols(kvh * d, d), v.middleCols(kvh * d, d), q_start, window,
-                   out.middleCols(h * d, d), probs ? &(*probs)[static_cast<std::size_t>(h)] : nullptr);
+                   out.middleCols(h * d, d), probs ? &(*probs)[static_cast<std::size_t>(h)] : nullptr, scores);
   }
 }
 
 void batched_causal_attention(const Matrix& q, const Matrix& k, const Matrix& v, int heads, int kv_heads,
-                              int length, std::span<const int> lengths, int window, Matrix& out) {
+                              int length, std::span<const int> lengths, int window, Matrix& out,
+                              const ScoreOptions& scores) {
   const auto d = q.cols() / heads;
   const int group = heads / kv_heads;
   const int batch = static_cast<int>(lengths.size());
@@ -145,7 +153,7 @@ void batched_causal_attention(const Matrix& q, const Matrix& k, const Matrix& v,
       const int n = lengths[static_cast<std::size_t>(b)];  // padding rows stay zero
       const int kvh = h / group;
       attention_head(q.block(row, h * d, n, d), k.block(row, kvh * d, n, d), v.block(row, kvh * d, n, d), 0, window,
-                     out.block(row, h * d, n, d), nullptr);
+                     out.block(row, h * d, n, d), nullptr, scores);
     }
   }
 }

@@ -32,10 +32,12 @@ void apply_rope_backward(Matrix& grad, int heads, const RopeTable& table, std::s
 
 void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v,
                                const std::vector<Matrix>& probs, Eigen::Ref<const Matrix> d_out, int heads,
-                               int kv_heads, Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv) {
+                               int kv_heads, Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv,
+                               const ScoreOptions& scores) {
   const auto d = q.cols() / heads;
   const int group = heads / kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale = scores.scale > 0 ? scores.scale : 1.0f / std::sqrt(static_cast<float>(d));
+  const float cap = scores.softcap;
 #pragma omp parallel for schedule(static)
   for (int kvh = 0; kvh < kv_heads; ++kvh) {
     const auto kh = k.middleCols(kvh * d, d);
@@ -52,7 +54,12 @@ void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matr
       dp.noalias() = doh * vh.transpose();
       // dS = P ⊙ (dP − rowsum(dP ⊙ P)); masked entries have P = 0 and stay 0.
       const Eigen::VectorXf row_dot = dp.cwiseProduct(p).rowwise().sum();
-      dp = p.cwiseProduct(dp.colwise() - row_dot) * scale;
+      dp = p.cwiseProduct(dp.colwise() - row_dot);
+      if (cap > 0) {  // through the cap: recompute tanh(Z/c) rather than keep it from the forward
+        const Matrix t = ((q.middleCols(h * d, d) * kh.transpose()) * (scale / cap)).array().tanh();
+        dp.array() *= 1.0f - t.array().square();
+      }
+      dp *= scale;
       dq.middleCols(h * d, d).noalias() = dp * kh;
       dkh.noalias() += dp.transpose() * q.middleCols(h * d, d);
     }
@@ -77,7 +84,8 @@ void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, 
 }
 
 double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
-                          std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad) {
+                          std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad,
+                          float softcap) {
   // 128 rows of a 32000-token vocabulary are 16 MB: below glibc's largest
   // mmap threshold, so the buffer is reused from the heap instead of being
   // mapped and faulted in afresh on every call.
@@ -99,6 +107,12 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
         row.setZero();  // no loss, no gradient
         continue;
       }
+      Eigen::Array<float, 1, Eigen::Dynamic> slope;  // d capped / d raw, when capped
+      if (softcap > 0) {
+        row.array() = (row.array() / softcap).tanh();
+        slope = 1.0f - row.array().square();
+        row *= softcap;
+      }
       const float max_logit = row.maxCoeff();
       const float target_logit = row(targets[r]);
       row.array() = (row.array() - max_logit).exp();
@@ -107,6 +121,7 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
       if (dx) {
         row *= loss_scale * w / sum;
         row(targets[r]) -= loss_scale * w;
+        if (softcap > 0) row.array() *= slope;
       }
     }
     if (!dx) continue;

@@ -29,21 +29,25 @@ void apply_rope_backward(Matrix& grad, int heads, const RopeTable& table, std::s
 // S = q kᵀ/√d, P = softmax(S), O = P v:
 //   dv = Pᵀ dO,  dP = dO vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
 //   dq = dS k/√d,  dk = dSᵀ q/√d;  GQA sums dk, dv over the heads sharing a kv head.
+// With a soft cap c, S = c·tanh(Z/c) for Z = q kᵀ·scale, so dZ = dS ⊙ (1 − tanh²(Z/c)).
 void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matrix> k, Eigen::Ref<const Matrix> v,
                                const std::vector<Matrix>& probs, Eigen::Ref<const Matrix> d_out, int heads,
-                               int kv_heads, Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv);
+                               int kv_heads, Eigen::Ref<Matrix> dq, Eigen::Ref<Matrix> dk, Eigen::Ref<Matrix> dv,
+                               const ScoreOptions& scores = {});
 
 // a = silu(g) ⊙ u: du = da ⊙ silu(g), dg = da ⊙ u ⊙ σ(g)(1 + g(1 − σ(g))).
 void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, Matrix& d_gate, Matrix& d_up);
 
-// Masked next-token cross-entropy through the head: logits = x Hᵀ, row r
+// Masked next-token cross-entropy through the head: logits = x Hᵀ (soft-capped
+// to c·tanh(logits/c) when softcap > 0, Gemma 2's final_logit_softcapping), row r
 // predicts targets[r] when weights[r] > 0. Returns Σ weights[r]·CE_r (nats,
 // accumulated in double). When dx is given, also computes
 // dx = Σ_r loss_scale·weights[r]·(softmax_r − onehot_r) H  (and dH += its
 // transpose product with x when head_grad is given). Rows are processed in
 // chunks so the full (rows, vocab) logits never exist at once.
 double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
-                          std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad);
+                          std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad,
+                          float softcap = 0);
 
 // dE[ids[r]] += dx[r] (the embedding's backward: a scatter-add of rows).
 void embedding_backward(std::span<const TokenId> ids, const Matrix& dx, Matrix& embedding_grad);

@@ -265,7 +265,7 @@ int64_t QuantizedModel::quantized_bytes() const {
 int64_t QuantizedModel::float_bytes() const {
   int64_t floats = model.embed_tokens.size() + model.lm_head.size() + model.final_norm.size();
   for (const auto& b : model.blocks) {
-    floats += b.input_norm.size() + b.post_attention_norm.size();
+    for (const auto& slot : block_norm_slots(model.config, b)) floats += slot.weight->size();
     for (const auto& key : linear_keys()) {
       const Linear& l = block_linear(b, key);
       floats += l.weight.size() + l.bias.size();
@@ -273,6 +273,17 @@ int64_t QuantizedModel::float_bytes() const {
   }
   return floats * static_cast<int64_t>(sizeof(float));
 }
+
+namespace {
+
+// A tensor's float dtype (F32 when it is stored quantized or absent).
+DType stored_float_dtype(const Checkpoint& ck, const std::string& name) {
+  if (!ck.contains(name)) return DType::kF32;
+  const DType dtype = ck.tensor(name).dtype;
+  return dtype == DType::kBF16 || dtype == DType::kF16 ? dtype : DType::kF32;
+}
+
+}  // namespace
 
 QuantizedModel quantize_model(Model model, const QuantizationConfig& config) {
   validate_quantization(config);
@@ -309,13 +320,14 @@ QuantizedModel random_quantized_model(const ModelConfig& config, uint64_t seed, 
   auto matrix = [&](int64_t rows, int64_t cols) { return draws.matrix(rows, cols); };
   const int64_t h = config.hidden_size;
   model.embed_tokens = matrix(config.vocab_size, h);
+  model.embed_scale = embedding_scale(config, DType::kF32);
+  const float unit = config.norm_plus_one ? 0.0f : 1.0f;  // identity norms, as Model::random
   if (!config.tie_word_embeddings) model.lm_head = matrix(config.vocab_size, h);
   qm.layers.resize(static_cast<std::size_t>(config.num_layers));
   model.blocks.resize(static_cast<std::size_t>(config.num_layers));
   for (int i = 0; i < config.num_layers; ++i) {
     DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
-    b.input_norm = Vector::Ones(h);
-    b.post_attention_norm = Vector::Ones(h);
+    for (const NormSlot& slot : block_norm_slots(config, b)) *slot.weight = Vector::Constant(slot.size, unit);
     for (const auto& key : linear_keys()) {
       const auto [out, in] = linear_shape(config, key);
       StoredWeight w;
@@ -328,7 +340,7 @@ QuantizedModel random_quantized_model(const ModelConfig& config, uint64_t seed, 
       if (has_bias(config, key)) block_linear(b, key).bias = Vector::Zero(out);
     }
   }
-  model.final_norm = Vector::Ones(h);
+  model.final_norm = Vector::Constant(h, unit);
   return qm;
 }
 
@@ -356,13 +368,14 @@ QuantizedModel load_quantized_model(const std::filesystem::path& folder) {
     throw InvalidInput("model is missing tensor 'model.embed_tokens.weight'");
   }
   if (!c.tie_word_embeddings) model.lm_head = read_float_matrix(ck, "lm_head", c.vocab_size, h, qc);
+  model.embed_scale = embedding_scale(c, stored_float_dtype(ck, c.tie_word_embeddings && !ck.contains("model.embed_tokens.weight")
+                                                                  ? "lm_head.weight" : "model.embed_tokens.weight"));
   model.blocks.resize(static_cast<std::size_t>(c.num_layers));
   qm.layers.resize(static_cast<std::size_t>(c.num_layers));
   for (int i = 0; i < c.num_layers; ++i) {
     const std::string p = layer_prefix(i);
     DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
-    b.input_norm = read_vector(ck, p + "input_layernorm.weight", h);
-    b.post_attention_norm = read_vector(ck, p + "post_attention_layernorm.weight", h);
+    for (const NormSlot& slot : block_norm_slots(c, b)) *slot.weight = read_vector(ck, p + slot.name, slot.size);
     if (c.fused_qkv) {
       const StoredWeight qkv = read_weight(ck, p + "self_attn.qkv_proj", q + 2 * kv, h, qc);
       place_weight(qm, i, "self_attn.q_proj", slice_weight(qkv, 0, q));
@@ -401,8 +414,7 @@ void save_quantized_model(const QuantizedModel& qm, const std::filesystem::path&
   for (int i = 0; i < static_cast<int>(model.blocks.size()); ++i) {
     const std::string p = layer_prefix(i);
     const DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
-    put_vector(tensors, p + "input_layernorm.weight", b.input_norm);
-    put_vector(tensors, p + "post_attention_layernorm.weight", b.post_attention_norm);
+    for (const auto& slot : block_norm_slots(c, b)) put_vector(tensors, p + slot.name, *slot.weight);
     for (const auto& key : linear_keys()) {
       const bool fused = (c.fused_qkv && key.starts_with("self_attn.") && key != "self_attn.o_proj") ||
                          (c.fused_gate_up && (key == "mlp.gate_proj" || key == "mlp.up_proj"));

@@ -20,7 +20,7 @@ std::pair<json, std::string> rope_object(const json& config) {
     for (const auto& [key, value] : object.items()) {
       if (value.is_object()) {  // transformers 5's per-layer-type form, e.g. {"full_attention": {...}}
         config_field_error(std::string(name) + "." + key,
-                           "holds per-layer-type RoPE parameters, which no supported model_type uses");
+                           "holds per-layer-type RoPE parameters, which only gemma3_text reads");
       }
     }
     return {object, name};
@@ -72,17 +72,55 @@ RopeScaling scaling_of_type(const json& object, const std::string& name) {
   return scaling;
 }
 
-}  // namespace
-
-RopeSettings parse_rope(const json& config) {
-  const auto [object, name] = rope_object(config);
-  reject_partial_rotary(config, "");
+// One rope object (`name` for errors); its base falls back to `fallback_theta`.
+RopeSettings parse_rope_object(const json& object, const std::string& name, double fallback_theta) {
   reject_partial_rotary(object, name + ".");
   RopeSettings rope;
   rope.theta = has_config_field(object, "rope_theta") ? required_config_number(object, "rope_theta", name + ".")
-                                                      : config_number(config, "rope_theta", 10000.0);
-  if (rope.theta <= 1.0) config_field_error("rope_theta", "must be a number above 1");
+                                                      : fallback_theta;
+  if (rope.theta <= 1.0) config_field_error(name + ".rope_theta", "must be a number above 1");
   rope.scaling = scaling_of_type(object, name);
+  return rope;
+}
+
+bool is_per_layer_type(const json& config) {
+  if (!has_config_field(config, "rope_parameters") || !config["rope_parameters"].is_object()) return false;
+  for (const auto& [key, value] : config["rope_parameters"].items()) {
+    if (value.is_object()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RopeSettings parse_rope(const json& config, double default_theta) {
+  const auto [object, name] = rope_object(config);
+  reject_partial_rotary(config, "");
+  const double top_level = config_number(config, "rope_theta", default_theta);
+  if (top_level <= 1.0) config_field_error("rope_theta", "must be a number above 1");
+  return parse_rope_object(object, name, top_level);
+}
+
+std::optional<LayerTypeRope> parse_layer_type_rope(const json& config, double default_full, double default_sliding) {
+  if (!is_per_layer_type(config) || has_config_field(config, "rope_scaling")) return std::nullopt;
+  const json& all = config["rope_parameters"];
+  for (const auto& [key, value] : all.items()) {
+    if (key != "full_attention" && key != "sliding_attention") {
+      config_field_error("rope_parameters." + key, "is not a layer type; supported: full_attention, sliding_attention");
+    }
+    if (!value.is_object()) config_field_error("rope_parameters." + key, "must be an object, got " + value.dump());
+  }
+  reject_partial_rotary(config, "");
+  LayerTypeRope rope;
+  rope.full = parse_rope_object(all.value("full_attention", json::object()), "rope_parameters.full_attention",
+                                default_full);
+  const RopeSettings sliding = parse_rope_object(all.value("sliding_attention", json::object()),
+                                                 "rope_parameters.sliding_attention", default_sliding);
+  if (sliding.scaling.type != RopeScaling::Type::kNone) {
+    config_field_error("rope_parameters.sliding_attention.rope_type",
+                       "is a scaled RoPE; lorafarm scales the full_attention layers' RoPE only");
+  }
+  rope.sliding_theta = sliding.theta;
   return rope;
 }
 

@@ -13,29 +13,9 @@
 #include "engine/ops.h"
 #include "engine/ops_backward.h"
 #include "engine/quantized_base.h"
+#include "engine/trainable_block.h"
 
 namespace lorafarm::engine {
-
-struct TrainableModel::Context {
-  const TrainBatch& batch;
-  RopeTable rope;
-  std::vector<int> positions;
-
-  Context(const ModelConfig& c, const TrainBatch& b) : batch(b) {
-    rope = make_rope_table(c, std::max(b.length, 1));
-    positions.resize(b.inputs.size());
-    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int>(i % b.length);
-  }
-};
-
-// What a block's backward needs from its forward.
-struct TrainableModel::BlockCache {
-  Matrix x;  // block input
-  Matrix normed1, q, k, v, attended, h, normed2, gate, up, act;
-  Vector inv1, inv2;
-  std::array<AdaptedLinear::Cache, 7> lin;
-  std::vector<std::vector<Matrix>> probs;  // [sequence][head] softmax (n, n)
-};
 
 namespace {
 
@@ -65,10 +45,6 @@ std::pair<int64_t, int64_t> module_shape(const ModelConfig& c, Module m) {
     case kDown: return {c.intermediate_size, h};
   }
   return {0, 0};
-}
-
-uint64_t layer_seed(uint64_t seed, int block, Module m) {
-  return seed * 0x100000001B3ull + static_cast<uint64_t>(block) * 7 + static_cast<uint64_t>(m) + 1;
 }
 
 std::string layer_name(int block, Module m) {
@@ -148,8 +124,9 @@ void TrainableModel::make_base_trainable() {
   embed_grad_ = Matrix::Zero(model_->embed_tokens.rows(), model_->embed_tokens.cols());
   if (!model_->config.tie_word_embeddings) head_grad_ = Matrix::Zero(model_->lm_head.rows(), model_->lm_head.cols());
   for (const DecoderBlock& b : model_->blocks) {
-    input_norm_grad_.push_back(Vector::Zero(b.input_norm.size()));
-    post_norm_grad_.push_back(Vector::Zero(b.post_attention_norm.size()));
+    norm_grads_.push_back({Vector::Zero(b.input_norm.size()), Vector::Zero(b.post_attention_norm.size()),
+                           Vector::Zero(b.q_norm.size()), Vector::Zero(b.k_norm.size()),
+                           Vector::Zero(b.attention_out_norm.size()), Vector::Zero(b.mlp_out_norm.size())});
   }
   final_norm_grad_ = Vector::Zero(model_->final_norm.size());
 }
@@ -198,11 +175,15 @@ void TrainableModel::collect_parameters() {
     const std::string prefix = "model.layers." + std::to_string(block) + ".";
     DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
     if (full) {
-      const auto i = static_cast<std::size_t>(block);
-      add(prefix + "input_layernorm.weight", {b.input_norm.size()}, b.input_norm.data(), input_norm_grad_[i].data(),
-          b.input_norm.size());
-      add(prefix + "post_attention_layernorm.weight", {b.post_attention_norm.size()}, b.post_attention_norm.data(),
-          post_norm_grad_[i].data(), b.post_attention_norm.size());
+      NormGrads& g = norm_grads_[static_cast<std::size_t>(block)];
+      const ModelConfig& mc = model_->config;
+      for (auto [name, weight, grad] : {std::tuple{"input_layernorm.weight", &b.input_norm, &g.input},
+                                        std::tuple{mlp_norm_name(mc), &b.post_attention_norm, &g.mlp},
+                                        std::tuple{kQNormName, &b.q_norm, &g.q}, std::tuple{kKNormName, &b.k_norm, &g.k},
+                                        std::tuple{kAttentionOutNormName, &b.attention_out_norm, &g.attention_out},
+                                        std::tuple{kMlpOutNormName, &b.mlp_out_norm, &g.mlp_out}}) {
+        if (weight->size() > 0) add(prefix + name, {weight->size()}, weight->data(), grad->data(), weight->size());
+      }
     }
     for (int m = 0; m < 7; ++m) layer(block, static_cast<Module>(m)).collect_parameters(prefix + kLinearModules[m], parameters_);
   }
@@ -282,96 +263,9 @@ Matrix TrainableModel::embed(const std::vector<TokenId>& ids) const {
       throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (size " +
                          std::to_string(c.vocab_size) + ")");
     }
-    x.row(static_cast<Eigen::Index>(i)) = model_->embed_tokens.row(ids[i]);
+    x.row(static_cast<Eigen::Index>(i)) = model_->embed_tokens.row(ids[i]) * model_->embed_scale;
   }
   return x;
-}
-
-void TrainableModel::block_forward(int block, const Context& ctx, Matrix& x, BlockCache* cache,
-                                   std::optional<uint64_t> seed) const {
-  const ModelConfig& c = model_->config;
-  const DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  const TrainBatch& batch = ctx.batch;
-  BlockCache local;
-  BlockCache& bc = cache ? *cache : local;
-  auto lin_cache = [&](Module m) { return cache ? &bc.lin[m] : nullptr; };
-  auto run = [&](Module m, const Matrix& in, Matrix& out) {
-    const std::optional<uint64_t> s = seed ? std::optional(layer_seed(*seed, block, m)) : std::nullopt;
-    layer(block, m).forward(in, out, lin_cache(m), s);
-  };
-
-  if (cache) bc.x = x;
-  rms_norm(x, b.input_norm, eps, bc.normed1, &bc.inv1);
-  run(kQ, bc.normed1, bc.q);
-  run(kK, bc.normed1, bc.k);
-  run(kV, bc.normed1, bc.v);
-  apply_rope(bc.q, c.num_heads, ctx.rope, ctx.positions);
-  apply_rope(bc.k, c.num_kv_heads, ctx.rope, ctx.positions);
-  bc.attended.resize(bc.q.rows(), bc.q.cols());
-  if (cache) bc.probs.assign(static_cast<std::size_t>(batch.batch), {});
-  Matrix out;
-  for (int s = 0; s < batch.batch; ++s) {
-    const Eigen::Index row = static_cast<Eigen::Index>(s) * batch.length;
-    causal_attention(bc.q.middleRows(row, batch.length), bc.k.middleRows(row, batch.length),
-                     bc.v.middleRows(row, batch.length), c.num_heads, c.num_kv_heads, 0, c.attention_window(block), out,
-                     cache ? &bc.probs[static_cast<std::size_t>(s)] : nullptr);
-    bc.attended.middleRows(row, batch.length) = out;
-  }
-  run(kO, bc.attended, out);
-  x += out;
-  if (cache) bc.h = x;
-  rms_norm(x, b.post_attention_norm, eps, bc.normed2, &bc.inv2);
-  run(kGate, bc.normed2, bc.gate);
-  run(kUp, bc.normed2, bc.up);
-  swiglu(bc.gate, bc.up, bc.act);
-  run(kDown, bc.act, out);
-  x += out;
-}
-
-void TrainableModel::block_backward(int block, const Context& ctx, BlockCache& bc, const Matrix& d_out, Matrix* dx) {
-  const ModelConfig& c = model_->config;
-  const DecoderBlock& b = model_->blocks[static_cast<std::size_t>(block)];
-  const TrainBatch& batch = ctx.batch;
-  const bool full = config_.type == FineTuneType::kFull;
-  const auto i = static_cast<std::size_t>(block);
-  const Eigen::Index rows = d_out.rows();
-
-  Matrix d_act = Matrix::Zero(rows, bc.act.cols());
-  layer(block, kDown).backward(bc.act, bc.lin[kDown], d_out, &d_act);
-  Matrix d_gate, d_up;
-  swiglu_backward(bc.gate, bc.up, d_act, d_gate, d_up);
-  Matrix d_normed = Matrix::Zero(rows, c.hidden_size);
-  layer(block, kGate).backward(bc.normed2, bc.lin[kGate], d_gate, &d_normed);
-  layer(block, kUp).backward(bc.normed2, bc.lin[kUp], d_up, &d_normed);
-  Matrix dh;
-  rms_norm_backward(bc.h, b.post_attention_norm, bc.inv2, d_normed, dh, full ? &post_norm_grad_[i] : nullptr);
-  dh += d_out;
-
-  Matrix d_att = Matrix::Zero(rows, bc.attended.cols());
-  layer(block, kO).backward(bc.attended, bc.lin[kO], dh, &d_att);
-  Matrix dq(rows, bc.q.cols()), dk(rows, bc.k.cols()), dv(rows, bc.v.cols());
-  for (int s = 0; s < batch.batch; ++s) {
-    const Eigen::Index row = static_cast<Eigen::Index>(s) * batch.length;
-    const Eigen::Index n = batch.length;
-    causal_attention_backward(bc.q.middleRows(row, n), bc.k.middleRows(row, n), bc.v.middleRows(row, n),
-                              bc.probs[static_cast<std::size_t>(s)], d_att.middleRows(row, n), c.num_heads,
-                              c.num_kv_heads, dq.middleRows(row, n), dk.middleRows(row, n), dv.middleRows(row, n));
-  }
-  apply_rope_backward(dq, c.num_heads, ctx.rope, ctx.positions);
-  apply_rope_backward(dk, c.num_kv_heads, ctx.rope, ctx.positions);
-  if (!dx) {  // nothing upstream trains: only this block's adapter gradients are needed
-    layer(block, kQ).backward(bc.normed1, bc.lin[kQ], dq, nullptr);
-    layer(block, kK).backward(bc.normed1, bc.lin[kK], dk, nullptr);
-    layer(block, kV).backward(bc.normed1, bc.lin[kV], dv, nullptr);
-    return;
-  }
-  d_normed.setZero();
-  layer(block, kQ).backward(bc.normed1, bc.lin[kQ], dq, &d_normed);
-  layer(block, kK).backward(bc.normed1, bc.lin[kK], dk, &d_normed);
-  layer(block, kV).backward(bc.normed1, bc.lin[kV], dv, &d_normed);
-  rms_norm_backward(bc.x, b.input_norm, bc.inv1, d_normed, *dx, full ? &input_norm_grad_[i] : nullptr);
-  *dx += dh;
 }
 
 TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, float grad_scale, bool grad_checkpoint,
@@ -398,13 +292,13 @@ TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, f
     }
   }
 
-  const float eps = static_cast<float>(c.rms_norm_eps);
   Matrix normed, d_normed, dx;
   Vector inv;
-  rms_norm(x, model_->final_norm, eps, normed, &inv);
+  block_norm(model_->final_norm, x, normed, &inv);
   Matrix* head_grad = full ? (c.tie_word_embeddings ? &embed_grad_ : &head_grad_) : nullptr;
-  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad);
-  rms_norm_backward(x, model_->final_norm, inv, d_normed, dx, full ? &final_norm_grad_ : nullptr);
+  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad,
+                                  static_cast<float>(c.final_logit_softcapping));
+  block_norm_backward(model_->final_norm, x, inv, d_normed, dx, final_norm_grad_);
 
   for (int block = c.num_layers - 1; block >= first_block_; --block) {
     BlockCache& bc = caches[static_cast<std::size_t>(block - first_block_)];
@@ -418,7 +312,7 @@ TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, f
     bc = BlockCache();  // release this block's activations now
     dx = std::move(d_prev);
   }
-  if (full) embedding_backward(batch.inputs, dx, embed_grad_);
+  if (full) embedding_backward(batch.inputs, dx * model_->embed_scale, embed_grad_);
   return result;
 }
 
@@ -428,10 +322,11 @@ TrainableModel::Loss TrainableModel::loss(const TrainBatch& batch) const {
   Matrix x = embed(batch.inputs);
   for (int block = 0; block < c.num_layers; ++block) block_forward(block, ctx, x, nullptr, std::nullopt);
   Matrix normed;
-  rms_norm(x, model_->final_norm, static_cast<float>(c.rms_norm_eps), normed);
+  block_norm(model_->final_norm, x, normed, nullptr);
   Loss result;
   result.tokens = batch.loss_tokens();
-  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, 1.0f, nullptr, nullptr);
+  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, 1.0f, nullptr, nullptr,
+                                  static_cast<float>(c.final_logit_softcapping));
   return result;
 }
 
@@ -441,6 +336,7 @@ Model TrainableModel::merged_model() const {
   merged.config.quantization.reset();
   merged.embed_tokens = model_->embed_tokens;
   merged.lm_head = model_->lm_head;
+  merged.embed_scale = model_->embed_scale;
   merged.final_norm = model_->final_norm;
   merged.blocks = model_->blocks;
   for (int block = 0; block < merged.config.num_layers; ++block) {

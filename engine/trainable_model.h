@@ -111,11 +111,25 @@ class TrainableModel {
  private:
   struct BlockCache;
   struct Context;
+  // Full fine-tuning's gradients of one block's norm weights (unused ones empty).
+  struct NormGrads {
+    Vector input, mlp, q, k, attention_out, mlp_out;
+  };
   static std::size_t index(int block, Module module) { return static_cast<std::size_t>(block) * 7 + module; }
   Matrix embed(const std::vector<TokenId>& ids) const;
   // `seed` is given while training (dropout on), absent for evaluation.
   void block_forward(int block, const Context& ctx, Matrix& x, BlockCache* cache, std::optional<uint64_t> seed) const;
+  void attention_forward(int block, const Context& ctx, BlockCache& bc, bool keep, std::optional<uint64_t> seed) const;
+  void mlp_forward(int block, Matrix& x, BlockCache& bc, bool keep, std::optional<uint64_t> seed) const;
   void block_backward(int block, const Context& ctx, BlockCache& cache, const Matrix& d_out, Matrix* dx);
+  // dL/d(normed input of the attention), from dL/d(attention's residual branch).
+  void attention_backward(int block, const Context& ctx, BlockCache& bc, const Matrix& d_branch, Matrix& dq,
+                          Matrix& dk, Matrix& dv);
+  // A block's norm of `in` (the family's scale), and its backward adding the
+  // weight gradient to `grad` when that is not empty (full fine-tuning).
+  void block_norm(const Vector& weight, const Matrix& in, Matrix& out, Vector* inv) const;
+  void block_norm_backward(const Vector& weight, const Matrix& in, const Vector& inv, const Matrix& dy, Matrix& dx,
+                           Vector& grad) const;
   void quantize_base(const QuantizationConfig& q, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized);
   void init(uint64_t seed, std::vector<std::map<std::string, QuantizedMatrix>>* prequantized);
   void make_base_trainable();
@@ -132,7 +146,7 @@ class TrainableModel {
   int active_rank_ = 0;  // 0 for full fine-tuning
   // Full fine-tuning's gradients of the non-linear weights.
   Matrix embed_grad_, head_grad_;
-  std::vector<Vector> input_norm_grad_, post_norm_grad_;
+  std::vector<NormGrads> norm_grads_;
   Vector final_norm_grad_;
 };
 

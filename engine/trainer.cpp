@@ -32,7 +32,7 @@ MemoryTally measure_tally(const TrainableModel& tm, const AdamW& opt, const Trai
   MemoryTally t;
   t.base_weights = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm);
   for (const DecoderBlock& b : m.blocks) {
-    t.base_weights += float_bytes(b.input_norm) + float_bytes(b.post_attention_norm);
+    for (const auto& slot : block_norm_slots(m.config, b)) t.base_weights += float_bytes(*slot.weight);
     for (const Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
       t.base_weights += float_bytes(l->weight) + float_bytes(l->bias);
     }

@@ -98,7 +98,9 @@ TEST(CliErrors, ConfigWithUnsupportedField) {
   auto config = nlohmann::json::parse(testing::read_file(folder / "config.json"));
   config["model_type"] = "bloom";
   testing::write_file(folder / "config.json", config.dump());
-  expect_one_line_error(run_lorafarm({"info", folder.string()}), "'model_type' is 'bloom'");
+  expect_one_line_error(run_lorafarm({"info", folder.string()}),
+                        "'model_type' is 'bloom'; supported: llama, mistral, qwen2, phi3, qwen3, smollm3, gemma2, "
+                        "gemma3_text");
 }
 
 TEST(CliErrors, MalformedJsonlLineIsNamed) {
@@ -132,6 +134,26 @@ TEST(CliInfo, ReportsArchitectureAndParameters) {
   EXPECT_EQ(j["parameters"].get<int>(), 260032);
   EXPECT_EQ(j["bytes_by_dtype"]["F32"].get<int>(), 260032 * 4);
   EXPECT_EQ(j["num_kv_heads"].get<int>(), 4);
+}
+
+// Each newer family's architecture line and what sets it apart.
+TEST(CliInfo, PrintsEachFamilysArchitecture) {
+  const auto fixtures = testing::source_dir() / "tests/engine/config_semantics";
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"qwen3_f32", "per-head q/k RMSNorm"},
+      {"smollm3_bf16", "none on 1 of 3 layers"},
+      {"gemma3_text_f16", "theta 100 on sliding layers"},
+      {"gemma2_f32", "attention soft-cap 5"}};
+  for (const auto& [name, feature] : expected) {
+    const auto r = run_lorafarm({"info", (fixtures / name).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string type = name.substr(0, name.rfind('_'));
+    EXPECT_NE(r.out.find("architecture   " + type + ": 3 layers"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(feature), std::string::npos) << r.out;
+  }
+  const auto j = nlohmann::json::parse(run_lorafarm({"info", (fixtures / "gemma2_f32").string(), "--json"}).out);
+  EXPECT_EQ(j["model_type"], "gemma2");
+  EXPECT_EQ(j["bytes_by_dtype"]["F32"].get<int64_t>(), j["parameters"].get<int64_t>() * 4);  // the count covers every tensor
 }
 
 }  // namespace

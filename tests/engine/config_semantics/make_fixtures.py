@@ -19,6 +19,9 @@ below, from the transformers config classes:
   Phi3Config    rms_norm_eps 1e-5, sliding_window None
 and masking_utils' sliding window: query i sees key j iff i - window < j <= i.
 
+The newer families (qwen3, smollm3, gemma3_text, gemma2), each in float32,
+bfloat16 and float16, come from family_fixtures.py with their own reference.
+
 Run from anywhere: python3 tests/engine/config_semantics/make_fixtures.py
 """
 import json
@@ -26,6 +29,10 @@ import math
 import os
 import random
 import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import family_fixtures  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEQUENCE_LENGTH = 8
@@ -248,7 +255,34 @@ FIXTURES = {
 }
 
 
+def write_fixture(name, forward_pass, seed, tensors, config, model_args, vocab):
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    rng = random.Random(100 + seed)
+    cases = []
+    for _ in range(2):
+        tokens = [rng.randrange(vocab) for _ in range(SEQUENCE_LENGTH)]
+        cases.append({"tokens": tokens, "logits": forward_pass(*model_args, tokens)})
+    with open(os.path.join(folder, "golden.json"), "w") as f:
+        json.dump({"made_by": "tests/engine/config_semantics/make_fixtures.py", "cases": cases}, f)
+        f.write("\n")
+    print(name, "written")
+
+
+def main_families():
+    for name, (seed, spec, config, dtype) in family_fixtures.family_fixtures().items():
+        tensors, layers, embed, final_norm, head = family_fixtures.make_weights(spec, random.Random(seed), dtype)
+        os.makedirs(os.path.join(HERE, name), exist_ok=True)
+        family_fixtures.write_safetensors(os.path.join(HERE, name, "model.safetensors"), tensors, dtype)
+        write_fixture(name, family_fixtures.forward, seed, tensors, config,
+                      (spec, layers, embed, final_norm, head), spec["vocab"])
+
+
 def main():
+    main_families()
     for name, (seed, spec, extra) in FIXTURES.items():
         folder = os.path.join(HERE, name)
         os.makedirs(folder, exist_ok=True)
