@@ -14,6 +14,7 @@
 
 #include "schema/error.h"
 #include "schema/metric_collectors.h"
+#include "schema/trial_preset.h"
 #include "search/search_space.h"
 
 namespace lorafarm::schema {
@@ -73,6 +74,13 @@ struct TrialSpec {
   // Command trials: `metrics`, the collectors of their numbers; absent, the
   // trial speaks lorafarm's JSON lines and its final line is the result.
   std::optional<MetricsSpec> metrics;
+  // "kind": "mlx_lm" | "hf_trainer": a command trial whose command line,
+  // config file and collectors the preset writes (schema/trial_preset.h).
+  std::optional<TrialPreset> preset;
+  // A trial the scheduler stops (or a cancelled one) gets SIGTERM, then
+  // SIGKILL after this many seconds if it is still running.
+  double stop_grace_seconds = kDefaultStopGraceSeconds;
+  static constexpr double kDefaultStopGraceSeconds = 10.0;
 };
 
 struct SweepSpec {

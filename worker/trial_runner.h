@@ -45,6 +45,8 @@ struct TrialLaunch {
   std::string objective = "val_loss";
   std::optional<double> memory_limit_mb;
   nlohmann::json metrics;  // the spec's trial.metrics (schema::MetricsSpec::to_json), null when absent
+  nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
+  double stop_grace_seconds = 10.0;  // SIGTERM, then SIGKILL after this long (scheduler stop, cancel)
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
@@ -80,7 +82,7 @@ class TrialProcess {
   // The intermediate reports read while reaping (the child's last lines, when
   // its exit was seen before its pipe was drained); send them before outcome().
   std::vector<nlohmann::json> take_reports_at_exit() { return std::exchange(reports_at_exit_, {}); }
-  // Stops the child (SIGTERM to its group, SIGKILL a second later); `cause` is
+  // Stops the child (SIGTERM to its group, SIGKILL stop_grace_seconds later); `cause` is
   // what FAILED will say ("stopped", "cancelled").
   void kill(const std::string& cause, double now);
   bool finished() const { return finished_; }
@@ -91,6 +93,7 @@ class TrialProcess {
   void spawn(const std::filesystem::path& self_exe);
   std::map<std::string, std::string> placeholder_values() const;
   std::vector<std::string> trial_argv(const std::filesystem::path& self_exe, const std::map<std::string, std::string>& values) const;
+  std::vector<std::string> preset_argv(const std::map<std::string, std::string>& values) const;
   std::vector<std::string> trial_environment() const;
   void start_with_pipes(process::ChildSpec& child, const std::string& input);
   void split_lines(Stream stream, std::string& buffer, std::string_view data);
