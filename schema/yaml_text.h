@@ -12,6 +12,6 @@ namespace lorafarm::schema {
 // spaces; lists and objects inside lists in flow style). Strings are
 // double-quoted; floats always carry a "." so that YAML 1.1 reads 1e-05 as a
 // float (written 1.0e-05), not as a string.
-std::string yaml_text(const nlohmann::json& object);
+std::string yaml_text(const nlohmann::json &object);
 
-}  // namespace lorafarm::schema
+} // namespace lorafarm::schema
