@@ -169,9 +169,13 @@ void parse_trial_metrics(std::string_view source, const json& t, SweepSpec& spec
 void check_placeholders(std::string_view source, const SweepSpec& spec) {
   static const std::set<std::string> builtins{"trial", "seed", "trial_dir", "spec_dir", "attempt"};
   static const std::regex placeholder(R"(\{([A-Za-z_][A-Za-z0-9_]*)\})");
-  auto templates = preset_templates(spec.document["trial"]);
-  if (!spec.trial.preset)
-    for (std::size_t i = 0; i < spec.trial.command.size(); ++i) templates.emplace_back("trial.command[" + std::to_string(i) + "]", spec.trial.command[i]);
+  std::vector<std::pair<std::string, std::string>> templates;
+  if (spec.trial.preset) {
+    templates = preset_templates(spec.document["trial"]);
+  } else {
+    for (std::size_t i = 0; i < spec.trial.command.size(); ++i)
+      templates.emplace_back("trial.command[" + std::to_string(i) + "]", spec.trial.command[i]);
+  }
   for (const auto& [field, arg] : templates) {
     for (auto it = std::sregex_iterator(arg.begin(), arg.end(), placeholder); it != std::sregex_iterator(); ++it) {
       const std::string name = (*it)[1];

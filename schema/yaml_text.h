@@ -3,7 +3,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 namespace lorafarm::schema {
@@ -12,6 +11,6 @@ namespace lorafarm::schema {
 // spaces; lists and objects inside lists in flow style). Strings are
 // double-quoted; floats always carry a "." so that YAML 1.1 reads 1e-05 as a
 // float (written 1.0e-05), not as a string.
-std::string yaml_text(const nlohmann::json &object);
+std::string yaml_text(const nlohmann::json& object);
 
-} // namespace lorafarm::schema
+}  // namespace lorafarm::schema

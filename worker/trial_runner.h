@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "process/child.h"
+#include "schema/sweep_spec.h"
 #include "worker/metric_collection.h"
 
 namespace lorafarm::worker {
@@ -46,7 +47,7 @@ struct TrialLaunch {
   std::optional<double> memory_limit_mb;
   nlohmann::json metrics;  // the spec's trial.metrics (schema::MetricsSpec::to_json), null when absent
   nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
-  double stop_grace_seconds = 10.0;  // SIGTERM, then SIGKILL after this long (scheduler stop, cancel)
+  double stop_grace_seconds = schema::TrialSpec::kDefaultStopGraceSeconds;  // SIGTERM, then SIGKILL this long after (STOP, CANCEL)
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
