@@ -1,7 +1,8 @@
 // `lorafarm validate`: a self-check after install. Loads the bundled model,
 // checks trainable-parameter counts per method and a gradient against finite
 // differences, trains a few steps (the loss must fall), and checks that
-// generation is not degenerate.
+// generation is not degenerate. `lorafarm validate SPEC` checks a sweep spec
+// instead (cli/spec_check.h).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/input_paths.h"
+#include "cli/spec_check.h"
 #include "engine/error.h"
 #include "engine/generate.h"
 #include "engine/model.h"
@@ -23,6 +25,7 @@ namespace lorafarm::cli {
 namespace {
 
 struct ValidateOptions {
+  std::string spec;  // a sweep spec to check instead of the engine
   std::string model = "examples/models/stories260K";
   std::string data = "examples/data/fortunes";
   int threads = 0;
@@ -176,7 +179,8 @@ int run_validate(const ValidateOptions& options) {
 
 Command add_validate_command(CLI::App& root) {
   auto options = std::make_shared<ValidateOptions>();
-  CLI::App* app = root.add_subcommand("validate", "Self-check the engine on the bundled model");
+  CLI::App* app = root.add_subcommand("validate", "Self-check the engine on the bundled model, or check a sweep spec");
+  app->add_option("spec", options->spec, "A sweep spec: check it and print what each trial runs (command, files, collectors)");
   app->add_option("--model", options->model, "Model folder")->capture_default_str();
   app->add_option("--data", options->data, "Data folder")->capture_default_str();
   app->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
@@ -186,8 +190,9 @@ Command add_validate_command(CLI::App& root) {
       "From the source tree; elsewhere pass --model and --data.\nExamples:\n"
       "  lorafarm validate\n"
       "  lorafarm validate --threads 1 --json\n"
-      "  lorafarm validate --model examples/models/stories260K --data examples/data/tinystories");
-  return {app, [options] { return run_validate(*options); }};
+      "  lorafarm validate --model examples/models/stories260K --data examples/data/tinystories\n"
+      "  lorafarm validate examples/mlx_lm_sweep.json     (a spec: its trials' expanded command and collectors)");
+  return {app, [options] { return options->spec.empty() ? run_validate(*options) : check_spec(options->spec, options->json, std::cout); }};
 }
 
 }  // namespace lorafarm::cli

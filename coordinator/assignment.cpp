@@ -13,6 +13,7 @@ json assignment(const schema::SweepSpec& spec, const schema::TrialRecord& trial)
     body["command"] = spec.trial.command;
     body["shell"] = spec.trial.shell;
     if (spec.trial.metrics) body["metrics"] = spec.trial.metrics->to_json();
+    if (spec.trial.preset) body["preset"] = spec.trial.preset->to_json();
   } else {
     body["kind"] = "engine";
     json config = spec.fixed;
@@ -22,6 +23,7 @@ json assignment(const schema::SweepSpec& spec, const schema::TrialRecord& trial)
   }
   if (!spec.fixed.empty()) body["fixed"] = spec.fixed;
   if (spec.trial.timeout_seconds > 0) body["timeout_seconds"] = spec.trial.timeout_seconds;
+  body["stop_grace_seconds"] = spec.trial.stop_grace_seconds;
   if (!spec.trial.env.empty()) body["env"] = spec.trial.env;
   if (const auto limit = spec.memory_limit_mb()) body["memory_limit_mb"] = *limit;
   return body;

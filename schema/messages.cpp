@@ -109,7 +109,8 @@ const std::vector<Field>& fields_of(MessageType type) {
                                                      {"timeout_seconds", Kind::Number, false}, {"env", Kind::Object, false},
                                                      {"config", Kind::Object, false}, {"spec_dir", Kind::String, false},
                                                      {"objective", Kind::String}, {"memory_limit_mb", Kind::Number, false},
-                                                     {"metrics", Kind::Object, false}, {"resources", Kind::Object, false}});
+                                                     {"metrics", Kind::Object, false}, {"resources", Kind::Object, false},
+                                                     {"preset", Kind::Object, false}, {"stop_grace_seconds", Kind::Number, false}});
   static const std::vector<Field> progress = with_ref({{"step", Kind::Int}, {"metrics", Kind::NumberMap}});
   static const std::vector<Field> result = with_ref({{"metrics", Kind::NumberMap}, {"peak_rss_mb", Kind::Number, false},
                                                      {"wall_seconds", Kind::Number, false}, {"artifacts", Kind::Artifacts, false}});

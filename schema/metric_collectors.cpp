@@ -171,15 +171,17 @@ nlohmann::json MetricsSpec::to_json() const {
 }
 
 MetricsSpec parse_metrics_spec(std::string_view source, const json& value, const std::string& where,
-                               const std::function<std::optional<bool>(const std::string&)>& maximize_of) {
+                               const std::function<std::optional<bool>(const std::string&)>& maximize_of, bool collectors_required) {
   if (!value.is_object()) fail(source, where, "must be an object {\"collectors\": [...], \"final\": {...}}, got " + shown(value));
   check_keys(source, where, value, {"collectors", "final"});
-  if (!value.contains("collectors")) fail(source, where + ".collectors", "missing; a list of collectors, e.g. [{\"source\": \"json_lines\"}]");
-  const auto& list = value["collectors"];
-  if (!list.is_array() || list.empty()) fail(source, where + ".collectors", "must be a non-empty list of collectors, got " + shown(list));
   MetricsSpec spec;
-  for (std::size_t i = 0; i < list.size(); ++i)
-    spec.collectors.push_back(parse_collector(source, list[i], where + ".collectors[" + std::to_string(i) + "]"));
+  if (value.contains("collectors") || collectors_required) {
+    if (!value.contains("collectors")) fail(source, where + ".collectors", "missing; a list of collectors, e.g. [{\"source\": \"json_lines\"}]");
+    const auto& list = value["collectors"];
+    if (!list.is_array() || list.empty()) fail(source, where + ".collectors", "must be a non-empty list of collectors, got " + shown(list));
+    for (std::size_t i = 0; i < list.size(); ++i)
+      spec.collectors.push_back(parse_collector(source, list[i], where + ".collectors[" + std::to_string(i) + "]"));
+  }
   if (value.contains("final")) {
     const auto& final = value["final"];
     if (!final.is_object()) fail(source, where + ".final", "must be an object {\"metric\": \"last\"|\"best\"|\"min\"|\"max\"}, got " + shown(final));

@@ -59,7 +59,9 @@ struct MetricsSpec {
 // Parses `value` (the field `where`, e.g. "trial.metrics"); every mistake is a
 // SpecError "SOURCE: FIELD: what". `maximize_of(metric)` is the direction of
 // an objective, nullopt for a metric that is not one ("best" needs it).
+// `collectors_required` false: "collectors" may be absent (a preset's trial
+// extends the preset's collectors, or only sets "final").
 MetricsSpec parse_metrics_spec(std::string_view source, const nlohmann::json& value, const std::string& where,
-                               const std::function<std::optional<bool>(const std::string&)>& maximize_of);
+                               const std::function<std::optional<bool>(const std::string&)>& maximize_of, bool collectors_required = true);
 
 }  // namespace lorafarm::schema

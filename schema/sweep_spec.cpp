@@ -11,6 +11,7 @@
 
 #include "schema/sha256.h"
 #include "schema/trial_metric.h"
+#include "schema/trial_preset_spec.h"
 
 namespace lorafarm::schema {
 namespace {
@@ -96,14 +97,25 @@ void parse_budget(std::string_view source, const json& b, Budget& budget) {
 }
 
 void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
-  if (!t.is_object()) fail(source, "trial", "must be an object {\"kind\": \"engine\"|\"command\", ...}, got " + shown(t));
-  check_keys(source, "trial", t, {"kind", "command", "timeout_seconds", "env", "metrics", "resources"});
-  if (!t.contains("kind")) fail(source, "trial.kind", "missing; allowed: engine, command");
+  if (!t.is_object()) fail(source, "trial", "must be an object {\"kind\": \"engine\"|\"command\"|\"mlx_lm\"|\"hf_trainer\", ...}, got " + shown(t));
+  if (!t.contains("kind")) fail(source, "trial.kind", "missing; allowed: engine, command, mlx_lm, hf_trainer");
   const auto kind = t["kind"].is_string() ? t["kind"].get<std::string>() : "";
-  if (kind == "engine") trial.kind = TrialKind::Engine;
-  else if (kind == "command") trial.kind = TrialKind::Command;
-  else fail(source, "trial.kind", shown(t["kind"]) + " is not allowed; allowed: engine, command");
-  if (trial.kind == TrialKind::Command) {
+  std::set<std::string> allowed{"kind", "timeout_seconds", "env", "stop_grace_seconds", "resources"};
+  if (kind == "engine" || kind == "command") {
+    trial.kind = kind == "engine" ? TrialKind::Engine : TrialKind::Command;
+    allowed.insert({"command", "metrics"});  // for an engine trial: the messages below
+  } else if (const auto preset = preset_kind(kind)) {
+    trial.kind = TrialKind::Command;
+    trial.preset = TrialPreset{};
+    trial.preset->kind = *preset;
+    allowed.merge(std::set<std::string>(preset_trial_fields(*preset)));
+  } else {
+    fail(source, "trial.kind", shown(t["kind"]) + " is not allowed; allowed: engine, command, mlx_lm, hf_trainer");
+  }
+  check_keys(source, "trial", t, allowed);
+  if (t.contains("stop_grace_seconds")) trial.stop_grace_seconds = get_number(source, t["stop_grace_seconds"], "trial.stop_grace_seconds", 0.0);
+  // A preset's own fields are read once the parameters are known (parse_trial_preset).
+  if (trial.kind == TrialKind::Command && !trial.preset) {
     if (!t.contains("command")) fail(source, "trial.command", "missing; a command trial needs an argv array or a shell string");
     const auto& c = t["command"];
     if (c.is_string() && !c.get<std::string>().empty()) {
@@ -117,7 +129,7 @@ void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
     } else {
       fail(source, "trial.command", "must be a non-empty array of strings or a shell string, got " + shown(c));
     }
-  } else if (t.contains("command")) {
+  } else if (trial.kind == TrialKind::Engine && t.contains("command")) {
     fail(source, "trial.command", "only for \"kind\": \"command\"");
   }
   if (t.contains("timeout_seconds")) trial.timeout_seconds = get_number(source, t["timeout_seconds"], "trial.timeout_seconds", 0.0);
@@ -133,7 +145,7 @@ void parse_trial(std::string_view source, const json& t, TrialSpec& trial) {
 // `trial.metrics`, after the objectives ("best" takes an objective's
 // direction) and the scheduler: each must be a name some collector yields.
 void parse_trial_metrics(std::string_view source, const json& t, SweepSpec& spec) {
-  if (!t.contains("metrics")) return;
+  if (!t.contains("metrics") && !spec.trial.preset) return;
   if (spec.trial.kind != TrialKind::Command) fail(source, "trial.metrics", "only for \"kind\": \"command\" (engine trials report JSON lines)");
   auto maximize_of = [&spec](const std::string& metric) -> std::optional<bool> {
     if (metric == spec.objective.metric) return spec.objective.maximize;
@@ -141,7 +153,8 @@ void parse_trial_metrics(std::string_view source, const json& t, SweepSpec& spec
       if (o.metric == metric) return o.maximize;
     return std::nullopt;
   };
-  spec.trial.metrics = parse_metrics_spec(source, t["metrics"], "trial.metrics", maximize_of);
+  spec.trial.metrics = spec.trial.preset ? preset_trial_metrics(source, t, spec.trial.preset->kind, maximize_of)
+                                         : parse_metrics_spec(source, t["metrics"], "trial.metrics", maximize_of);
   std::vector<std::string> needed{spec.objective.metric};
   for (const auto& o : spec.more_objectives) needed.push_back(o.metric);
   if (spec.scheduler.type == "asha") needed.push_back(spec.scheduler.metric);
@@ -156,8 +169,14 @@ void parse_trial_metrics(std::string_view source, const json& t, SweepSpec& spec
 void check_placeholders(std::string_view source, const SweepSpec& spec) {
   static const std::set<std::string> builtins{"trial", "seed", "trial_dir", "spec_dir", "attempt"};
   static const std::regex placeholder(R"(\{([A-Za-z_][A-Za-z0-9_]*)\})");
-  for (std::size_t i = 0; i < spec.trial.command.size(); ++i) {
-    const auto& arg = spec.trial.command[i];
+  std::vector<std::pair<std::string, std::string>> templates;
+  if (spec.trial.preset) {
+    templates = preset_templates(spec.document["trial"]);
+  } else {
+    for (std::size_t i = 0; i < spec.trial.command.size(); ++i)
+      templates.emplace_back("trial.command[" + std::to_string(i) + "]", spec.trial.command[i]);
+  }
+  for (const auto& [field, arg] : templates) {
     for (auto it = std::sregex_iterator(arg.begin(), arg.end(), placeholder); it != std::sregex_iterator(); ++it) {
       const std::string name = (*it)[1];
       if (builtins.count(name) || spec.space.index_of(name) || spec.fixed.contains(name)) continue;
@@ -165,7 +184,7 @@ void check_placeholders(std::string_view source, const SweepSpec& spec) {
       for (const auto& p : spec.space.parameters()) allowed += p.name + ", ";
       for (const auto& [k, unused] : spec.fixed.items()) allowed += k + ", ";
       allowed += "trial, attempt, seed, trial_dir, spec_dir";
-      fail(source, "trial.command[" + std::to_string(i) + "]", "placeholder {" + name + "} is not a parameter; allowed: " + allowed);
+      fail(source, field, "placeholder {" + name + "} is not a parameter; allowed: " + allowed);
     }
   }
 }
@@ -193,8 +212,11 @@ void parse_scheduler(std::string_view source, const json& s, SweepSpec& spec) {
     scheduler.max_resource = get_number(source, s["max_resource"], "scheduler.max_resource", 1.0);
   } else if (spec.trial.kind == TrialKind::Engine && spec.fixed.contains("iters") && spec.fixed["iters"].is_number()) {
     scheduler.max_resource = spec.fixed["iters"].get<double>();
+  } else if (const auto budget = spec.trial.preset ? preset_step_budget(spec.trial.preset->kind, spec.fixed) : std::nullopt) {
+    scheduler.max_resource = *budget;
   } else {
-    fail(source, "scheduler.max_resource", "missing; a trial's full budget in reported steps (engine trials default to fixed.iters)");
+    fail(source, "scheduler.max_resource",
+         "missing; a trial's full budget in reported steps (engine and mlx_lm trials default to fixed.iters, hf_trainer trials to fixed.max_steps)");
   }
   if (s.contains("min_resource")) scheduler.min_resource = get_number(source, s["min_resource"], "scheduler.min_resource", 1.0);
   if (s.contains("reduction_factor")) scheduler.reduction_factor = get_number(source, s["reduction_factor"], "scheduler.reduction_factor", 1.0);
@@ -286,7 +308,9 @@ void parse_model_and_data(std::string_view source, const json& doc, SweepSpec& s
     }
     const auto value = get_string(source, doc, key, key);
     const auto path = std::filesystem::path(value).is_absolute() ? std::filesystem::path(value) : spec.spec_dir / value;
-    (std::string_view(key) == "model" ? spec.model : spec.data) = path.lexically_normal().string();
+    // A preset's trainer also takes a hub name ("mlx-community/WikiSQL"): kept as written unless it is a local path.
+    const bool as_written = spec.trial.preset && !std::filesystem::path(value).is_absolute() && !std::filesystem::exists(path);
+    (std::string_view(key) == "model" ? spec.model : spec.data) = as_written ? value : path.lexically_normal().string();
   }
 }
 
@@ -406,6 +430,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   if (doc.contains("search")) parse_search(source, doc["search"], spec);
   parse_search_space(source, doc, spec);
   parse_fixed_and_rank_selection(source, doc, spec);
+  if (spec.trial.preset) parse_trial_preset(source, doc["trial"], spec);
   parse_trial_metrics(source, doc["trial"], spec);
   if (doc["trial"].contains("resources")) spec.trial.resources = parse_resource_request(source, doc["trial"]["resources"], spec.space);
   check_placeholders(source, spec);

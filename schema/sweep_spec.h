@@ -15,6 +15,7 @@
 #include "schema/error.h"
 #include "schema/metric_collectors.h"
 #include "schema/trial_resources.h"
+#include "schema/trial_preset.h"
 #include "search/search_space.h"
 
 namespace lorafarm::schema {
@@ -76,6 +77,13 @@ struct TrialSpec {
   std::optional<MetricsSpec> metrics;
   // What each trial needs of a worker (placement: coordinator/placement.h).
   ResourceRequest resources;
+  // "kind": "mlx_lm" | "hf_trainer": a command trial whose command line,
+  // config file and collectors the preset writes (schema/trial_preset.h).
+  std::optional<TrialPreset> preset;
+  // A trial the scheduler stops (or a cancelled one) gets SIGTERM, then
+  // SIGKILL after this many seconds if it is still running.
+  double stop_grace_seconds = kDefaultStopGraceSeconds;
+  static constexpr double kDefaultStopGraceSeconds = 10.0;
 };
 
 struct SweepSpec {

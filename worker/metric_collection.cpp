@@ -43,7 +43,7 @@ std::optional<std::int64_t> step_of_json(const json& v) { return v.is_number() ?
 std::string glob_escaped(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '{' || c == '}' || c == '\\') out += '\\';
     out += c;
   }
   return out;
@@ -166,12 +166,13 @@ std::string MetricCollection::missing() const {
          std::to_string(lines_[1]) + " stderr line(s); metrics seen: " + (seen.empty() ? "none" : seen) + ")";
 }
 
-// Files a collector's path names: a glob relative to the trial folder, in name order.
+// Files a collector's path names: a glob relative to the trial folder, with
+// {a,b} alternatives (GLOB_BRACE), in name order within each alternative.
 std::vector<std::filesystem::path> MetricCollection::matches(const std::string& pattern) const {
   const std::string full = std::filesystem::path(pattern).is_absolute() ? pattern : glob_escaped(trial_dir_.string()) + "/" + pattern;
   glob_t found{};
   std::vector<std::filesystem::path> out;
-  if (::glob(full.c_str(), 0, nullptr, &found) == 0)
+  if (::glob(full.c_str(), GLOB_BRACE, nullptr, &found) == 0)
     for (std::size_t i = 0; i < found.gl_pathc; ++i) out.emplace_back(found.gl_pathv[i]);
   ::globfree(&found);
   return out;

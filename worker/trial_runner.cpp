@@ -14,6 +14,7 @@
 #include "schema/sha256.h"
 #include "schema/trial_metric.h"
 #include "schema/worker_resources.h"
+#include "schema/trial_preset.h"
 #include "worker/command_template.h"
 
 extern char** environ;
@@ -25,7 +26,6 @@ using nlohmann::json;
 namespace {
 constexpr std::size_t kStderrTail = 4096;
 constexpr std::size_t kMaxLine = 1 << 20;
-constexpr double kKillGraceSeconds = 1.0;
 
 // Resident set size of a live process, from /proc (MB).
 std::optional<double> current_rss_mb(pid_t pid) {
@@ -65,6 +65,8 @@ TrialLaunch TrialLaunch::from_assign(const json& body) {
     l.devices = allocation.gpus;
     l.cpus = allocation.cpus;
   }
+  l.preset = body.value("preset", json());
+  l.stop_grace_seconds = body.value("stop_grace_seconds", l.stop_grace_seconds);
   return l;
 }
 
@@ -114,10 +116,27 @@ std::vector<std::string> TrialProcess::trial_argv(const std::filesystem::path& s
     std::ofstream(path) << config.dump(2) << "\n";
     return {self_exe.string(), "train", "--config", path.string(), "--json"};
   }
+  if (!launch_.preset.is_null()) return preset_argv(values);
   if (launch_.shell) return {"/bin/sh", "-c", substitute_shell(launch_.command.at(0), values)};
   std::vector<std::string> argv;
   for (const auto& arg : launch_.command) argv.push_back(substitute(arg, values));
   return argv;
+}
+
+// A preset trial: its files written into the trial folder, its command line.
+std::vector<std::string> TrialProcess::preset_argv(const std::map<std::string, std::string>& values) const {
+  json typed = launch_.fixed;
+  for (const auto& [k, v] : launch_.params.items()) typed[k] = v;
+  if (!typed.contains("seed")) typed["seed"] = launch_.seed;
+  typed["trial_dir"] = trial_dir_.string();
+  const auto run = schema::expand_preset(schema::TrialPreset::from_json(launch_.preset), typed,
+                                         [&values](std::string_view text) { return substitute(text, values); });
+  for (const auto& file : run.files) {
+    std::ofstream out(trial_dir_ / file.name, std::ios::binary);
+    out << file.text;
+    if (!out.flush()) throw std::runtime_error("cannot write " + (trial_dir_ / file.name).string());
+  }
+  return run.argv;
 }
 
 // The worker's environment (minus stale LORAFARM_PARAM_*), the spec's env,
@@ -287,7 +306,7 @@ bool TrialProcess::poll(double now) {
       sigkill_sent_ = true;
     }
   }
-  if (!kill_cause_.empty() && !sigkill_sent_ && now - kill_sent_ > kKillGraceSeconds) {
+  if (!kill_cause_.empty() && !sigkill_sent_ && now - kill_sent_ > launch_.stop_grace_seconds) {
     child_.signal_group(SIGKILL);
     sigkill_sent_ = true;
   }

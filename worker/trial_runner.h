@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "process/child.h"
+#include "schema/sweep_spec.h"
 #include "worker/metric_collection.h"
 
 namespace lorafarm::worker {
@@ -49,6 +50,8 @@ struct TrialLaunch {
   // the worker offers devices; empty hides them all) and its cores.
   std::optional<std::vector<std::string>> devices;
   int cpus = 0;
+  nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
+  double stop_grace_seconds = schema::TrialSpec::kDefaultStopGraceSeconds;  // SIGTERM, then SIGKILL this long after (STOP, CANCEL)
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
@@ -84,7 +87,7 @@ class TrialProcess {
   // The intermediate reports read while reaping (the child's last lines, when
   // its exit was seen before its pipe was drained); send them before outcome().
   std::vector<nlohmann::json> take_reports_at_exit() { return std::exchange(reports_at_exit_, {}); }
-  // Stops the child (SIGTERM to its group, SIGKILL a second later); `cause` is
+  // Stops the child (SIGTERM to its group, SIGKILL stop_grace_seconds later); `cause` is
   // what FAILED will say ("stopped", "cancelled").
   void kill(const std::string& cause, double now);
   bool finished() const { return finished_; }
@@ -95,6 +98,7 @@ class TrialProcess {
   void spawn(const std::filesystem::path& self_exe);
   std::map<std::string, std::string> placeholder_values() const;
   std::vector<std::string> trial_argv(const std::filesystem::path& self_exe, const std::map<std::string, std::string>& values) const;
+  std::vector<std::string> preset_argv(const std::map<std::string, std::string>& values) const;
   std::vector<std::string> trial_environment() const;
   void add_device_environment(std::map<std::string, std::string>& env) const;
   void start_with_pipes(process::ChildSpec& child, const std::string& input);
