@@ -184,7 +184,8 @@ Command add_export_command(CLI::App& root) {
   app->add_flag("--json", options->json, "Print what was written as JSON");
   app->footer(
       "The adapter's files are checked against the sha256 the sweep recorded before anything is written.\n"
-      "Examples (after scripts/quickstart.sh):\n"
+      "Examples:\n"
+      "  # after scripts/quickstart.sh\n"
       "  lorafarm export quickstart --best --to /tmp/best-adapter --db runs/quickstart.db\n"
       "  lorafarm export quickstart --trial 3 --format peft --to /tmp/peft-adapter --db runs/quickstart.db\n"
       "  lorafarm export quickstart --best --fuse --to /tmp/best-model --db runs/quickstart.db");
