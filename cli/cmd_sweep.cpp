@@ -48,6 +48,8 @@ struct SweepOptions {
   bool json = false;
   bool dashboard = false;
   int dashboard_port = 8080;
+  std::int64_t max_artifact_mb = 2048;
+  double artifact_wait_seconds = 300;
 };
 
 // Local worker agents: child processes that die with the sweep, each in its
@@ -141,6 +143,8 @@ coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options)
   co.durability = options.durability == "full" ? schema::Store::Durability::Full : schema::Store::Durability::Normal;
   co.interrupts = &g_interrupts;
   co.bind = options.bind;
+  co.max_artifact_bytes = options.max_artifact_mb << 20;
+  co.artifact_wait_seconds = options.artifact_wait_seconds;
   return co;
 }
 
@@ -274,6 +278,14 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--workdir", options->workdir, "Local workers' trial folders (default: DB-artifacts/trials beside --db, kept)");
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app->add_option("--max-artifact-mb", options->max_artifact_mb,
+                  "Largest artifact file fetched from a remote worker into the store (MiB, per file); bigger ones stay there")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30))
+      ->capture_default_str();
+  app->add_option("--artifact-wait-seconds", options->artifact_wait_seconds,
+                  "After the last trial, wait at most this long for connected workers to send their artifacts home")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app->add_flag("--json", options->json, "Print the final summary as JSON (and no progress line)");
   app->add_flag("--dashboard", options->dashboard, "Serve the live dashboard (read-only) while the sweep runs");
   app->add_option("--dashboard-port", options->dashboard_port, "Dashboard TCP port (0 = any free port)")->check(CLI::Range(0, 65535));

@@ -21,6 +21,7 @@ struct WorkerCliOptions {
   std::string log_level = "info";
   std::string curve_key;   // this worker's key pair (.key)
   std::string server_key;  // the coordinator's public key (.pub or the key itself)
+  std::size_t upload_chunk_kb = 256;
 };
 
 int run_worker(WorkerCliOptions& options) {
@@ -38,6 +39,7 @@ int run_worker(WorkerCliOptions& options) {
     options.agent.curve = schema::load_curve_key_pair(options.curve_key);
     options.agent.server_public_key = schema::load_curve_public_key(options.server_key);
   }
+  options.agent.upload_chunk_bytes = options.upload_chunk_kb * 1024;
   worker::WorkerAgent agent(options.agent);
   const auto summary = agent.run();
   spdlog::info("worker: {} trial(s) run, {} reconnect(s)", summary.trials_run, summary.reconnects);
@@ -59,6 +61,8 @@ Command add_worker_command(CLI::App& root) {
   app->add_option("--curve-key", options->curve_key, "This worker's CURVE key pair (.key of lorafarm keygen); needs --server-key")
       ->check(CLI::ExistingFile);
   app->add_option("--server-key", options->server_key, "The coordinator's public key: its .pub file or the 40-character key");
+  app->add_option("--upload-chunk-kb", options->upload_chunk_kb, "Size of the chunks artifact files travel home in (KiB)")
+      ->check(CLI::Range(1, 256));
   app->footer(
       "Examples:\n"
       "  lorafarm worker --connect tcp://10.0.0.5:5555 --curve-key keys/node1.key --server-key keys/coordinator.pub --slots 2\n"

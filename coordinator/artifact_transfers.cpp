@@ -1,0 +1,57 @@
+// Planning which artifacts travel (coordinator/artifact_transfers.h).
+
+#include "coordinator/artifact_transfers.h"
+
+namespace lorafarm::coordinator {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+ArtifactTransfers::Plan ArtifactTransfers::plan(const std::string& experiment, std::int64_t trial, const schema::ArtifactRecord& a) {
+  const fs::path home = schema::home_path(objects_.artifact_dir(), experiment, trial, a.attempt, a.path);
+  std::error_code ec;
+  // A local worker wrote the file where it belongs (same path, same size: it hashed it just now).
+  if (fs::path(a.path).lexically_normal() == home.lexically_normal() && fs::file_size(home, ec) == static_cast<std::uintmax_t>(a.bytes) && !ec)
+    return Plan::AtHome;
+  if (objects_.has(a.sha256)) {
+    if (!fs::is_regular_file(home)) objects_.materialise(a.sha256, home);
+    return Plan::Linked;
+  }
+  if (a.bytes > max_bytes_) return Plan::TooLarge;
+  auto [it, fresh] = pending_.try_emplace(a.sha256, PendingFile{a.worker, a.trial_id, trial, a.attempt, a.path, a.bytes, {}});
+  it->second.homes.push_back(home);
+  return Plan::Fetch;
+}
+
+std::vector<json> ArtifactTransfers::fetches_for(const std::string& worker) const {
+  std::map<std::pair<std::int64_t, int>, json> by_attempt;
+  for (const auto& [sha, f] : pending_) {
+    if (f.worker != worker) continue;
+    auto& body = by_attempt[{f.trial, f.attempt}];
+    if (body.is_null()) body = {{"trial", f.trial}, {"attempt", f.attempt}, {"files", json::array()}};
+    if (body["files"].size() < 1000) body["files"].push_back({{"sha256", sha}, {"bytes", f.bytes}, {"path", f.path}});
+  }
+  std::vector<json> out;
+  for (auto& [key, body] : by_attempt) out.push_back(std::move(body));
+  return out;
+}
+
+const PendingFile* ArtifactTransfers::pending(const std::string& sha256) const {
+  const auto it = pending_.find(sha256);
+  return it == pending_.end() ? nullptr : &it->second;
+}
+
+void ArtifactTransfers::stored(const std::string& sha256) {
+  const auto it = pending_.find(sha256);
+  if (it == pending_.end()) return;
+  for (const auto& home : it->second.homes) objects_.materialise(sha256, home);
+  pending_.erase(it);
+}
+
+std::size_t ArtifactTransfers::waiting(const std::function<bool(const std::string&)>& reachable) const {
+  std::size_t n = 0;
+  for (const auto& [sha, f] : pending_) n += reachable(f.worker) ? 1 : 0;
+  return n;
+}
+
+}  // namespace lorafarm::coordinator
