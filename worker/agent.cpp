@@ -262,8 +262,9 @@ struct WorkerAgent::State {
       now = monotonic_seconds();
       check_interrupts(now);
       if ((shutdown || draining) && running.empty()) {
-        // Give the coordinator a moment to acknowledge the last results.
-        if (shutdown || unacked.empty() || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
+        // Give the coordinator a moment to acknowledge the last results and take the files it fetches.
+        const bool owes = !unacked.empty() || uploads->active() > 0;
+        if (shutdown || !owes || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
       }
       items.clear();
       pipes.clear();
