@@ -96,9 +96,12 @@ void Coordinator::State::on_upload(const std::string& worker, const json& body) 
 // while a worker that owes files is connected, up to artifact_wait_seconds.
 bool Coordinator::State::awaiting_artifacts(double now) {
   if (cancelling || transfers->size() == 0) return false;
-  const auto reachable = [this](const std::string& worker) {
+  // After a restart, workers that owe files get the resume grace to reconnect.
+  const double grace = options.resume_grace_seconds > 0 ? options.resume_grace_seconds : 2 * lease_timeout();
+  const bool reconnecting = resumed && now - started < grace;
+  const auto reachable = [this, reconnecting](const std::string& worker) {
     const auto* lease = leases.find(worker);
-    return lease && lease->connected;
+    return reconnecting || (lease && lease->connected);
   };
   const std::size_t waiting = transfers->waiting(reachable);
   if (waiting == 0) return false;

@@ -126,7 +126,8 @@ Coordinator::~Coordinator() = default;
 std::string Coordinator::endpoint() const { return state_->endpoint; }
 std::int64_t Coordinator::experiment_id() const { return state_->experiment.id; }
 bool Coordinator::resumed() const { return state_->resumed; }
-bool Coordinator::has_work() const { return !state_->done(); }
+// Transfers of finished trials' files count: a restart resumes them.
+bool Coordinator::has_work() const { return !state_->done() || state_->transfers->size() > 0; }
 RunOutcome Coordinator::run() { return state_->run(); }
 
 }  // namespace lorafarm::coordinator

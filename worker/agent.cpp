@@ -165,7 +165,10 @@ struct WorkerAgent::State {
         return;
       }
       case MessageType::Reject:
-        if (m.body.value("rehello", false)) return hello(now);
+        if (m.body.value("rehello", false)) {
+          uploads->reset();  // a coordinator that does not know us: its FETCH restarts the transfers at its offsets
+          return hello(now);
+        }
         throw std::runtime_error("the coordinator rejected this worker: " + m.body["reason"].get<std::string>());
       case MessageType::Assign: return on_assign(m.body, now);
       case MessageType::Continue: return;

@@ -56,7 +56,11 @@ std::optional<json> ArtifactUploads::on_ack(const json& body) {
     return std::nullopt;
   }
   const auto offset = body["offset"].get<std::int64_t>();
-  const Upload& upload = it->second;
+  Upload& upload = it->second;
+  // The chunk at this offset is in flight already (this answers an older
+  // probe): its own acknowledgement moves the transfer on, so two chunks are
+  // never in flight.
+  if (offset == upload.last_sent) return std::nullopt;
   if (offset >= upload.bytes) {  // nothing left to send; the coordinator verified on the last chunk
     uploads_.erase(it);
     return std::nullopt;
@@ -69,6 +73,7 @@ std::optional<json> ArtifactUploads::on_ack(const json& body) {
     uploads_.erase(it);
     return json{{"sha256", sha}, {"offset", offset}, {"data", ""}, {"error", upload.path.string() + ": cannot read the file"}};
   }
+  upload.last_sent = offset;
   return json{{"sha256", sha}, {"offset", offset}, {"data", schema::base64_encode(chunk)}};
 }
 

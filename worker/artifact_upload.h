@@ -24,7 +24,8 @@ class ArtifactUploads {
   std::vector<nlohmann::json> on_fetch(const nlohmann::json& body);
   // UPLOAD_ACK: the next chunk of that file, if the transfer goes on.
   std::optional<nlohmann::json> on_ack(const nlohmann::json& body);
-  // The connection is gone: transfers start again (with a probe) at the next FETCH.
+  // The connection is gone, or the coordinator restarted: transfers start
+  // again (with a probe) at the next FETCH.
   void reset() { uploads_.clear(); }
   std::size_t active() const { return uploads_.size(); }
 
@@ -32,6 +33,7 @@ class ArtifactUploads {
   struct Upload {
     std::filesystem::path path;
     std::int64_t bytes = 0;
+    std::int64_t last_sent = -1;  // offset of the chunk in flight (-1: the probe)
   };
   // Why the file may not be sent ("" when it may).
   std::string refusal(const std::filesystem::path& path, std::int64_t bytes) const;
