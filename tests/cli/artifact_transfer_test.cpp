@@ -56,9 +56,9 @@ void write_spec(const ScratchDir& dir) {
                                     .dump());
 }
 
-std::vector<std::string> sweep_argv(const ScratchDir& dir, const std::string& endpoint) {
+std::vector<std::string> sweep_argv(const ScratchDir& dir, const std::string& endpoint, const std::string& max_mb = "2048") {
   return {lorafarm_binary().string(), "sweep", (dir / "spec.json").string(), "--db", (dir / "far.db").string(), "--bind", endpoint,
-          "--heartbeat-ms", "200", "--liveness", "10", "--log-level", "info"};
+          "--heartbeat-ms", "200", "--liveness", "10", "--log-level", "info", "--max-artifact-mb", max_mb};
 }
 
 // Waits until the store has at least `bytes` of an upload in progress; returns what it has.
@@ -145,6 +145,31 @@ TEST(ArtifactTransfer, ResumesFromTheStoredOffsetAfterTheCoordinatorIsKilledMidU
   EXPECT_EQ(*code, 0) << read_file(log);
   expect_resumed_and_stored(dir, at_kill, log);
   EXPECT_TRUE(worker.wait(10)) << "the worker did not exit after SHUTDOWN";
+}
+
+TEST(ArtifactTransfer, AFileAboveTheSizeLimitStaysOnItsWorkerAndAnEventSaysSo) {
+  ScratchDir dir;
+  write_spec(dir);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + 13) % 20000);
+  const auto log = dir / "coordinator.log";
+  BackgroundProcess coordinator(sweep_argv(dir, endpoint, "1"), log);  // 1 MiB < 6 MB
+  BackgroundProcess worker(worker_argv(endpoint, dir / "work", "256"), dir / "worker.log");
+  const auto code = coordinator.wait(60);
+  ASSERT_TRUE(code) << read_file(log);
+  EXPECT_EQ(*code, 0) << read_file(log);
+  auto store = schema::Store::open_reader(dir / "far.db");
+  const auto e = store.find_experiment("far");
+  ASSERT_TRUE(e);
+  std::optional<json> too_large;
+  for (const auto& ev : store.events(e->id)) {
+    if (ev.kind == "ARTIFACT_TOO_LARGE") too_large = ev.detail;
+    EXPECT_NE(ev.kind, "ARTIFACT_STORED");
+  }
+  ASSERT_TRUE(too_large) << read_file(log);
+  EXPECT_EQ((*too_large)["bytes"], kBytes);
+  EXPECT_EQ((*too_large)["max_bytes"], 1 << 20);
+  EXPECT_FALSE(fs::exists(dir / "far-artifacts" / "objects"));
+  EXPECT_FALSE(fs::exists(dir / "far-artifacts" / "trials" / "far" / "trial-0-a1" / "artifacts" / "blob.bin"));
 }
 
 }  // namespace
