@@ -126,6 +126,13 @@ void install_interrupt_handlers() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
+// Local workers write their trial folders beside the database unless told
+// otherwise, so adapters outlive the sweep (docs/store.md).
+std::filesystem::path local_workdir(const SweepOptions& options) {
+  if (!options.workdir.empty()) return options.workdir;
+  return schema::trial_workdir(schema::default_artifact_dir(options.db));
+}
+
 coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options) {
   coordinator::CoordinatorOptions co;
   co.db_path = options.db;
@@ -143,6 +150,7 @@ coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options)
   co.durability = options.durability == "full" ? schema::Store::Durability::Full : schema::Store::Durability::Normal;
   co.interrupts = &g_interrupts;
   co.bind = options.bind;
+  if (options.bind.empty()) co.local_workdir = local_workdir(options);
   co.max_artifact_bytes = options.max_artifact_mb << 20;
   co.artifact_wait_seconds = options.artifact_wait_seconds;
   return co;
@@ -167,13 +175,6 @@ class LocalSocketDir {
  private:
   std::filesystem::path path_;
 };
-
-// Local workers write their trial folders beside the database unless told
-// otherwise, so adapters outlive the sweep (docs/store.md).
-std::filesystem::path local_workdir(const SweepOptions& options) {
-  if (!options.workdir.empty()) return options.workdir;
-  return schema::trial_workdir(schema::default_artifact_dir(options.db));
-}
 
 std::unique_ptr<dashboard::DashboardServer> start_dashboard(const SweepOptions& options) {
   dashboard::DashboardOptions d;

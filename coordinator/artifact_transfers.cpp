@@ -1,18 +1,29 @@
 // Planning which artifacts travel (coordinator/artifact_transfers.h).
-
 #include "coordinator/artifact_transfers.h"
+
+#include <algorithm>
 
 namespace lorafarm::coordinator {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Whether a local worker wrote the file on this machine: at its home path, or
+// inside the local workers' folder, with the recorded size (it hashed it just now).
+bool ArtifactTransfers::written_locally(const fs::path& path, const fs::path& home, std::int64_t bytes) const {
+  const fs::path normal = path.lexically_normal();
+  bool local = normal == home.lexically_normal();
+  if (!local && !local_workdir_.empty()) {
+    const fs::path root = fs::absolute(local_workdir_).lexically_normal();
+    local = std::mismatch(root.begin(), root.end(), normal.begin(), normal.end()).first == root.end();
+  }
+  std::error_code ec;
+  return local && fs::file_size(path, ec) == static_cast<std::uintmax_t>(bytes) && !ec;
+}
+
 ArtifactTransfers::Plan ArtifactTransfers::plan(const std::string& experiment, std::int64_t trial, const schema::ArtifactRecord& a) {
   const fs::path home = schema::home_path(objects_.artifact_dir(), experiment, trial, a.attempt, a.path);
-  std::error_code ec;
-  // A local worker wrote the file where it belongs (same path, same size: it hashed it just now).
-  if (fs::path(a.path).lexically_normal() == home.lexically_normal() && fs::file_size(home, ec) == static_cast<std::uintmax_t>(a.bytes) && !ec)
-    return Plan::AtHome;
+  if (written_locally(a.path, home, a.bytes)) return Plan::AtHome;
   if (objects_.has(a.sha256)) {
     if (!fs::is_regular_file(home)) objects_.materialise(a.sha256, home);
     return Plan::Linked;

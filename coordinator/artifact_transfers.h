@@ -28,10 +28,11 @@ struct PendingFile {
 
 class ArtifactTransfers {
  public:
-  ArtifactTransfers(std::filesystem::path artifact_dir, std::int64_t max_bytes) : objects_(std::move(artifact_dir)), max_bytes_(max_bytes) {}
+  ArtifactTransfers(std::filesystem::path artifact_dir, std::filesystem::path local_workdir, std::int64_t max_bytes)
+      : objects_(std::move(artifact_dir)), local_workdir_(std::move(local_workdir)), max_bytes_(max_bytes) {}
 
   enum class Plan {
-    AtHome,    // the worker wrote it into the store's folder (a local worker)
+    AtHome,    // a local worker wrote it on this machine (into the store's folder, or the sweep's --workdir)
     Linked,    // the store had the content already; the home folder now has it too
     TooLarge,  // above the size limit: stays on the worker
     Fetch,     // pending: ask the worker for it
@@ -52,7 +53,10 @@ class ArtifactTransfers {
   std::int64_t max_bytes() const { return max_bytes_; }
 
  private:
+  bool written_locally(const std::filesystem::path& path, const std::filesystem::path& home, std::int64_t bytes) const;
+
   schema::ObjectStore objects_;
+  std::filesystem::path local_workdir_;  // empty: no local workers
   std::int64_t max_bytes_;
   std::map<std::string, PendingFile> pending_;  // by sha256
 };

@@ -87,7 +87,8 @@ struct Coordinator::State {
         store(schema::Store::open_writer(options.db_path, options.durability)),
         leases(options.heartbeat_ms * options.liveness / 1000.0),
         transfers(std::make_unique<ArtifactTransfers>(
-            options.artifact_dir.empty() ? schema::default_artifact_dir(options.db_path) : options.artifact_dir, options.max_artifact_bytes)) {}
+            options.artifact_dir.empty() ? schema::default_artifact_dir(options.db_path) : options.artifact_dir, options.local_workdir,
+            options.max_artifact_bytes)) {}
 
   double lease_timeout() const { return leases.timeout(); }
 

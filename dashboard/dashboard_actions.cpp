@@ -291,7 +291,15 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   if (!adapter) throw ApiError(404, "trial " + std::to_string(number) + " of '" + experiment + "' has no adapter artifact");
   if (adapter->folder.empty())
     throw ApiError(404, "trial " + std::to_string(number) + "'s adapter is not on this machine (" + adapter->recorded_folder.string() + ") nor in the artifact store yet");
-  const auto adapter_dir = confined_path(paths_.artifacts, adapter->folder);
+  // The home copy in the store; a sweep whose --workdir is the served folder
+  // has its local workers' own copy there too.
+  fs::path adapter_dir;
+  try {
+    adapter_dir = confined_path(paths_.artifacts, adapter->folder);
+  } catch (const ApiError&) {
+    if (adapter->folder == adapter->recorded_folder || !fs::is_regular_file(adapter->recorded_folder / "adapter_config.json")) throw;
+    adapter_dir = confined_path(paths_.artifacts, adapter->recorded_folder);
+  }
 
   const fs::path model = experiment_model(store, experiment, paths_.examples);
 
