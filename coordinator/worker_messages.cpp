@@ -18,7 +18,7 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
   auto* lease = leases.find(worker);
   if (!lease || !lease->connected) {
     if (m.type == MessageType::Result || m.type == MessageType::Failed || m.type == MessageType::Heartbeat ||
-        m.type == MessageType::Progress || m.type == MessageType::Request) {
+        m.type == MessageType::Progress || m.type == MessageType::Request || m.type == MessageType::Upload) {
       send(worker, MessageType::Reject, {{"reason", "unknown worker: say HELLO first"}, {"rehello", true}});
     } else {
       drop(worker, std::string("unexpected ") + std::string(to_string(m.type)) + " before HELLO");
