@@ -35,15 +35,23 @@ ArtifactTransfers::Plan ArtifactTransfers::plan(const std::string& experiment, s
 }
 
 std::vector<json> ArtifactTransfers::fetches_for(const std::string& worker) const {
-  std::map<std::pair<std::int64_t, int>, json> by_attempt;
+  // One body per attempt, split so each stays far below the 1 MiB frame limit.
+  constexpr std::size_t kFilesPerFetch = 1000;
+  constexpr std::size_t kPathBytesPerFetch = 256 * 1024;
+  std::vector<json> out;
+  std::map<std::pair<std::int64_t, int>, std::size_t> open;  // attempt -> index in `out` being filled
+  std::map<std::size_t, std::size_t> path_bytes;             // index in `out` -> bytes of paths in it
   for (const auto& [sha, f] : pending_) {
     if (f.worker != worker) continue;
-    auto& body = by_attempt[{f.trial, f.attempt}];
-    if (body.is_null()) body = {{"trial", f.trial}, {"attempt", f.attempt}, {"files", json::array()}};
-    if (body["files"].size() < 1000) body["files"].push_back({{"sha256", sha}, {"bytes", f.bytes}, {"path", f.path}});
+    const auto key = std::make_pair(f.trial, f.attempt);
+    auto it = open.find(key);
+    if (it == open.end() || out[it->second]["files"].size() >= kFilesPerFetch || path_bytes[it->second] + f.path.size() > kPathBytesPerFetch) {
+      out.push_back({{"trial", f.trial}, {"attempt", f.attempt}, {"files", json::array()}});
+      it = open.insert_or_assign(key, out.size() - 1).first;
+    }
+    out[it->second]["files"].push_back({{"sha256", sha}, {"bytes", f.bytes}, {"path", f.path}});
+    path_bytes[it->second] += f.path.size();
   }
-  std::vector<json> out;
-  for (auto& [key, body] : by_attempt) out.push_back(std::move(body));
   return out;
 }
 
