@@ -4,6 +4,8 @@
 // transfer resumes wherever it stood after a lost connection or a restart.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "coordinator/coordinator_state.h"
 #include "schema/base64.h"
 
@@ -12,6 +14,9 @@ namespace lorafarm::coordinator {
 using nlohmann::json;
 
 namespace {
+
+// Seconds without any UPLOAD after which the end of a sweep stops waiting.
+constexpr double kArtifactStallSeconds = 30;
 
 const char* plan_name(ArtifactTransfers::Plan plan) {
   switch (plan) {
@@ -50,6 +55,7 @@ void Coordinator::State::send_fetches(const std::string& worker) {
 }
 
 void Coordinator::State::on_upload(const std::string& worker, const json& body) {
+  last_upload = steady_now();
   const auto sha = body["sha256"].get<std::string>();
   const auto offset = body["offset"].get<std::int64_t>();
   const PendingFile* file = transfers->pending(sha);
@@ -109,8 +115,12 @@ bool Coordinator::State::awaiting_artifacts(double now) {
     artifacts_wait_started = now;
     spdlog::info("waiting up to {:.0f} s for {} artifact transfer(s)", options.artifact_wait_seconds, waiting);
   }
-  if (now - *artifacts_wait_started <= options.artifact_wait_seconds) return true;
-  spdlog::warn("gave up waiting for {} artifact transfer(s); they stay on their workers", waiting);
+  // A worker that sends nothing for a while (an older version that does not
+  // know FETCH, or a stuck disk) does not hold the sweep for the whole wait.
+  const bool stalled = now - std::max(last_upload, *artifacts_wait_started) > kArtifactStallSeconds;
+  if (now - *artifacts_wait_started <= options.artifact_wait_seconds && !stalled) return true;
+  spdlog::warn("gave up waiting for {} artifact transfer(s) ({}); they stay on their workers and a later sweep of this "
+               "experiment asks again", waiting, stalled ? "no upload for " + std::to_string(static_cast<int>(kArtifactStallSeconds)) + " s" : "time is up");
   return false;
 }
 

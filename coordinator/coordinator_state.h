@@ -80,6 +80,7 @@ struct Coordinator::State {
   double last_expiry = 0;
   std::unique_ptr<ArtifactTransfers> transfers;     // files still to fetch from workers
   std::optional<double> artifacts_wait_started;    // when the trials were done and transfers were not
+  double last_upload = 0;                          // steady seconds of the latest UPLOAD
 
   State(schema::SweepSpec s, CoordinatorOptions o)
       : spec(std::move(s)),
