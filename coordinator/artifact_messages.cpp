@@ -119,8 +119,9 @@ bool Coordinator::State::awaiting_artifacts(double now) {
   // know FETCH, or a stuck disk) does not hold the sweep for the whole wait.
   const bool stalled = now - std::max(last_upload, *artifacts_wait_started) > kArtifactStallSeconds;
   if (now - *artifacts_wait_started <= options.artifact_wait_seconds && !stalled) return true;
-  spdlog::warn("gave up waiting for {} artifact transfer(s) ({}); they stay on their workers and a later sweep of this "
-               "experiment asks again", waiting, stalled ? "no upload for " + std::to_string(static_cast<int>(kArtifactStallSeconds)) + " s" : "time is up");
+  const std::string why = stalled ? "no upload for " + std::to_string(static_cast<int>(kArtifactStallSeconds)) + " s" : "time is up";
+  spdlog::warn("gave up waiting for {} artifact transfer(s) ({}); they stay on their workers and a later sweep of this experiment asks again",
+               waiting, why);
   return false;
 }
 

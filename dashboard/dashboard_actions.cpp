@@ -290,7 +290,8 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   const auto adapter = schema::attempt_adapter(store, e.name, t.id, t.number, t.attempt);
   if (!adapter) throw ApiError(404, "trial " + std::to_string(number) + " of '" + experiment + "' has no adapter artifact");
   if (adapter->folder.empty())
-    throw ApiError(404, "trial " + std::to_string(number) + "'s adapter is not on this machine (" + adapter->recorded_folder.string() + ") nor in the artifact store yet");
+    throw ApiError(404, "trial " + std::to_string(number) + "'s adapter is not on this machine (" + adapter->recorded_folder.string() +
+                            ") nor in the artifact store yet");
   // The home copy in the store; a sweep whose --workdir is the served folder
   // has its local workers' own copy there too.
   fs::path adapter_dir;

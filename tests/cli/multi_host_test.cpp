@@ -242,7 +242,8 @@ TEST(MultiHost, AdaptersTrainedOnOtherHostsComeHomeAndOutliveTheirWorkersFolders
   ASSERT_EQ(r.exit_code, 0) << r.err << read_file(coordinator_log);
   const json exported = json::parse(r.out);
   const fs::path home = exported["adapter"].get<std::string>();
-  EXPECT_EQ(home.parent_path(), dir / "far-artifacts" / "trials" / "far-adapters" / ("trial-" + std::to_string(exported["trial"].get<int>()) + "-a1"));
+  const std::string attempt_folder = "trial-" + std::to_string(exported["trial"].get<int>()) + "-a1";
+  EXPECT_EQ(home.parent_path(), dir / "far-artifacts" / "trials" / "far-adapters" / attempt_folder);
   const auto best = store.trials(e->id).at(exported["trial"].get<std::size_t>());
   int checked = 0;
   for (const auto& a : store.artifacts(best.id)) {

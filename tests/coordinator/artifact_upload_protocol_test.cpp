@@ -50,7 +50,8 @@ TEST(ArtifactUploadProtocol, RefusesWrongOffsetsAndCorruptContentAndStoresAGoodF
   w.expect(MessageType::Assign);
   w.expect(MessageType::Assign);
   const std::string path = "/far/up/trial-0-a1/artifacts/abc.txt";
-  w.send(MessageType::Result, {{"trial", 0}, {"attempt", 1}, {"metrics", {{"val_loss", 1.0}}}, {"artifacts", {{{"path", path}, {"sha256", kAbc}, {"bytes", 3}}}}});
+  w.send(MessageType::Result,
+         {{"trial", 0}, {"attempt", 1}, {"metrics", {{"val_loss", 1.0}}}, {"artifacts", {{{"path", path}, {"sha256", kAbc}, {"bytes", 3}}}}});
   w.expect(MessageType::Ack);
   const auto fetch = w.expect(MessageType::Fetch);
   ASSERT_EQ(fetch.body["files"].size(), 1u);
