@@ -12,6 +12,7 @@
 #include "engine/adapter_io.h"
 #include "engine/fuse.h"
 #include "report/summary.h"
+#include "schema/artifact_store.h"
 #include "schema/sha256.h"
 
 namespace lorafarm::cli {
@@ -33,36 +34,29 @@ struct ExportOptions {
   bool json = false;
 };
 
-// The files of one attempt's adapter folder, as the sweep recorded them.
-struct RecordedAdapter {
-  fs::path folder;
-  std::vector<schema::ArtifactRecord> files;
-};
-
-RecordedAdapter recorded_adapter(schema::Store& store, const schema::TrialRecord& trial) {
-  const auto artifacts = store.artifacts(trial.id);
-  RecordedAdapter adapter;
-  for (const auto& a : artifacts)
-    if (a.attempt == trial.attempt && fs::path(a.path).filename() == "adapter_config.json") adapter.folder = fs::path(a.path).parent_path();
-  if (adapter.folder.empty())
+// The attempt's adapter as recorded, and where its files are on this machine.
+schema::AttemptAdapter recorded_adapter(schema::Store& store, const std::string& experiment, const schema::TrialRecord& trial) {
+  auto adapter = schema::attempt_adapter(store, experiment, trial.id, trial.number, trial.attempt);
+  if (!adapter)
     throw std::runtime_error("trial " + std::to_string(trial.number) + " (attempt " + std::to_string(trial.attempt) + ", " +
                              std::string(schema::to_string(trial.status)) + ") recorded no adapter: none of its " +
-                             std::to_string(artifacts.size()) + " artifacts is an adapter_config.json");
-  for (const auto& a : artifacts)
-    if (a.attempt == trial.attempt && fs::path(a.path).parent_path() == adapter.folder) adapter.files.push_back(a);
-  return adapter;
+                             std::to_string(store.artifacts(trial.id).size()) + " artifacts is an adapter_config.json");
+  return *adapter;
 }
 
-// Every recorded file is here and has its recorded sha256, so what is
-// exported is what the trial wrote and was scored on.
-void verify(const RecordedAdapter& adapter, const schema::TrialRecord& trial) {
+// Every recorded file is here (in the artifact store or the worker's folder)
+// and has its recorded sha256, so what is exported is what the trial wrote
+// and was scored on.
+void verify(const schema::AttemptAdapter& adapter, const schema::TrialRecord& trial) {
   for (const auto& file : adapter.files) {
-    if (!fs::is_regular_file(file.path))
-      throw std::runtime_error(file.path + ": trial " + std::to_string(trial.number) + "'s file is not on this machine (written by worker " +
-                               file.worker + "); copy its folder here or pass --spec-dir/--db of the machine that has it");
-    const std::string actual = schema::sha256_file(file.path);
-    if (actual != file.sha256)
-      throw std::runtime_error(file.path + ": sha256 " + actual + " differs from the recorded " + file.sha256 + " (the file changed after the trial)");
+    if (!file.local)
+      throw std::runtime_error(file.record.path + ": trial " + std::to_string(trial.number) + "'s file is neither in the artifact store nor on "
+                               "this machine (written by worker " + file.record.worker +
+                               "; it comes home when the sweep fetches it, unless above --max-artifact-mb)");
+    const std::string actual = schema::sha256_file(*file.local);
+    if (actual != file.record.sha256)
+      throw std::runtime_error(file.local->string() + ": sha256 " + actual + " differs from the recorded " + file.record.sha256 +
+                               " (the file changed after the trial)");
   }
 }
 
@@ -78,7 +72,7 @@ std::string base_model(const ExportOptions& options, const schema::SweepSpec& sp
 }
 
 // Writes the export into `to` (which must not hold anything yet).
-void write_export(const ExportOptions& options, const RecordedAdapter& adapter, const schema::SweepSpec& spec, const fs::path& to) {
+void write_export(const ExportOptions& options, const schema::AttemptAdapter& adapter, const schema::SweepSpec& spec, const fs::path& to) {
   if (options.fuse) {
     const std::string model = base_model(options, spec);
     engine::save_model_folder(engine::load_adapted_model(model, adapter.folder).merged_model(), model, to);
@@ -91,7 +85,7 @@ void write_export(const ExportOptions& options, const RecordedAdapter& adapter, 
     return;
   }
   fs::create_directories(to);
-  for (const auto& file : adapter.files) fs::copy_file(file.path, to / fs::path(file.path).filename());
+  for (const auto& file : adapter.files) fs::copy_file(*file.local, to / file.local->filename());
 }
 
 schema::TrialRecord chosen_trial(schema::Store& store, const schema::ExperimentRecord& experiment, const ExportOptions& options) {
@@ -145,7 +139,7 @@ int run_export(const ExportOptions& options) {
   auto store = schema::Store::open_reader(options.db);
   const auto experiment = find_experiment(store, options.experiment, options.db);
   const auto trial = chosen_trial(store, experiment, options);
-  const auto adapter = recorded_adapter(store, trial);
+  const auto adapter = recorded_adapter(store, experiment.name, trial);
   verify(adapter, trial);
   const bool needs_spec = options.fuse || !options.format.empty();
   const schema::SweepSpec spec = needs_spec && options.model.empty() ? recorded_spec(store, experiment, options.spec_dir) : schema::SweepSpec{};

@@ -50,6 +50,8 @@ struct SweepOptions {
   bool dashboard = false;
   int dashboard_port = 8080;
   double infeasible_after = 0;
+  std::int64_t max_artifact_mb = 2048;
+  double artifact_wait_seconds = 300;
 };
 
 // Local worker agents: child processes that die with the sweep, each in its
@@ -126,6 +128,13 @@ void install_interrupt_handlers() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
+// Local workers write their trial folders beside the database unless told
+// otherwise, so adapters outlive the sweep (docs/store.md).
+std::filesystem::path local_workdir(const SweepOptions& options) {
+  if (!options.workdir.empty()) return options.workdir;
+  return schema::trial_workdir(schema::default_artifact_dir(options.db));
+}
+
 coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options) {
   coordinator::CoordinatorOptions co;
   co.db_path = options.db;
@@ -144,6 +153,9 @@ coordinator::CoordinatorOptions coordinator_options(const SweepOptions& options)
   co.interrupts = &g_interrupts;
   co.bind = options.bind;
   co.infeasible_after_seconds = options.infeasible_after;
+  if (options.bind.empty()) co.local_workdir = local_workdir(options);
+  co.max_artifact_bytes = options.max_artifact_mb << 20;
+  co.artifact_wait_seconds = options.artifact_wait_seconds;
   return co;
 }
 
@@ -166,13 +178,6 @@ class LocalSocketDir {
  private:
   std::filesystem::path path_;
 };
-
-// Local workers write their trial folders beside the database unless told
-// otherwise, so adapters outlive the sweep (docs/store.md).
-std::filesystem::path local_workdir(const SweepOptions& options) {
-  if (!options.workdir.empty()) return options.workdir;
-  return schema::trial_workdir(schema::default_artifact_dir(options.db));
-}
 
 std::unique_ptr<dashboard::DashboardServer> start_dashboard(const SweepOptions& options) {
   dashboard::DashboardOptions d;
@@ -282,6 +287,14 @@ Command add_sweep_command(CLI::App& root) {
   app->add_option("--workdir", options->workdir, "Local workers' trial folders (default: DB-artifacts/trials beside --db, kept)");
   app->add_option("--log-level", options->log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app->add_option("--max-artifact-mb", options->max_artifact_mb,
+                  "Largest artifact file fetched from a remote worker into the store (MiB, per file); bigger ones stay there")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30))
+      ->capture_default_str();
+  app->add_option("--artifact-wait-seconds", options->artifact_wait_seconds,
+                  "After the last trial, wait at most this long for connected workers to send their artifacts home")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app->add_flag("--json", options->json, "Print the final summary as JSON (and no progress line)");
   app->add_flag("--dashboard", options->dashboard, "Serve the live dashboard (read-only) while the sweep runs");
   app->add_option("--dashboard-port", options->dashboard_port, "Dashboard TCP port (0 = any free port)")->check(CLI::Range(0, 65535));

@@ -25,6 +25,7 @@ struct WorkerCliOptions {
   std::string gpus;        // --gpus 0,1,2,3
   std::string memory;      // --memory 16G
   bool slots_given = false;
+  std::size_t upload_chunk_kb = 256;
 };
 
 // --gpus and --memory into the offer (--cpus goes there directly); one trial
@@ -59,6 +60,7 @@ int run_worker(WorkerCliOptions& options) {
     options.agent.curve = schema::load_curve_key_pair(options.curve_key);
     options.agent.server_public_key = schema::load_curve_public_key(options.server_key);
   }
+  options.agent.upload_chunk_bytes = options.upload_chunk_kb * 1024;
   worker::WorkerAgent agent(options.agent);
   const auto summary = agent.run();
   spdlog::info("worker: {} trial(s) run, {} reconnect(s)", summary.trials_run, summary.reconnects);
@@ -87,6 +89,8 @@ Command add_worker_command(CLI::App& root) {
   app->add_option("--curve-key", options->curve_key, "This worker's CURVE key pair (.key of lorafarm keygen); needs --server-key")
       ->check(CLI::ExistingFile);
   app->add_option("--server-key", options->server_key, "The coordinator's public key: its .pub file or the 40-character key");
+  app->add_option("--upload-chunk-kb", options->upload_chunk_kb, "Size of the chunks artifact files travel home in (KiB)")
+      ->check(CLI::Range(1, 256));
   app->footer(
       "Examples:\n"
       "  lorafarm worker --connect tcp://10.0.0.5:5555 --curve-key keys/node1.key --server-key keys/coordinator.pub --slots 2\n"

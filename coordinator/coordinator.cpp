@@ -60,7 +60,7 @@ RunOutcome Coordinator::State::run() {
   while (true) {
     double now = steady_now();
     check_signals(now);
-    if (done() || (cancelling && now > cancel_deadline)) break;
+    if ((done() && !awaiting_artifacts(now)) || (cancelling && now > cancel_deadline)) break;
     try {
       // Shorter while the sampler computes on its thread, to pick up its answer soon.
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(sampler->busy() ? 2 : 50));
@@ -117,6 +117,7 @@ RunOutcome Coordinator::State::finish() {
 Coordinator::Coordinator(schema::SweepSpec spec, CoordinatorOptions options)
     : state_(std::make_unique<State>(std::move(spec), std::move(options))) {
   state_->open_experiment();
+  state_->restore_pending_artifacts();
   state_->bind();
 }
 
@@ -125,7 +126,8 @@ Coordinator::~Coordinator() = default;
 std::string Coordinator::endpoint() const { return state_->endpoint; }
 std::int64_t Coordinator::experiment_id() const { return state_->experiment.id; }
 bool Coordinator::resumed() const { return state_->resumed; }
-bool Coordinator::has_work() const { return !state_->done(); }
+// Transfers of finished trials' files count: a restart resumes them.
+bool Coordinator::has_work() const { return !state_->done() || state_->transfers->size() > 0; }
 RunOutcome Coordinator::run() { return state_->run(); }
 
 }  // namespace lorafarm::coordinator

@@ -48,6 +48,13 @@ struct CoordinatorOptions {
   std::int64_t extend_budget = 0;     // --extend-budget: trials added on resume
   schema::Store::Durability durability = schema::Store::Durability::Normal;
   double cancel_grace_seconds = 5;    // after the second signal: wait for cancellations
+  // The artifact store (docs/store.md); default: <db stem>-artifacts beside db_path.
+  std::filesystem::path artifact_dir;
+  // Where this process's own local workers write (sweep without --bind): their
+  // files are on this machine already and never travel.
+  std::filesystem::path local_workdir;
+  std::int64_t max_artifact_bytes = std::int64_t{2048} << 20;  // per file; bigger ones stay on their worker
+  double artifact_wait_seconds = 300;  // after the last trial: wait this long at most for transfers
   // Incremented by the caller's SIGINT/SIGTERM handler: 1 = stop dispatching,
   // 2 = cancel running trials.
   const std::atomic<int>* interrupts = nullptr;

@@ -16,6 +16,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "coordinator/artifact_transfers.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/curve_authenticator.h"
 #include "coordinator/early_stopping.h"
@@ -24,6 +25,7 @@
 #include "coordinator/suggestion_thread.h"
 #include "coordinator/token_bucket.h"
 #include "coordinator/trial_lifecycle.h"
+#include "schema/artifact_dir.h"
 #include "schema/messages.h"
 
 namespace lorafarm::coordinator {
@@ -85,12 +87,18 @@ struct Coordinator::State {
   std::map<std::int64_t, TrialNeed> needs;                 // trial number -> its needs (params never change)
   std::map<std::int64_t, schema::Allocation> allocations;  // trial number -> what its running attempt holds
   std::optional<double> first_worker_at;                   // steady seconds of this run's first HELLO
+  std::unique_ptr<ArtifactTransfers> transfers;     // files still to fetch from workers
+  std::optional<double> artifacts_wait_started;    // when the trials were done and transfers were not
+  double last_upload = 0;                          // steady seconds of the latest UPLOAD
 
   State(schema::SweepSpec s, CoordinatorOptions o)
       : spec(std::move(s)),
         options(std::move(o)),
         store(schema::Store::open_writer(options.db_path, options.durability)),
-        leases(options.heartbeat_ms * options.liveness / 1000.0) {}
+        leases(options.heartbeat_ms * options.liveness / 1000.0),
+        transfers(std::make_unique<ArtifactTransfers>(
+            options.artifact_dir.empty() ? schema::default_artifact_dir(options.db_path) : options.artifact_dir, options.local_workdir,
+            options.max_artifact_bytes)) {}
 
   double lease_timeout() const { return leases.timeout(); }
 
@@ -150,6 +158,13 @@ struct Coordinator::State {
   void record_unowned(const std::string& worker, MessageType type, const json& body, double wall);
   void on_result(const std::string& worker, const json& body, double now);
   void on_failed(const std::string& worker, const json& body, double now);
+
+  // Artifacts come home: FETCH, UPLOAD, UPLOAD_ACK (artifact_messages.cpp).
+  void plan_artifacts(const schema::TrialRecord& trial, int attempt, const std::vector<schema::ArtifactRecord>& files, double wall);
+  void restore_pending_artifacts();
+  void send_fetches(const std::string& worker);
+  void on_upload(const std::string& worker, const json& body);
+  bool awaiting_artifacts(double now);
 };
 
 }  // namespace lorafarm::coordinator

@@ -58,8 +58,12 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   const int attempt = body["attempt"].get<int>();
   if (!owns(worker, trial, attempt)) return record_unowned(worker, MessageType::Result, body, wall);
   const auto& t = trials->trial(trial);
-  for (const auto& a : body.value("artifacts", json::array()))
-    store.insert_artifact({t.id, attempt, worker, a["path"].get<std::string>(), a["sha256"].get<std::string>(), a["bytes"].get<std::int64_t>()});
+  std::vector<schema::ArtifactRecord> files;
+  for (const auto& a : body.value("artifacts", json::array())) {
+    files.push_back({t.id, attempt, worker, a["path"].get<std::string>(), a["sha256"].get<std::string>(), a["bytes"].get<std::int64_t>()});
+    store.insert_artifact(files.back());
+  }
+  plan_artifacts(t, attempt, files, wall);
   json metrics = body["metrics"];
   const schema::WorkerMeasurements measured{optional_number(body, "peak_rss_mb"), optional_number(body, "wall_seconds")};
   auto objective = schema::resolve_metric(spec.objective.metric, metrics, measured);
@@ -73,6 +77,7 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   }
   leases.release(trial);
   send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
+  send_fetches(worker);
   schema::ResultRecord result{t.id, attempt, metrics, measured.peak_rss_mb, measured.wall_seconds};
   if (result.wall_seconds) {
     mean_wall = (mean_wall * wall_samples + *result.wall_seconds) / (wall_samples + 1);

@@ -18,7 +18,7 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
   auto* lease = leases.find(worker);
   if (!lease || !lease->connected) {
     if (m.type == MessageType::Result || m.type == MessageType::Failed || m.type == MessageType::Heartbeat ||
-        m.type == MessageType::Progress || m.type == MessageType::Request) {
+        m.type == MessageType::Progress || m.type == MessageType::Request || m.type == MessageType::Upload) {
       send(worker, MessageType::Reject, {{"reason", "unknown worker: say HELLO first"}, {"rehello", true}});
     } else {
       drop(worker, std::string("unexpected ") + std::string(to_string(m.type)) + " before HELLO");
@@ -36,6 +36,7 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
     case MessageType::Progress: return on_progress(worker, m.body);
     case MessageType::Result: return on_result(worker, m.body, now);
     case MessageType::Failed: return on_failed(worker, m.body, now);
+    case MessageType::Upload: return on_upload(worker, m.body);
     default: drop(worker, std::string("a worker may not send ") + std::string(to_string(m.type)));
   }
 }
@@ -65,6 +66,7 @@ void Coordinator::State::on_hello(const std::string& route, const json& body, do
                lease.offer.to_json().dump(), claimed.size() - cancel.size(), cancel.size());
   send(worker, MessageType::Welcome,
        {{"experiment", spec.name}, {"heartbeat_ms", options.heartbeat_ms}, {"liveness", options.liveness}, {"cancel", cancel}});
+  send_fetches(worker);  // transfers it owes resume from where the store stands
 }
 
 // Whether a HELLO may bind its route to `worker`; rejects it otherwise.

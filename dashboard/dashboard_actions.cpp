@@ -15,6 +15,7 @@
 #include "process/run_captured.h"
 #include "report/recorded_spec.h"
 #include "schema/artifact_dir.h"
+#include "schema/artifact_store.h"
 #include "schema/store.h"
 #include "schema/sweep_spec.h"
 
@@ -283,12 +284,23 @@ json DashboardActions::generate(const json& request, double timeout_seconds) {
   const std::int64_t number = request["trial"].get<std::int64_t>();
   if (!fs::exists(paths_.db)) throw ApiError(404, "unknown experiment '" + experiment + "' (no database yet)");
   auto store = schema::Store::open_reader(paths_.db);
-  const auto artifacts = artifacts_json(store, experiment, number);  // 404s for unknown names
-  std::optional<fs::path> adapter;
-  for (const auto& a : artifacts)
-    if (fs::path(a["path"].get<std::string>()).filename() == "adapter_config.json") adapter = fs::path(a["path"].get<std::string>()).parent_path();
+  artifacts_json(store, experiment, number);  // 404s for unknown names
+  const auto e = *store.find_experiment(experiment);
+  const auto t = store.trials(e.id).at(static_cast<std::size_t>(number));
+  const auto adapter = schema::attempt_adapter(store, e.name, t.id, t.number, t.attempt);
   if (!adapter) throw ApiError(404, "trial " + std::to_string(number) + " of '" + experiment + "' has no adapter artifact");
-  const auto adapter_dir = confined_path(paths_.artifacts, *adapter);
+  if (adapter->folder.empty())
+    throw ApiError(404, "trial " + std::to_string(number) + "'s adapter is not on this machine (" + adapter->recorded_folder.string() +
+                            ") nor in the artifact store yet");
+  // The home copy in the store; a sweep whose --workdir is the served folder
+  // has its local workers' own copy there too.
+  fs::path adapter_dir;
+  try {
+    adapter_dir = confined_path(paths_.artifacts, adapter->folder);
+  } catch (const ApiError&) {
+    if (adapter->folder == adapter->recorded_folder || !fs::is_regular_file(adapter->recorded_folder / "adapter_config.json")) throw;
+    adapter_dir = confined_path(paths_.artifacts, adapter->recorded_folder);
+  }
 
   const fs::path model = experiment_model(store, experiment, paths_.examples);
 

@@ -51,6 +51,9 @@ def messages():
         "heartbeat": ("HEARTBEAT", {"running": [ref, {"trial": 4, "attempt": 2}]}),
         "cancel": ("CANCEL", dict(ref, reason="lease expired")),
         "shutdown": ("SHUTDOWN", {"reason": "sweep finished"}),
+        "fetch": ("FETCH", dict(ref, files=[{"sha256": "ab" * 32, "bytes": 1024, "path": "/w/demo/trial-3-a1/artifacts/a.bin"}])),
+        "upload": ("UPLOAD", {"sha256": "ab" * 32, "offset": 0, "data": "Zm9vYmFy"}),
+        "upload-ack": ("UPLOAD_ACK", {"sha256": "ab" * 32, "offset": 6, "complete": True}),
     }
     sep = "\x1e"
     for name, (mtype, body) in bodies.items():

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "report/recorded_spec.h"
+#include "schema/artifact_store.h"
 #include "search/pareto.h"
 
 namespace lorafarm::report {
@@ -64,13 +65,13 @@ void read_spec(schema::Store& store, ExperimentSummary& s) {
   if (spec->space.index_of("method")) s.group_by = "method";
 }
 
-// The folder of the adapter a trial's attempt left (its adapter_config.json).
-std::string adapter_folder(schema::Store& store, std::int64_t trial_id, int attempt) {
-  for (const auto& a : store.artifacts(trial_id)) {
-    const std::filesystem::path path = a.path;
-    if (a.attempt == attempt && path.filename() == "adapter_config.json") return path.parent_path().string();
-  }
-  return "";
+// The local folder of the adapter a trial's attempt left (its home copy in
+// the artifact store, else the worker's folder), or the worker's folder as
+// recorded when neither is on this machine.
+std::string adapter_folder(schema::Store& store, const std::string& experiment, const schema::TrialRecord& trial) {
+  const auto adapter = schema::attempt_adapter(store, experiment, trial.id, trial.number, trial.attempt);
+  if (!adapter) return "";
+  return (adapter->folder.empty() ? adapter->recorded_folder : adapter->folder).string();
 }
 
 // Counts per status and the best completed trial, overall and per group.
@@ -99,7 +100,7 @@ void count_trials(schema::Store& store, ExperimentSummary& s) {
     if (const auto it = best_trial_ids.find(name); it != best_trial_ids.end()) row.best_result = store.result(it->second);
     s.groups.push_back(std::move(row));
   }
-  if (s.best) s.best_adapter = adapter_folder(store, s.best->id, s.best->attempt);
+  if (s.best) s.best_adapter = adapter_folder(store, s.experiment.name, *s.best);
 }
 
 }  // namespace

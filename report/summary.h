@@ -42,8 +42,9 @@ struct ExperimentSummary {
   std::map<std::string, std::int64_t> counts;
   std::vector<GroupRow> groups;
   std::optional<schema::TrialRecord> best;
-  // The folder holding the best trial's adapter_config.json, as recorded in
-  // `artifacts` (a path on the worker that ran it); empty when it left none.
+  // The folder holding the best trial's adapter_config.json on this machine
+  // (schema::attempt_adapter: its home copy in the artifact store, else the
+  // worker's folder), or as recorded when it is not here; empty when it left none.
   std::string best_adapter;
   // Multi-objective spec ("objectives"): every objective, and the completed
   // trials no other completed trial dominates, by the first objective.

@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<MessageType, std::string_view>, 14> kTypes{{
+constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypes{{
     {MessageType::Hello, "HELLO"},
     {MessageType::Welcome, "WELCOME"},
     {MessageType::Reject, "REJECT"},
@@ -31,9 +31,12 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 14> kTypes{{
     {MessageType::Heartbeat, "HEARTBEAT"},
     {MessageType::Cancel, "CANCEL"},
     {MessageType::Shutdown, "SHUTDOWN"},
+    {MessageType::Fetch, "FETCH"},
+    {MessageType::Upload, "UPLOAD"},
+    {MessageType::UploadAck, "UPLOAD_ACK"},
 }};
 
-enum class Kind { String, Int, NonNegInt, PositiveInt, Number, Bool, Object, Array, NumberMap, TrialRefs, Artifacts };
+enum class Kind { String, Int, NonNegInt, PositiveInt, Number, Bool, Object, Array, NumberMap, TrialRefs, Artifacts, Sha256, Chunk, FetchFiles };
 
 struct Field {
   std::string_view name;
@@ -48,6 +51,17 @@ struct Field {
 bool is_trial_ref(const json& v) {
   return v.is_object() && v.contains("trial") && v["trial"].is_number_integer() && v["trial"].get<std::int64_t>() >= 0 &&
          v.contains("attempt") && v["attempt"].is_number_integer() && v["attempt"].get<std::int64_t>() >= 1;
+}
+
+bool is_sha256(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_fetch_file(const json& f) {
+  return f.is_object() && f.contains("sha256") && is_sha256(f["sha256"]) && f.contains("bytes") && f["bytes"].is_number_integer() &&
+         f["bytes"].get<std::int64_t>() >= 0 && f.contains("path") && f["path"].is_string() && f["path"].get_ref<const std::string&>().size() <= 4096;
 }
 
 bool matches(Kind kind, const json& v) {
@@ -66,9 +80,12 @@ bool matches(Kind kind, const json& v) {
     case Kind::TrialRefs: return v.is_array() && std::all_of(v.begin(), v.end(), is_trial_ref);
     case Kind::Artifacts:
       return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& a) {
-               return a.is_object() && a.contains("path") && a["path"].is_string() && a.contains("sha256") &&
-                      a["sha256"].is_string() && a.contains("bytes") && a["bytes"].is_number_integer();
+               return a.is_object() && a.contains("path") && a["path"].is_string() && a.contains("sha256") && is_sha256(a["sha256"]) &&
+                      a.contains("bytes") && a["bytes"].is_number_integer() && a["bytes"].get<std::int64_t>() >= 0;
              });
+    case Kind::Sha256: return is_sha256(v);
+    case Kind::Chunk: return v.is_string() && v.get_ref<const std::string&>().size() <= (kMaxChunkBytes + 2) / 3 * 4;
+    case Kind::FetchFiles: return v.is_array() && v.size() <= 1000 && std::all_of(v.begin(), v.end(), is_fetch_file);
   }
   return false;
 }
@@ -85,7 +102,10 @@ std::string_view kind_name(Kind kind) {
     case Kind::Array: return "an array";
     case Kind::NumberMap: return "an object of numbers";
     case Kind::TrialRefs: return "an array of {\"trial\": int >= 0, \"attempt\": int >= 1}";
-    case Kind::Artifacts: return "an array of {\"path\", \"sha256\", \"bytes\"}";
+    case Kind::Artifacts: return "an array of {\"path\", \"sha256\" (64 hex digits), \"bytes\" >= 0}";
+    case Kind::Sha256: return "64 lower-case hex digits";
+    case Kind::Chunk: return "base64 of at most 256 KiB";
+    case Kind::FetchFiles: return "an array (at most 1000) of {\"sha256\", \"bytes\" >= 0, \"path\"}";
   }
   return "?";
 }
@@ -120,6 +140,11 @@ const std::vector<Field>& fields_of(MessageType type) {
   static const std::vector<Field> heartbeat{{"running", Kind::TrialRefs, false}};
   static const std::vector<Field> cancel = with_ref({{"reason", Kind::String, false}});
   static const std::vector<Field> shutdown{{"reason", Kind::String, false}};
+  static const std::vector<Field> fetch = with_ref({{"files", Kind::FetchFiles}});
+  static const std::vector<Field> upload{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"data", Kind::Chunk},
+                                         {"error", Kind::String, false}};
+  static const std::vector<Field> upload_ack{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"complete", Kind::Bool, false},
+                                             {"error", Kind::String, false}};
   switch (type) {
     case MessageType::Hello: return hello;
     case MessageType::Welcome: return welcome;
@@ -135,6 +160,9 @@ const std::vector<Field>& fields_of(MessageType type) {
     case MessageType::Heartbeat: return heartbeat;
     case MessageType::Cancel: return cancel;
     case MessageType::Shutdown: return shutdown;
+    case MessageType::Fetch: return fetch;
+    case MessageType::Upload: return upload;
+    case MessageType::UploadAck: return upload_ack;
   }
   return shutdown;
 }

@@ -20,6 +20,8 @@ inline constexpr std::string_view kProtocolVersion = "LORAFARM/1";
 // Largest body accepted (the coordinator drops bigger messages unread; the
 // socket's ZMQ_MAXMSGSIZE is set a little above this).
 inline constexpr std::size_t kMaxBodyBytes = 1 << 20;
+// Largest artifact chunk in one UPLOAD (base64 makes it 4/3 as long, well under kMaxBodyBytes).
+inline constexpr std::size_t kMaxChunkBytes = 256 * 1024;
 
 enum class MessageType {
   Hello,      // worker -> coordinator: who I am, my slots, trials I am still running
@@ -36,6 +38,9 @@ enum class MessageType {
   Heartbeat,  // both ways: I am alive (worker's lists its running trials)
   Cancel,     // coordinator -> worker: kill this (trial, attempt)
   Shutdown,   // coordinator -> worker: the sweep is over, exit
+  Fetch,      // coordinator -> worker: send me these artifact files
+  Upload,     // worker -> coordinator: a chunk of an artifact file (empty: where do you stand?)
+  UploadAck,  // coordinator -> worker: the bytes I have of that file (or: done / refused)
 };
 
 std::string_view to_string(MessageType type);

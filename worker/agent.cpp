@@ -17,6 +17,7 @@
 
 #include "lorafarm/version.h"
 #include "schema/messages.h"
+#include "worker/artifact_upload.h"
 #include "worker/trial_runner.h"
 
 namespace lorafarm::worker {
@@ -70,6 +71,7 @@ struct WorkerAgent::State {
   std::map<TrialKey, std::unique_ptr<TrialProcess>> running;
   std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
   WorkerSummary summary;
+  std::unique_ptr<ArtifactUploads> uploads;  // files the coordinator fetches
   bool welcomed = false;
   bool ever_welcomed = false;
   bool draining = false;
@@ -92,6 +94,7 @@ struct WorkerAgent::State {
     if (options.workdir.empty()) options.workdir = std::filesystem::temp_directory_path() / ("lorafarm-worker-" + options.id);
     std::filesystem::create_directories(options.workdir);
     if (options.slots < 1) throw std::invalid_argument("--slots must be >= 1, got " + std::to_string(options.slots));
+    uploads = std::make_unique<ArtifactUploads>(options.workdir, options.upload_chunk_bytes);
   }
 
   void send(MessageType type, const json& body) {
@@ -146,6 +149,7 @@ struct WorkerAgent::State {
 
   void disconnect(double now) {
     socket.reset();  // queued messages are dropped; RESULT/FAILED are resent from `unacked`
+    uploads->reset();  // the coordinator sends FETCH again after HELLO; transfers resume at its offset
     welcomed = false;
     backoff_ms = backoff_ms == 0 ? heartbeat_ms : std::min(backoff_ms * 2, 8000);
     reconnect_at = now + backoff_ms / 1000.0;
@@ -179,7 +183,10 @@ struct WorkerAgent::State {
         return;
       }
       case MessageType::Reject:
-        if (m.body.value("rehello", false)) return hello(now);
+        if (m.body.value("rehello", false)) {
+          uploads->reset();  // a coordinator that does not know us: its FETCH restarts the transfers at its offsets
+          return hello(now);
+        }
         throw std::runtime_error("the coordinator rejected this worker: " + m.body["reason"].get<std::string>());
       case MessageType::Assign: return on_assign(m.body, now);
       case MessageType::Continue: return;
@@ -197,6 +204,12 @@ struct WorkerAgent::State {
         unacked.erase({m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()});
         return;
       case MessageType::Heartbeat: return;
+      case MessageType::Fetch:
+        for (const auto& upload : uploads->on_fetch(m.body)) send(MessageType::Upload, upload);
+        return;
+      case MessageType::UploadAck:
+        if (const auto next = uploads->on_ack(m.body)) send(MessageType::Upload, *next);
+        return;
       case MessageType::Shutdown:
         spdlog::info("worker {}: shutdown ({})", options.id, m.body.value("reason", ""));
         shutdown = true;
@@ -274,8 +287,9 @@ struct WorkerAgent::State {
       now = monotonic_seconds();
       check_interrupts(now);
       if ((shutdown || draining) && running.empty()) {
-        // Give the coordinator a moment to acknowledge the last results.
-        if (shutdown || unacked.empty() || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
+        // Give the coordinator a moment to acknowledge the last results and take the files it fetches.
+        const bool owes = !unacked.empty() || uploads->active() > 0;
+        if (shutdown || !owes || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
       }
       items.clear();
       pipes.clear();

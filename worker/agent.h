@@ -27,6 +27,7 @@ struct WorkerOptions {
   std::filesystem::path self_exe;    // the lorafarm binary, for engine trials; default /proc/self/exe
   int heartbeat_ms = 1000;           // until the coordinator's WELCOME says otherwise
   int liveness = 3;
+  std::size_t upload_chunk_bytes = 256 * 1024;  // artifact chunk size (smaller only for tests)
   // CURVE (docs/security.md): this worker's key pair and the coordinator's public key.
   std::optional<schema::CurveKeyPair> curve;
   std::string server_public_key;

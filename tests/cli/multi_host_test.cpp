@@ -1,8 +1,9 @@
 // A sweep across "hosts": the coordinator and two workers each in a network
 // namespace of their own, joined by veth links, talking tcp with CURVE on
 // (issue 7, must-show 5). One worker's link is cut mid-trial; its trial is
-// re-queued to the other and the sweep completes. Needs root (CAP_NET_ADMIN)
-// and iproute2; skipped with the reason otherwise.
+// re-queued to the other and the sweep completes. A second sweep trains
+// adapters on both "hosts" and shows they came home (issue 19, item 1). Needs
+// root (CAP_NET_ADMIN) and iproute2; skipped with the reason otherwise.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <set>
 
 #include "cli/background_process.h"
+#include "report/summary.h"
 #include "schema/store.h"
 #include "test_support.h"
 
@@ -87,6 +89,16 @@ class ThreeHosts {
   std::string why_not_;
 };
 
+// Starts worker `name` (a or b) in namespace i, talking CURVE to the coordinator on port 5555.
+std::unique_ptr<BackgroundProcess> start_worker(const ThreeHosts& hosts, const ScratchDir& dir, int i) {
+  const std::string name = i == 0 ? "a" : "b";
+  return std::make_unique<BackgroundProcess>(
+      hosts.in_worker(i, {lorafarm_binary().string(), "worker", "--connect", "tcp://" + hosts.coordinator_address(i) + ":5555", "--id", name,
+                          "--workdir", (dir / ("work-" + name)).string(), "--heartbeat-ms", "100", "--curve-key",
+                          (dir / "workers" / (name + ".key")).string(), "--server-key", (dir / "coordinator.pub").string()}),
+      dir / ("worker-" + name + ".log"));
+}
+
 std::string keygen(const std::filesystem::path& stem) {
   const auto r = run_lorafarm({"keygen", stem.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -120,14 +132,7 @@ TEST(MultiHost, CurveSweepAcrossNamespacesSurvivesACutLink) {
                             (dir / "workers").string(), "--heartbeat-ms", "100", "--liveness", "3"}),
       coordinator_log);
   std::vector<std::unique_ptr<BackgroundProcess>> workers;
-  for (int i = 0; i < 2; ++i) {
-    const std::string name = i == 0 ? "a" : "b";
-    workers.push_back(std::make_unique<BackgroundProcess>(
-        hosts.in_worker(i, {lorafarm_binary().string(), "worker", "--connect", "tcp://" + hosts.coordinator_address(i) + ":5555", "--id",
-                            name, "--workdir", (dir / ("work-" + name)).string(), "--heartbeat-ms", "100", "--curve-key",
-                            (dir / "workers" / (name + ".key")).string(), "--server-key", (dir / "coordinator.pub").string()}),
-        dir / ("worker-" + name + ".log")));
-  }
+  for (int i = 0; i < 2; ++i) workers.push_back(start_worker(hosts, dir, i));
 
   // Wait until worker a runs its second trial (its first has completed, so
   // this one started at most one poll ago and has ~0.8 s to go), then cut its link.
@@ -175,6 +180,82 @@ TEST(MultiHost, CurveSweepAcrossNamespacesSurvivesACutLink) {
   EXPECT_EQ(workers_seen, (std::set<std::string>{"a", "b"}));
   EXPECT_TRUE(store.integrity_ok());
   EXPECT_TRUE(workers[1]->wait(10)) << "worker b did not exit after SHUTDOWN";
+}
+
+// The validation loss `lorafarm eval` gives the bundled model with an adapter folder.
+double eval_loss(const std::filesystem::path& adapter) {
+  const auto r = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split", "valid",
+                               "--max-seq-length", "96", "--batch-size", "4", "--add-eos", "--json", "--adapter", adapter.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? json::parse(r.out)["loss"].get<double>() : -1;
+}
+
+TEST(MultiHost, AdaptersTrainedOnOtherHostsComeHomeAndOutliveTheirWorkersFolders) {
+  ThreeHosts hosts;
+  if (!hosts.why_not().empty()) GTEST_SKIP() << "multi-host test skipped: " << hosts.why_not();
+  namespace fs = std::filesystem;
+  ScratchDir dir;
+  keygen(dir / "coordinator");
+  keygen(dir / "workers" / "a");
+  keygen(dir / "workers" / "b");
+  write_file(dir / "spec.json",
+             json{{"name", "far-adapters"},
+                  {"seed", 3},
+                  {"model", bundled_model().string()},
+                  {"data", bundled_data("fortunes").string()},
+                  {"objective", {{"metric", "val_loss"}, {"direction", "minimize"}}},
+                  {"budget", {{"trials", 4}}},
+                  {"search", {{"algorithm", "grid"}, {"shuffle", false}}},
+                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001, 0.003, 0.006, 0.01}}}}}},
+                  {"fixed",
+                   {{"method", "lora"}, {"rank", 4}, {"iters", 8}, {"batch_size", 4}, {"max_seq_length", 96}, {"steps_per_eval", 100},
+                    {"test", false}, {"threads", 1}}},
+                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}}
+                 .dump());
+  const auto db = dir / "far.db";
+  const auto coordinator_log = dir / "coordinator.log";
+  BackgroundProcess coordinator(
+      hosts.in_coordinator({lorafarm_binary().string(), "sweep", (dir / "spec.json").string(), "--db", db.string(), "--bind", "tcp://0.0.0.0:5555",
+                            "--curve-key", (dir / "coordinator.key").string(), "--allow", (dir / "workers").string(), "--heartbeat-ms", "100",
+                            "--liveness", "5", "--log-level", "info"}),
+      coordinator_log);
+  std::vector<std::unique_ptr<BackgroundProcess>> workers;
+  for (int i = 0; i < 2; ++i) workers.push_back(start_worker(hosts, dir, i));
+  const auto code = coordinator.wait(300);
+  ASSERT_TRUE(code) << read_file(coordinator_log);
+  ASSERT_EQ(*code, 0) << read_file(coordinator_log);
+  for (auto& w : workers) EXPECT_TRUE(w->wait(10)) << "a worker did not exit after SHUTDOWN";
+
+  // The workers' machines lose everything; the store beside the database keeps it.
+  fs::remove_all(dir / "work-a");
+  fs::remove_all(dir / "work-b");
+  auto store = schema::Store::open_reader(db);
+  const auto e = store.find_experiment("far-adapters");
+  ASSERT_TRUE(e);
+  std::set<std::string> trained_on;
+  for (const auto& t : store.trials(e->id)) trained_on.insert(t.worker);
+  EXPECT_EQ(trained_on, (std::set<std::string>{"a", "b"}));
+  for (const auto& ev : store.events(e->id)) EXPECT_NE(ev.kind, "ARTIFACT_UNAVAILABLE") << ev.detail.dump();
+
+  const auto out = dir / "best-adapter";
+  const auto r = run_lorafarm({"export", "far-adapters", "--best", "--to", out.string(), "--db", db.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << read_file(coordinator_log);
+  const json exported = json::parse(r.out);
+  const fs::path home = exported["adapter"].get<std::string>();
+  const std::string attempt_folder = "trial-" + std::to_string(exported["trial"].get<int>()) + "-a1";
+  EXPECT_EQ(home.parent_path(), dir / "far-artifacts" / "trials" / "far-adapters" / attempt_folder);
+  const auto best = store.trials(e->id).at(exported["trial"].get<std::size_t>());
+  int checked = 0;
+  for (const auto& a : store.artifacts(best.id)) {
+    EXPECT_FALSE(fs::exists(a.path)) << "still on the worker: " << a.path;
+    const auto sum = run_process({"/usr/bin/sha256sum", (out / fs::path(a.path).filename()).string()});
+    EXPECT_EQ(sum.out.substr(0, 64), a.sha256) << a.path;
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);  // adapter_config.json and the weights
+  const double recorded = store.result(best.id)->metrics.at("val_loss").get<double>();
+  EXPECT_NEAR(eval_loss(home), recorded, 1e-5 * recorded);
+  EXPECT_EQ(report::summarize(store, *e).best_adapter, home.string());  // the report's best adapter
 }
 
 }  // namespace

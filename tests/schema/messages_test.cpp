@@ -71,6 +71,24 @@ TEST(Messages, RejectsMissingAndWrongTypedFields) {
               HasSubstr("ASSIGN.command"));
 }
 
+TEST(Messages, ValidatesTheArtifactTransferMessages) {
+  const std::string v(kProtocolVersion);
+  const std::string sha(64, 'a');
+  const auto upload = decode_frames(v, "UPLOAD", R"({"sha256": ")" + sha + R"(", "offset": 0, "data": "Zm9v"})");
+  EXPECT_EQ(upload.type, MessageType::Upload);
+  EXPECT_EQ(decode_frames(v, "UPLOAD_ACK", R"({"sha256": ")" + sha + R"(", "offset": 3, "complete": true})").type, MessageType::UploadAck);
+  EXPECT_EQ(decode_frames(v, "FETCH", R"({"trial": 0, "attempt": 1, "files": [{"sha256": ")" + sha + R"(", "bytes": 3, "path": "/w/x"}]})").type,
+            MessageType::Fetch);
+  // A sha256 names a file in the store: nothing but 64 lower-case hex digits passes.
+  EXPECT_THAT(error_of(v, "UPLOAD", R"({"sha256": "../../etc/passwd", "offset": 0, "data": ""})"), HasSubstr("UPLOAD.sha256"));
+  EXPECT_THAT(error_of(v, "UPLOAD", R"({"sha256": ")" + sha + R"(", "offset": -1, "data": ""})"), HasSubstr("UPLOAD.offset"));
+  const std::string too_long(kMaxChunkBytes / 3 * 4 + 8, 'A');
+  EXPECT_THAT(error_of(v, "UPLOAD", R"({"sha256": ")" + sha + R"(", "offset": 0, "data": ")" + too_long + R"("})"), HasSubstr("UPLOAD.data"));
+  EXPECT_THAT(error_of(v, "FETCH", R"({"trial": 0, "attempt": 1, "files": [{"sha256": "x", "bytes": 3, "path": "/w/x"}]})"), HasSubstr("FETCH.files"));
+  EXPECT_THAT(error_of(v, "RESULT", R"({"trial": 1, "attempt": 1, "metrics": {}, "artifacts": [{"path": "p", "sha256": "../x", "bytes": 1}]})"),
+              HasSubstr("RESULT.artifacts"));
+}
+
 TEST(Messages, AcceptsUnknownExtraFields) {
   const auto m = decode_frames(std::string(kProtocolVersion), "REQUEST", R"({"slots": 2, "future_field": [1]})");
   EXPECT_EQ(m.body["slots"], 2);
