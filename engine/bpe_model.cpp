@@ -23,6 +23,8 @@ std::string byte_token_name(int byte) {
   return name;
 }
 
+constexpr TokenId kMaxTokenId = (1 << 22) - 1;
+
 }  // namespace
 
 BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
@@ -31,6 +33,12 @@ BpeModel::BpeModel(const std::vector<std::pair<std::string, TokenId>>& vocab,
   TokenId max_id = -1;
   for (const auto& [token, id] : vocab) {
     if (id < 0) throw InvalidInput("model.vocab: negative id " + std::to_string(id) + " for \"" + token + "\"");
+    // Pieces are indexed by id; the largest real vocabularies (Gemma 3's
+    // 262,144) are far below this, and a corrupt id must not allocate gigabytes.
+    if (id > kMaxTokenId) {
+      throw InvalidInput("model.vocab: id " + std::to_string(id) + " for \"" + token + "\" is above the largest supported id " +
+                         std::to_string(kMaxTokenId));
+    }
     vocab_.emplace(token, id);
     max_id = std::max(max_id, id);
   }

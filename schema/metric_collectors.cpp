@@ -5,29 +5,13 @@
 #include <set>
 
 #include "schema/error.h"
+#include "schema/spec_parsing.h"
 
 namespace lorafarm::schema {
 namespace {
 
 using nlohmann::json;
-
-[[noreturn]] void fail(std::string_view source, const std::string& field, const std::string& what) {
-  throw SpecError(std::string(source) + ": " + field + ": " + what);
-}
-
-std::string shown(const json& value) {
-  auto text = value.dump();
-  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
-}
-
-void check_keys(std::string_view source, const std::string& where, const json& object, const std::set<std::string>& allowed) {
-  for (const auto& [key, unused] : object.items()) {
-    if (allowed.count(key)) continue;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    fail(source, where + "." + key, "unknown field; allowed: " + list);
-  }
-}
+using namespace spec_parsing;
 
 std::string string_field(std::string_view source, const json& object, const std::string& key, const std::string& where) {
   if (!object.contains(key)) fail(source, where + "." + key, "missing");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "schema/sha256.h"
+#include "schema/spec_parsing.h"
 #include "schema/trial_metric.h"
 #include "schema/trial_preset_spec.h"
 
@@ -17,25 +18,7 @@ namespace lorafarm::schema {
 namespace {
 
 using nlohmann::json;
-
-[[noreturn]] void fail(std::string_view source, std::string_view field, const std::string& what) {
-  throw SpecError(std::string(source) + ": " + std::string(field) + ": " + what);
-}
-
-std::string shown(const json& value) {
-  auto text = value.dump();
-  if (text.size() > 80) text = text.substr(0, 77) + "...";
-  return text;
-}
-
-void check_keys(std::string_view source, std::string_view where, const json& object, const std::set<std::string>& allowed) {
-  for (const auto& [key, unused] : object.items()) {
-    if (allowed.count(key)) continue;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    fail(source, std::string(where).empty() ? key : std::string(where) + "." + key, "unknown field; allowed: " + list);
-  }
-}
+using namespace spec_parsing;
 
 std::string get_string(std::string_view source, const json& object, const std::string& key, std::string_view where) {
   const auto& v = object.at(key);

@@ -8,20 +8,13 @@
 #include <regex>
 
 #include "schema/error.h"
+#include "schema/spec_parsing.h"
 
 namespace lorafarm::schema {
 namespace {
 
 using nlohmann::json;
-
-[[noreturn]] void fail(std::string_view source, const std::string& field, const std::string& what) {
-  throw SpecError(std::string(source) + ": " + field + ": " + what);
-}
-
-std::string shown(const json& value) {
-  auto text = value.dump();
-  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
-}
+using namespace spec_parsing;
 
 std::vector<std::string> string_list(std::string_view source, const json& v, const std::string& where) {
   if (!v.is_array() || v.empty()) fail(source, where, "must be a non-empty array of strings, got " + shown(v));
