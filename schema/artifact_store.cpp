@@ -101,10 +101,17 @@ std::optional<fs::path> artifact_dir_of(Store& store) {
 namespace {
 
 // The folder holding the attempt's adapter_config.json as recorded, if any.
+// Trainers that save checkpoints write one per checkpoint folder too
+// (output/checkpoint-N/); the final adapter is the shallowest one.
 std::optional<fs::path> recorded_adapter_folder(const std::vector<ArtifactRecord>& artifacts, int attempt) {
-  for (const auto& a : artifacts)
-    if (a.attempt == attempt && fs::path(a.path).filename() == "adapter_config.json") return fs::path(a.path).parent_path();
-  return std::nullopt;
+  std::optional<fs::path> best;
+  const auto depth = [](const fs::path& p) { return std::distance(p.begin(), p.end()); };
+  for (const auto& a : artifacts) {
+    if (a.attempt != attempt || fs::path(a.path).filename() != "adapter_config.json") continue;
+    const fs::path folder = fs::path(a.path).parent_path();
+    if (!best || depth(folder) < depth(*best) || (depth(folder) == depth(*best) && folder < *best)) best = folder;
+  }
+  return best;
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ json hf_trainer_metrics() {
   // its step.
   collectors.push_back(
       {{"source", "file"},
-       {"path", "output/{checkpoint-*/,}trainer_state.json"},
+       {"path", "artifacts/output/{checkpoint-*/,}trainer_state.json"},
        {"records", "log_history"},
        {"rename", {{"eval_loss", "val_loss"}, {"loss", "train_loss"}, {"train_loss", "mean_train_loss"}}}});
   collectors.push_back(dict_entry("eval_loss", "val_loss"));
@@ -133,7 +133,7 @@ std::vector<std::string> flag_arguments(Flags generated, const Flags& user, cons
 }
 
 PresetRun expand_hf_trainer(const TrialPreset& preset, const json& values, const Substitute& substitute) {
-  Flags flags{{"--output_dir", values.at("trial_dir").get<std::string>() + "/output"}};
+  Flags flags{{"--output_dir", values.at("trial_dir").get<std::string>() + "/artifacts/output"}};  // recorded, and fetched home
   if (!preset.model.empty()) flags.emplace_back("--model_name_or_path", preset.model);
   if (!preset.data.empty()) flags.emplace_back("--dataset_name", preset.data);
   if (values.contains("seed")) flags.emplace_back("--seed", values["seed"]);

@@ -109,7 +109,7 @@ PresetRun expand_mlx_lm(const TrialPreset& preset, const json& values, const Sub
   if (!preset.model.empty()) config["model"] = preset.model;
   if (!preset.data.empty()) config["data"] = preset.data;
   config["train"] = true;
-  config["adapter_path"] = trial_dir + "/adapters";
+  config["adapter_path"] = trial_dir + "/artifacts/adapters";  // the artifact folder: recorded, and fetched home
   if (values.contains("seed")) config["seed"] = values["seed"];
   for (const auto& [name, target] : preset.targets) {
     if (target.to.empty()) continue;

@@ -60,7 +60,7 @@ TEST(AcceptanceTorchTrainer, FarmedThroughTheHfTrainerPresetItsOwnLogsBecomeTheR
   for (const auto& trial : trials) {
     ASSERT_EQ(trial.status, schema::TrialStatus::Completed) << trial.error;
     const fs::path output = dir / "torch-artifacts" / "trials" / "torch-preset" /
-                            ("trial-" + std::to_string(trial.number) + "-a1") / "output";
+                            ("trial-" + std::to_string(trial.number) + "-a1") / "artifacts" / "output";
     ASSERT_TRUE(fs::exists(output / "trainer_state.json")) << output;
     const auto eval_losses = logged(output / "trainer_state.json", "eval_loss");
     const auto train_losses = logged(output / "trainer_state.json", "loss");
@@ -74,6 +74,19 @@ TEST(AcceptanceTorchTrainer, FarmedThroughTheHfTrainerPresetItsOwnLogsBecomeTheR
     EXPECT_EQ(curve, train_losses) << trial.number;
     EXPECT_EQ(curve.size(), 2u);  // steps 10 and 20
   }
+
+  // The best trial's final PEFT adapter (not a checkpoint's) leaves through
+  // `export` and scores the recorded val_loss in lorafarm's own evaluation.
+  const auto exported = dir / "best-adapter";
+  const auto r = run_lorafarm({"export", "torch-preset", "--best", "--to", exported.string(), "--db", db.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(fs::path(json::parse(r.out)["adapter"].get<std::string>()).filename(), "output");
+  const auto eval = run_lorafarm({"eval", "--model", bundled_model().string(), "--data", bundled_data("fortunes").string(), "--split",
+                                  "valid", "--max-seq-length", "256", "--add-eos", "--threads", "1", "--adapter", exported.string(), "--json"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const auto best = json::parse(r.out)["trial"].get<std::size_t>();
+  const double recorded = store.result(trials.at(best).id)->metrics.at("val_loss").get<double>();
+  EXPECT_NEAR(json::parse(eval.out)["loss"].get<double>() / recorded, 1.0, 1e-5);
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ TEST(PresetsSweep, MlxLmTrialsGetTheirYamlConfigAndTheirPrintedLinesBecomeCurves
     EXPECT_EQ(c["model"], "mlx-community/Qwen2.5-0.5B-Instruct-4bit") << "a hub name stays as written";
     EXPECT_EQ(c["data"], (dir / "data").string()) << "a local folder becomes absolute";
     EXPECT_EQ(c["train"], true);
-    EXPECT_EQ(c["adapter_path"], cwd + "/adapters");
+    EXPECT_EQ(c["adapter_path"], cwd + "/artifacts/adapters");
     EXPECT_EQ(c["seed"], t.seed);
     EXPECT_EQ(c["iters"], 20);
     EXPECT_EQ(c["test"], true);
@@ -242,7 +242,7 @@ TEST(PresetsSweep, HfTrainerTrialsGetTrainerFlagsAndTheirLogDictsAndTrainerState
     const double lr = t.params["learning_rate"].get<double>();
     const json received = json::parse(read_file(trial_dir(dir, "hf-preset", t) / "received.json"));
     const json& a = received["args"];  // as argparse read the flags
-    EXPECT_EQ(a["output_dir"], received["cwd"].get<std::string>() + "/output");
+    EXPECT_EQ(a["output_dir"], received["cwd"].get<std::string>() + "/artifacts/output");
     EXPECT_EQ(a["model_name_or_path"], "sshleifer/tiny-gpt2");
     EXPECT_EQ(a["dataset_name"], (dir / "data").string());
     EXPECT_DOUBLE_EQ(a["learning_rate"].get<double>(), lr);
@@ -284,7 +284,7 @@ TEST(PresetsCli, ValidateSpecPrintsTheExpandedCommandConfigAndCollectors) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("mlx_lm.lora --config {trial_dir}/mlx_lm_config.yaml"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  scale: \"{alpha}/{rank}\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("adapter_path: \"{trial_dir}/adapters\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("adapter_path: \"{trial_dir}/artifacts/adapters\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Peak mem (?<peak_memory_gb>"), std::string::npos) << r.out;
 
   const auto j = run_lorafarm({"validate", (source_dir() / "examples/mlx_lm_sweep.json").string(), "--json"});

@@ -80,7 +80,7 @@ TEST(TrialPreset, MlxLmWritesMlxLmsConfigKeysThatPyYamlReadsBackWithTheirTypes) 
   EXPECT_EQ(c["train"], true);
   EXPECT_EQ(c["seed"], 7);
   EXPECT_EQ(c["iters"], 100);
-  EXPECT_EQ(c["adapter_path"], "/w/t/adapters");
+  EXPECT_EQ(c["adapter_path"], "/w/t/artifacts/adapters");
   ASSERT_TRUE(c["learning_rate"].is_number_float()) << run.files[0].text;
   EXPECT_DOUBLE_EQ(c["learning_rate"].get<double>(), 1e-5);
   EXPECT_EQ(c["lora_parameters"]["rank"], 8);
@@ -123,7 +123,7 @@ TEST(TrialPreset, HfTrainerAppendsTrainingArgumentsAndModelConfigFlags) {
   const std::vector<std::string> expected{"trl",
                                           "sft",
                                           "--output_dir",
-                                          "/w/t/output",
+                                          "/w/t/artifacts/output",
                                           "--model_name_or_path",
                                           "org/model",
                                           "--dataset_name",
