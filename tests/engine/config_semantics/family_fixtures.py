@@ -111,11 +111,26 @@ def head_norm(vec, heads, d, weight, eps, plus_one):
 
 
 def inv_frequencies(head_dim, theta, scaling):
+    """transformers' default inv_freq, then the linear or llama3 rule."""
     freqs = [theta ** (-(2 * i) / head_dim) for i in range(head_dim // 2)]
     if scaling is None:
         return freqs
-    assert scaling["type"] == "linear"
-    return [f / scaling["factor"] for f in freqs]
+    factor = scaling["factor"]
+    if scaling["type"] == "linear":
+        return [f / factor for f in freqs]
+    original = scaling["original_max_position_embeddings"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    out = []
+    for f in freqs:
+        wavelength = 2 * math.pi / f
+        if wavelength < original / high:
+            out.append(f)
+        elif wavelength > original / low:
+            out.append(f / factor)
+        else:
+            smooth = (original / wavelength - low) / (high - low)
+            out.append((1 - smooth) * f / factor + smooth * f)
+    return out
 
 
 def rotate(vec, heads, d, position, freqs):

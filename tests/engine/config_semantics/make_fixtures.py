@@ -33,6 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import family_fixtures  # noqa: E402
+from family_fixtures import inv_frequencies, rotate, silu  # noqa: E402  (one copy of the shared reference ops)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEQUENCE_LENGTH = 8
@@ -90,43 +91,6 @@ def rms_norm(x, weight, eps):
     return [w * v * scale for w, v in zip(weight, x)]
 
 
-def inv_frequencies(head_dim, theta, scaling):
-    """transformers' default inv_freq, then the linear or llama3 rule."""
-    freqs = [theta ** (-(2 * i) / head_dim) for i in range(head_dim // 2)]
-    if scaling is None:
-        return freqs
-    factor = scaling["factor"]
-    if scaling["type"] == "linear":
-        return [f / factor for f in freqs]
-    original = scaling["original_max_position_embeddings"]
-    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
-    out = []
-    for f in freqs:
-        wavelength = 2 * math.pi / f
-        if wavelength < original / high:
-            out.append(f)
-        elif wavelength > original / low:
-            out.append(f / factor)
-        else:
-            smooth = (original / wavelength - low) / (high - low)
-            out.append((1 - smooth) * f / factor + smooth * f)
-    return out
-
-
-def rotate(vec, heads, head_dim, position, freqs):
-    """rotate_half convention: pairs (i, i + d/2) of every head."""
-    out = list(vec)
-    half = head_dim // 2
-    for h in range(heads):
-        base = h * head_dim
-        for i in range(half):
-            c, s = math.cos(position * freqs[i]), math.sin(position * freqs[i])
-            a, b = vec[base + i], vec[base + i + half]
-            out[base + i] = a * c - b * s
-            out[base + i + half] = b * c + a * s
-    return out
-
-
 def attention(qs, ks, vs, spec, window):
     heads, kv_heads, d = spec["heads"], spec["kv_heads"], spec["head_dim"]
     group = heads // kv_heads
@@ -148,10 +112,6 @@ def attention(qs, ks, vs, spec, window):
             row += head_out
         out.append(row)
     return out
-
-
-def silu(z):
-    return z / (1.0 + math.exp(-z))
 
 
 def forward(spec, layers, embed, final_norm, head, tokens):
