@@ -36,6 +36,21 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
 
+# The tokenizer and chat-template tests compare against Hugging Face's own
+# libraries (Node packages pinned in tests/oracles/package-lock.json). Debian's
+# nodejs/npm serve; an already installed Node (e.g. NodeSource's, which bundles
+# npm) is kept.
+if ! command -v npm >/dev/null; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null
+fi
+if [ ! -f tests/oracles/node_modules/.package-lock.json ] ||
+   [ tests/oracles/package-lock.json -nt tests/oracles/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/oracles --no-audit --no-fund --loglevel=error </dev/null
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
