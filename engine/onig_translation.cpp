@@ -17,6 +17,9 @@ using unicode::CodeRange;
 using Ranges = std::vector<CodeRange>;
 
 constexpr char32_t kMaxCodePoint = 0x10FFFF;
+// Real patterns expand to a few hundred KiB (a class such as \p{L} is ~700
+// ranges); far more means a pattern that would only exhaust memory.
+constexpr std::size_t kMaxTranslatedSize = std::size_t{4} << 20;
 
 Ranges sorted_union(Ranges ranges) {
   std::sort(ranges.begin(), ranges.end(), [](const CodeRange& a, const CodeRange& b) { return a.first < b.first; });
@@ -96,6 +99,15 @@ std::string class_items(const Ranges& ranges) {
   return out;
 }
 
+// The ranges as a class of their own, or as items of the class being written.
+std::string as_class(const Ranges& ranges, bool in_class) {
+  if (in_class) return class_items(ranges);
+  std::string out(1, '[');
+  out += class_items(ranges);
+  out += ']';
+  return out;
+}
+
 // Translates the escape at pattern[i] ('\\'); returns the text and advances i past it.
 std::string translate_escape(std::string_view pattern, std::size_t& i, bool in_class) {
   if (i + 1 >= pattern.size()) throw InvalidInput("regex \"" + std::string(pattern) + "\": ends with a lone backslash");
@@ -114,11 +126,11 @@ std::string translate_escape(std::string_view pattern, std::size_t& i, bool in_c
     i = close + 1;
     Ranges ranges = category(name, pattern);
     if (negated) ranges = complement(ranges);
-    return in_class ? class_items(ranges) : "[" + class_items(ranges) + "]";
+    return as_class(ranges, in_class);
   }
   if (const auto ranges = escape_class(letter, pattern)) {
     i += 2;
-    return in_class ? class_items(*ranges) : "[" + class_items(*ranges) + "]";
+    return as_class(*ranges, in_class);
   }
   if (letter == 'u' && i + 6 <= pattern.size()) {  // \uHHHH
     const std::string hex(pattern.substr(i + 2, 4));
@@ -142,6 +154,10 @@ std::string onig_to_pcre2(std::string_view pattern) {
   std::size_t i = 0;
   while (i < pattern.size()) {
     const char c = pattern[i];
+    if (out.size() > kMaxTranslatedSize) {
+      throw InvalidInput("regex \"" + std::string(pattern.substr(0, 200)) +
+                         "\": too large once its Unicode classes are written out (over 4 MiB)");
+    }
     if (c == '\\') {
       out += translate_escape(pattern, i, in_class);
       continue;

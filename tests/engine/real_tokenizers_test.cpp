@@ -99,7 +99,7 @@ TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
   ASSERT_EQ(refs.size(), lines.size());
   ASSERT_GE(lines.size(), 2000u);
 
-  std::size_t differ = 0, differ_special = 0, round_trips = 0, decode_differs = 0;
+  std::size_t differ = 0, differ_special = 0, round_trips = 0, decode_differs = 0, reference_decode_differs = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     Ids with_special = ours[i];
     if (tokenizer->add_bos()) with_special.insert(with_special.begin(), *tokenizer->bos_id());
@@ -110,6 +110,10 @@ TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
     if (with_special != refs[i].special && ++differ_special <= 5) {
       ADD_FAILURE() << "line " << i + 1 << " with special tokens: ours " << shown(with_special) << ", reference "
                     << shown(refs[i].special);
+    }
+    if (tokenizer->decode(refs[i].ids) != refs[i].decoded && ++reference_decode_differs <= 5) {
+      ADD_FAILURE() << "line " << i + 1 << ": the reference ids decode to " << shown(tokenizer->decode(refs[i].ids))
+                    << " here, to " << shown(refs[i].decoded) << " in the reference";
     }
     if (refs[i].decoded == lines[i]) {
       ++round_trips;
@@ -122,10 +126,12 @@ TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << GetParam() << ": " << lines.size() << " lines, " << differ << " differ, " << differ_special
             << " differ with special tokens, " << round_trips << " round-trip in the reference, " << decode_differs
-            << " of those decode differently here; " << seconds << " s\n";
+            << " of those decode differently here, " << reference_decode_differs
+            << " decodes of the reference ids differ; " << seconds << " s\n";
   EXPECT_EQ(differ, 0u);
   EXPECT_EQ(differ_special, 0u);
   EXPECT_EQ(decode_differs, 0u);
+  EXPECT_EQ(reference_decode_differs, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(HuggingFaceFiles, RealTokenizer,

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
-#include "engine/tokenizer_regex.h"
 #include "engine/unicode.h"
 #include "test_support.h"
 
@@ -358,67 +357,6 @@ TEST(TokenizerHfByteLevel, SplitBehaviours) {
   EXPECT_EQ(ids_for("MergedWithPrevious", "lolo"), (Ids{108, 265, 111}));  // "l" "ol" "o"
   const std::string message = invalid_input_message([&] { ids_for("Sideways", "lolo"); });
   EXPECT_NE(message.find("Sideways"), std::string::npos) << message;
-}
-
-constexpr std::string_view kLlama3Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen2Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-
-std::vector<std::string> split(std::string_view pattern, std::string_view text) {
-  std::vector<std::string> pieces;
-  for (const ByteSpan& span : TokenizerRegex(pattern).find_all(text)) {
-    pieces.emplace_back(text.substr(span.begin, span.end - span.begin));
-  }
-  return pieces;
-}
-
-using Pieces = std::vector<std::string>;
-
-TEST(TokenizerSplitPattern, Gpt2) {
-  // A run of spaces leaves its last space to the next word; "'s" is a
-  // contraction; digits and punctuation take one leading space.
-  EXPECT_EQ(split(kGpt2SplitPattern, "Hello world's  123 !!\n\n"),
-            (Pieces{"Hello", " world", "'s", " ", " 123", " !!", "\n\n"}));
-  // Contractions are case-sensitive in GPT-2's pattern.
-  EXPECT_EQ(split(kGpt2SplitPattern, "I'M I'm"), (Pieces{"I", "'", "M", " I", "'m"}));
-  // \p{L} covers non-ASCII letters; a tab before a word stays alone.
-  EXPECT_EQ(split(kGpt2SplitPattern, "h\xC3\xA9llo \xE4\xBD\xA0\xE5\xA5\xBD\tw"),
-            (Pieces{"h\xC3\xA9llo", " \xE4\xBD\xA0\xE5\xA5\xBD", "\t", "w"}));
-}
-
-TEST(TokenizerSplitPattern, Llama3AndQwen2) {
-  // One non-letter (here a space) may lead a word; digits in threes;
-  // punctuation keeps its trailing newlines; a space run leaves its last
-  // space to the next word, which "\s+" then takes alone before digits.
-  EXPECT_EQ(split(kLlama3Pattern, "Hello world's  12345 !!\n\nA"),
-            (Pieces{"Hello", " world", "'s", " ", " ", "123", "45", " !!\n\n", "A"}));
-  // Case-insensitive contractions; "\s*[\r\n]+" ends after the last newline.
-  EXPECT_EQ(split(kLlama3Pattern, "I'M\r\n  x"), (Pieces{"I", "'M", "\r\n", " ", " x"}));
-  EXPECT_EQ(split(kLlama3Pattern, "$hello"), (Pieces{"$hello"}));
-  EXPECT_EQ(split(kQwen2Pattern, "12345"), (Pieces{"1", "2", "3", "4", "5"}));
-  EXPECT_EQ(split(kLlama3Pattern, "x \n"), (Pieces{"x", " \n"}));
-}
-
-// Classes follow Unicode 16.0, as the tokenizers library's Oniguruma does:
-// U+10D40 GARAY DIGIT ZERO (new in 16.0) is a digit of its own under \p{N},
-// U+11BC0 SUNUWAR LETTER DEVI (16.0) continues a word under \p{L}.
-TEST(TokenizerSplitPattern, UnicodeSixteenClasses) {
-  EXPECT_EQ(split(kQwen2Pattern, "a\xF0\x90\xB5\x80\xF0\x90\xB5\x81"),
-            (Pieces{"a", "\xF0\x90\xB5\x80", "\xF0\x90\xB5\x81"}));
-  EXPECT_EQ(split(kLlama3Pattern, "!\xF0\x91\xAF\x80\xF0\x91\xAF\x81"), (Pieces{"!\xF0\x91\xAF\x80\xF0\x91\xAF\x81"}));
-  EXPECT_EQ(split(R"(\P{L}+)", "ab12\xF0\x91\xAF\x80!"), (Pieces{"12", "!"}));
-  EXPECT_EQ(split(R"([\p{^N}]+)", "ab12c"), (Pieces{"ab", "c"}));
-}
-
-TEST(TokenizerSplitPattern, UnsupportedRegexesAreNamed) {
-  auto message_for = [](std::string_view pattern) { return invalid_input_message([&] { TokenizerRegex{pattern}; }); };
-  std::string message = message_for(R"(\p{Greek}+)");
-  EXPECT_NE(message.find("\\p{Greek}"), std::string::npos) << message;
-  message = message_for(R"([a-z&&[^aeiou]])");
-  EXPECT_NE(message.find("intersection"), std::string::npos) << message;
-  message = message_for(R"((unclosed)");
-  EXPECT_NE(message.find("(unclosed"), std::string::npos) << message;
 }
 
 // ------------------------------------------------------------------- errors
