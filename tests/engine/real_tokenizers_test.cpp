@@ -135,7 +135,8 @@ TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HuggingFaceFiles, RealTokenizer,
-                         ::testing::Values("llama3", "qwen3", "gemma3", "llama2", "deepseek_v3", "gptoss"));
+                         ::testing::Values("llama3", "qwen3", "gemma3", "llama2", "deepseek_v3", "gptoss"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace lorafarm::engine
