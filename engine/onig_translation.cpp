@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "engine/error.h"
@@ -99,17 +100,26 @@ std::string class_items(const Ranges& ranges) {
   return out;
 }
 
+// Where an escape stands: inside a [...] class or not, and under (?i) or not.
+struct Context {
+  bool in_class = false;
+  bool caseless = false;
+};
+
 // The ranges as a class of their own, or as items of the class being written.
-std::string as_class(const Ranges& ranges, bool in_class) {
-  if (in_class) return class_items(ranges);
-  std::string out(1, '[');
+// Under (?i) Oniguruma does not case-fold a property on its own (`(?i)\p{Lu}`
+// leaves "a" alone) but does fold a [...] class holding one (`(?i)[\p{Lu}]`
+// takes "a"); PCRE2 folds explicit ranges, so a lone class turns folding off.
+std::string as_class(const Ranges& ranges, Context where) {
+  if (where.in_class) return class_items(ranges);
+  std::string out(where.caseless ? "(?-i:[" : "[");
   out += class_items(ranges);
-  out += ']';
+  out += where.caseless ? "])" : "]";
   return out;
 }
 
 // Translates the escape at pattern[i] ('\\'); returns the text and advances i past it.
-std::string translate_escape(std::string_view pattern, std::size_t& i, bool in_class) {
+std::string translate_escape(std::string_view pattern, std::size_t& i, Context where) {
   if (i + 1 >= pattern.size()) throw InvalidInput("regex \"" + std::string(pattern) + "\": ends with a lone backslash");
   const char letter = pattern[i + 1];
   if (letter == 'p' || letter == 'P') {
@@ -126,11 +136,11 @@ std::string translate_escape(std::string_view pattern, std::size_t& i, bool in_c
     i = close + 1;
     Ranges ranges = category(name, pattern);
     if (negated) ranges = complement(ranges);
-    return as_class(ranges, in_class);
+    return as_class(ranges, where);
   }
   if (const auto ranges = escape_class(letter, pattern)) {
     i += 2;
-    return as_class(*ranges, in_class);
+    return as_class(*ranges, where);
   }
   if (letter == 'u' && i + 6 <= pattern.size()) {  // \uHHHH
     const std::string hex(pattern.substr(i + 2, 4));
@@ -146,49 +156,132 @@ std::string translate_escape(std::string_view pattern, std::size_t& i, bool in_c
   return out;
 }
 
+// Inline options: the letters of `(?i-m:` or `(?i)` at pattern[i] ('(' then
+// '?'), rewritten for PCRE2 (Ruby's m is PCRE2's s: dot matches newline), and
+// whether i is on after them. Returns "" when pattern[i] opens no option group.
+struct Options {
+  std::string text;  // "(?i:" / "(?s)" ...
+  bool caseless = false;
+  bool scoped = false;  // ends with ':' (a group) rather than ')' (rest of the group)
+};
+
+std::optional<Options> read_options(std::string_view pattern, std::size_t i, bool caseless) {
+  if (pattern.compare(i, 2, "(?") != 0) return std::nullopt;
+  Options options{"(?", caseless, false};
+  bool on = true;
+  for (std::size_t k = i + 2; k < pattern.size(); ++k) {
+    const char c = pattern[k];
+    if (c == ':' || c == ')') {
+      if (k == i + 2) return std::nullopt;  // "(?:" and "(?)" are not option groups
+      options.text += c;
+      options.scoped = c == ':';
+      return options;
+    }
+    if (c == '-') {
+      on = false;
+    } else if (c == 'i') {
+      options.caseless = on;
+    } else if (c != 'm' && c != 'x') {
+      return std::nullopt;  // a lookaround, named group, comment ...
+    }
+    options.text += c == 'm' ? 's' : c;
+  }
+  return std::nullopt;
+}
+
+// Walks the pattern: escapes and classes are translated, groups tracked for
+// the scope of (?i).
+class Translator {
+ public:
+  explicit Translator(std::string_view pattern) : pattern_(pattern) {}
+
+  std::string run() {
+    while (i_ < pattern_.size()) {
+      if (out_.size() > kMaxTranslatedSize) {
+        throw InvalidInput("regex \"" + std::string(pattern_.substr(0, 200)) +
+                           "\": too large once its Unicode classes are written out (over 4 MiB)");
+      }
+      step();
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void step() {
+    const char c = pattern_[i_];
+    if (c == '\\') {
+      out_ += translate_escape(pattern_, i_, {in_class_, caseless_});
+    } else if (in_class_) {
+      class_char(c);
+    } else if (c == '[') {
+      open_class();
+    } else if (c == '(') {
+      open_group();
+    } else {
+      if (c == ')' && !groups_.empty()) {
+        caseless_ = groups_.back();
+        groups_.pop_back();
+      }
+      out_ += c;
+      ++i_;
+    }
+  }
+
+  void open_group() {
+    const std::optional<Options> options = read_options(pattern_, i_, caseless_);
+    if (!options) {
+      groups_.push_back(caseless_);
+      out_ += '(';
+      ++i_;
+      return;
+    }
+    if (options->scoped) groups_.push_back(caseless_);
+    caseless_ = options->caseless;
+    out_ += options->text;
+    i_ += options->text.size();
+  }
+
+  void open_class() {
+    in_class_ = true;
+    out_ += '[';
+    ++i_;
+    // A ']' right after '[' or '[^' is a literal in both engines.
+    if (i_ < pattern_.size() && pattern_[i_] == '^') out_ += pattern_[i_++];
+    if (i_ < pattern_.size() && pattern_[i_] == ']') {
+      out_ += "\\]";
+      ++i_;
+    }
+  }
+
+  void class_char(char c) {
+    if (pattern_.compare(i_, 2, "&&") == 0) {
+      throw InvalidInput("regex \"" + std::string(pattern_) + "\": class intersection && is not supported");
+    }
+    if (c == '[' && pattern_.compare(i_, 2, "[:") != 0) {
+      throw InvalidInput("regex \"" + std::string(pattern_) + "\": nested character classes are not supported");
+    }
+    if (c == '[') {  // a POSIX class [:name:] stays as it is
+      const std::size_t close = pattern_.find(":]", i_ + 2);
+      const std::size_t end = close == std::string_view::npos ? pattern_.size() : close + 2;
+      out_.append(pattern_.substr(i_, end - i_));
+      i_ = end;
+      return;
+    }
+    if (c == ']') in_class_ = false;
+    out_ += c;
+    ++i_;
+  }
+
+  std::string_view pattern_;
+  std::string out_;
+  std::size_t i_ = 0;
+  bool in_class_ = false;
+  bool caseless_ = false;
+  std::vector<bool> groups_;  // caseless_ outside each open group
+};
+
 }  // namespace
 
-std::string onig_to_pcre2(std::string_view pattern) {
-  std::string out;
-  bool in_class = false;
-  std::size_t i = 0;
-  while (i < pattern.size()) {
-    const char c = pattern[i];
-    if (out.size() > kMaxTranslatedSize) {
-      throw InvalidInput("regex \"" + std::string(pattern.substr(0, 200)) +
-                         "\": too large once its Unicode classes are written out (over 4 MiB)");
-    }
-    if (c == '\\') {
-      out += translate_escape(pattern, i, in_class);
-      continue;
-    }
-    if (in_class && c == '[' && pattern.compare(i, 2, "[:") != 0) {
-      throw InvalidInput("regex \"" + std::string(pattern) + "\": nested character classes are not supported");
-    }
-    if (in_class && pattern.compare(i, 2, "&&") == 0) {
-      throw InvalidInput("regex \"" + std::string(pattern) + "\": class intersection && is not supported");
-    }
-    if (!in_class && c == '[') {
-      in_class = true;
-      out += c;
-      ++i;
-      // A ']' right after '[' or '[^' is a literal in both engines.
-      if (i < pattern.size() && pattern[i] == '^') out += pattern[i++];
-      if (i < pattern.size() && pattern[i] == ']') out += "\\]", ++i;
-      continue;
-    }
-    if (in_class && c == ']') in_class = false;
-    if (in_class && c == '[') {  // a POSIX class [:name:] stays as it is
-      const std::size_t close = pattern.find(":]", i + 2);
-      const std::size_t end = close == std::string_view::npos ? pattern.size() : close + 2;
-      out.append(pattern.substr(i, end - i));
-      i = end;
-      continue;
-    }
-    out += c;
-    ++i;
-  }
-  return out;
-}
+std::string onig_to_pcre2(std::string_view pattern) { return Translator(pattern).run(); }
 
 }  // namespace lorafarm::engine

@@ -94,6 +94,20 @@ TEST(TokenizerSplitPattern, OnigurumaSyntax) {
   EXPECT_EQ(onig_to_pcre2(R"(a(?i:'s)[x\]])"), R"(a(?i:'s)[x\]])");
 }
 
+// (?i) folds letters and [...] classes but not a property class on its own,
+// as the tokenizers library's Oniguruma does (these pieces are what the npm
+// `tokenizers` 0.23.2 gives).
+TEST(TokenizerSplitPattern, CaseInsensitiveScopes) {
+  EXPECT_EQ(split(R"((?i)\p{Lu}+)", "abCD ef"), (Pieces{"CD"}));
+  EXPECT_EQ(split(R"((?i)[A-Z]+)", "abCD ef"), (Pieces{"abCD", "ef"}));
+  EXPECT_EQ(split(R"((?i:'s))", "x'\xC5\xBF 'S"), (Pieces{"'\xC5\xBF", "'S"}));  // U+017F long s folds to s
+  EXPECT_EQ(split(R"((?i:k)+)", "K\xE2\x84\xAAk"), (Pieces{"K\xE2\x84\xAAk"}));  // U+212A Kelvin sign
+  // The option ends with its group; an unscoped (?i) lasts to the end of the group.
+  EXPECT_EQ(split(R"((?i:a)b)", "AB Ab aB"), (Pieces{"Ab"}));
+  EXPECT_EQ(split(R"((x(?i)a)b)", "xAb xAB"), (Pieces{"xAb"}));
+  EXPECT_EQ(split(R"((?i)[\p{Lu}x]+)", "abXCD"), (Pieces{"abXCD"}));
+}
+
 TEST(TokenizerSplitPattern, InvalidUtf8NeverMatches) {
   EXPECT_EQ(split(R"([^a]+)", "b\xFF" "c"), (Pieces{"b", "c"}));
 }
