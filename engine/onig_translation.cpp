@@ -66,18 +66,12 @@ Ranges category(std::string_view name, std::string_view pattern) {
   return Ranges(ranges->begin(), ranges->end());
 }
 
-// The class an escape letter stands for (\s, \d, \w, \h and capitals), if any.
+// The class an escape letter stands for (\s, \d, \h and capitals), if any.
 std::optional<Ranges> escape_class(char letter, std::string_view pattern) {
   Ranges ranges;
   switch (letter | 0x20) {  // lower case
     case 's': ranges.assign(unicode::white_space_ranges().begin(), unicode::white_space_ranges().end()); break;
     case 'd': ranges = category("Nd", pattern); break;
-    case 'w':  // Oniguruma's Unicode word: letters, marks, decimal digits, connector punctuation
-      for (const char* name : {"L", "M", "Nd", "Pc"}) {
-        const Ranges part = category(name, pattern);
-        ranges.insert(ranges.end(), part.begin(), part.end());
-      }
-      break;
     case 'h': ranges = {{'0', '9'}, {'A', 'F'}, {'a', 'f'}}; break;  // Ruby syntax: a hex digit
     default: return std::nullopt;
   }
@@ -141,6 +135,12 @@ std::string translate_escape(std::string_view pattern, std::size_t& i, Context w
   if (const auto ranges = escape_class(letter, pattern)) {
     i += 2;
     return as_class(*ranges, where);
+  }
+  if (letter == 'w' || letter == 'W' || letter == 'b' || letter == 'B') {
+    // Oniguruma's word characters are a Latin-1 table below U+0100 (with
+    // '\xB2' and '\xBD') and UTS #18 "word" above; no real file uses them.
+    throw InvalidInput("regex \"" + std::string(pattern) + "\": \\" + letter +
+                       " is not supported (Oniguruma's word characters differ from PCRE2's)");
   }
   if (letter == 'u' && i + 6 <= pattern.size()) {  // \uHHHH
     const std::string hex(pattern.substr(i + 2, 4));

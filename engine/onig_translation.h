@@ -8,11 +8,12 @@
 
 namespace lorafarm::engine {
 
-// `pattern` with \p{..}, \P{..}, \p{^..}, \s, \S, \d, \D, \w, \W, \h, \H
-// replaced by explicit code point classes (Oniguruma's Unicode meanings),
-// and \uHHHH by \x{HHHH}. Everything else is kept as written: the rest of
-// the syntax the two engines share. Throws InvalidInput naming an unknown
-// property or a construct PCRE2 reads differently (nested classes, `&&`).
+// `pattern` with \p{..}, \P{..}, \p{^..}, \s, \S, \d, \D, \h, \H replaced
+// by explicit code point classes (Oniguruma's Unicode meanings), \uHHHH by
+// \x{HHHH}, and (?i) kept off lone classes. Everything else is kept as
+// written: the rest of the syntax the two engines share. Throws InvalidInput
+// naming an unknown property or a construct PCRE2 reads differently (nested
+// classes, `&&`, the word escapes \w \W \b \B).
 std::string onig_to_pcre2(std::string_view pattern);
 
 }  // namespace lorafarm::engine
