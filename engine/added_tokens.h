@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/split_pattern.h"
+#include "engine/tokenizer_regex.h"
 #include "engine/tokenizer.h"
 
 namespace lorafarm::engine {

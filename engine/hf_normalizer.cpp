@@ -1,13 +1,14 @@
-// The normalizers that Llama-family tokenizer.json files use. Replace with a
-// Regex pattern supports only the space-run patterns such files contain
-// (matched by hand: std::regex has no Oniguruma line anchors).
+// tokenizer.json normalizers: Sequence, Replace (string or regex), Prepend,
+// Strip, and the Unicode normal forms (ICU, engine/unicode_normalization.h).
 #include "engine/hf_normalizer.h"
 
 #include <vector>
 
 #include "engine/error.h"
 #include "engine/json_file.h"
+#include "engine/tokenizer_regex.h"
 #include "engine/unicode.h"
+#include "engine/unicode_normalization.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -43,51 +44,24 @@ class ReplaceString final : public HfNormalizer {
   std::string content_;
 };
 
-// A regex made of runs of spaces: ` +`, ` {2,}`, `^ +`, ` +$`, `^ +| +$`.
-// `^`/`$` are line anchors, as in Oniguruma (the tokenizers library's regex
-// engine): they also match after / before a "\n".
-class ReplaceSpaceRuns final : public HfNormalizer {
+// Replace every match of a regex (Oniguruma syntax, as the library reads it).
+class ReplaceRegex final : public HfNormalizer {
  public:
-  enum class Where { kAnywhere, kLineStart, kLineEnd, kLineStartOrEnd };
-  ReplaceSpaceRuns(std::size_t min_run, Where where, std::string content)
-      : min_run_(min_run), where_(where), content_(std::move(content)) {}
-
+  ReplaceRegex(std::string_view pattern, std::string content) : regex_(pattern), content_(std::move(content)) {}
   void normalize(std::string& text) const override {
     std::string out;
     std::size_t pos = 0;
-    while (pos < text.size()) {
-      if (text[pos] != ' ') {
-        out += text[pos++];
-        continue;
-      }
-      std::size_t end = pos;
-      while (end < text.size() && text[end] == ' ') ++end;
-      if (matches(text, pos, end)) {
-        out += content_;
-      } else {
-        out.append(text, pos, end - pos);
-      }
-      pos = end;
+    for (const ByteSpan& match : regex_.find_all(text)) {
+      out.append(text, pos, match.begin - pos);
+      out += content_;
+      pos = match.end;
     }
+    out.append(text, pos);
     text = std::move(out);
   }
 
  private:
-  bool matches(const std::string& text, std::size_t begin, std::size_t end) const {
-    if (end - begin < min_run_) return false;
-    const bool line_start = begin == 0 || text[begin - 1] == '\n';
-    const bool line_end = end == text.size() || text[end] == '\n';
-    switch (where_) {
-      case Where::kAnywhere: return true;
-      case Where::kLineStart: return line_start;
-      case Where::kLineEnd: return line_end;
-      case Where::kLineStartOrEnd: return line_start || line_end;
-    }
-    return false;
-  }
-
-  std::size_t min_run_;
-  Where where_;
+  TokenizerRegex regex_;
   std::string content_;
 };
 
@@ -130,11 +104,13 @@ class Strip final : public HfNormalizer {
   bool right_;
 };
 
-// NFC is applied as the identity: exact for text already in NFC (nearly all
-// text; see docs/tokenizers.md), without composition tables.
-class Identity final : public HfNormalizer {
+class UnicodeNormalForm final : public HfNormalizer {
  public:
-  void normalize(std::string&) const override {}
+  explicit UnicodeNormalForm(unicode::NormalForm form) : form_(form) {}
+  void normalize(std::string& text) const override { text = unicode::normalize(text, form_); }
+
+ private:
+  unicode::NormalForm form_;
 };
 
 std::unique_ptr<HfNormalizer> parse_replace(const nlohmann::json& spec, const std::string& where) {
@@ -145,14 +121,11 @@ std::unique_ptr<HfNormalizer> parse_replace(const nlohmann::json& spec, const st
   }
   if (pattern.is_object() && pattern.contains("Regex")) {
     const std::string regex = json_string(pattern, "Regex", where + ".pattern");
-    using W = ReplaceSpaceRuns::Where;
-    if (regex == " +") return std::make_unique<ReplaceSpaceRuns>(1, W::kAnywhere, std::move(content));
-    if (regex == " {2,}") return std::make_unique<ReplaceSpaceRuns>(2, W::kAnywhere, std::move(content));
-    if (regex == "^ +") return std::make_unique<ReplaceSpaceRuns>(1, W::kLineStart, std::move(content));
-    if (regex == " +$") return std::make_unique<ReplaceSpaceRuns>(1, W::kLineEnd, std::move(content));
-    if (regex == "^ +| +$") return std::make_unique<ReplaceSpaceRuns>(1, W::kLineStartOrEnd, std::move(content));
-    throw InvalidInput(where + ".pattern.Regex: unsupported regex \"" + regex +
-                       "\" (supported: \" +\", \" {2,}\", \"^ +\", \" +$\", \"^ +| +$\")");
+    try {
+      return std::make_unique<ReplaceRegex>(regex, std::move(content));
+    } catch (const InvalidInput& e) {
+      throw InvalidInput(where + ".pattern.Regex: " + e.what());
+    }
   }
   throw InvalidInput(where + ".pattern: expected {\"String\": ...} or {\"Regex\": ...}, got " + pattern.dump());
 }
@@ -177,9 +150,13 @@ std::unique_ptr<HfNormalizer> parse_hf_normalizer(const nlohmann::json& spec, co
   if (type == "Strip") {
     return std::make_unique<Strip>(json_bool(spec, "strip_left", true, where), json_bool(spec, "strip_right", true, where));
   }
-  if (type == "NFC") return std::make_unique<Identity>();
+  using unicode::NormalForm;
+  if (type == "NFC") return std::make_unique<UnicodeNormalForm>(NormalForm::kNfc);
+  if (type == "NFD") return std::make_unique<UnicodeNormalForm>(NormalForm::kNfd);
+  if (type == "NFKC") return std::make_unique<UnicodeNormalForm>(NormalForm::kNfkc);
+  if (type == "NFKD") return std::make_unique<UnicodeNormalForm>(NormalForm::kNfkd);
   throw InvalidInput(where + ".type: unsupported normalizer \"" + type +
-                     "\" (supported: Sequence, Replace, Prepend, Strip, NFC)");
+                     "\" (supported: Sequence, Replace, Prepend, Strip, NFC, NFD, NFKC, NFKD)");
 }
 
 }  // namespace lorafarm::engine

@@ -7,7 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/json_file.h"
-#include "engine/split_pattern.h"
+#include "engine/tokenizer_regex.h"
 #include "engine/unicode.h"
 
 namespace lorafarm::engine {
@@ -129,8 +129,8 @@ class ByteLevelPreTokenizer final : public HfPreTokenizer {
       }
     }
     if (use_regex_) {
-      split_pieces(pieces, [](std::string_view text) { return find_split_matches(SplitPattern::kGpt2, text); },
-                   Behavior::kIsolated, false);
+      static const TokenizerRegex gpt2(kGpt2SplitPattern);
+      split_pieces(pieces, [](std::string_view text) { return gpt2.find_all(text); }, Behavior::kIsolated, false);
     }
     for (PreToken& piece : pieces) {
       std::string mapped;
@@ -191,13 +191,13 @@ std::unique_ptr<HfPreTokenizer> parse_split(const nlohmann::json& spec, const st
   }
   if (pattern.is_object() && pattern.contains("Regex")) {
     const std::string regex = json_string(pattern, "Regex", where + ".pattern");
-    const std::optional<SplitPattern> known = recognize_split_pattern(regex);
-    if (!known) {
-      throw InvalidInput(where + ".pattern.Regex: unsupported split regex \"" + regex +
-                         "\" (supported: the GPT-2, Llama-3 and Qwen2 patterns)");
+    std::shared_ptr<const TokenizerRegex> compiled;
+    try {
+      compiled = std::make_shared<const TokenizerRegex>(regex);
+    } catch (const InvalidInput& e) {
+      throw InvalidInput(where + ".pattern.Regex: " + e.what());
     }
-    const SplitPattern p = *known;
-    return std::make_unique<SplitPreTokenizer>([p](std::string_view text) { return find_split_matches(p, text); },
+    return std::make_unique<SplitPreTokenizer>([compiled](std::string_view text) { return compiled->find_all(text); },
                                                behavior, invert);
   }
   throw InvalidInput(where + ".pattern: expected {\"String\": ...} or {\"Regex\": ...}, got " + pattern.dump());

@@ -5,16 +5,28 @@
 #include <algorithm>
 #include <array>
 #include <span>
+#include <string>
 
 namespace lorafarm::engine::unicode {
 namespace {
 
-struct CodeRange {
-  char32_t first;
-  char32_t last;
+struct GeneralCategory {
+  std::string_view short_name;
+  std::string_view long_name;
+  std::span<const CodeRange> ranges;
 };
 
-#include "engine/unicode_ranges.inc"
+#include "engine/unicode_categories.inc"
+
+// A property name as Oniguruma compares them: lower case, without ' ', '-', '_'.
+std::string loose_name(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    if (c == ' ' || c == '-' || c == '_') continue;
+    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+  }
+  return out;
+}
 
 bool in_ranges(std::span<const CodeRange> ranges, char32_t cp) {
   auto it = std::upper_bound(ranges.begin(), ranges.end(), cp,
@@ -124,24 +136,25 @@ std::string to_utf8(char32_t cp) {
 
 bool is_letter(char32_t cp) {
   if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-  return in_ranges(kLetterRanges, cp);
+  return in_ranges(kCategory_L, cp);
 }
 
 bool is_number(char32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
-  return in_ranges(kNumberRanges, cp);
+  return in_ranges(kCategory_N, cp);
 }
 
-bool is_whitespace(char32_t cp) {
-  switch (cp) {
-    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20:
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
+bool is_whitespace(char32_t cp) { return in_ranges(kWhiteSpaceRanges, cp); }
+
+std::optional<std::span<const CodeRange>> general_category(std::string_view name) {
+  const std::string wanted = loose_name(name);
+  for (const GeneralCategory& category : kGeneralCategories) {
+    if (loose_name(category.short_name) == wanted || loose_name(category.long_name) == wanted) return category.ranges;
   }
+  return std::nullopt;
 }
+
+std::span<const CodeRange> white_space_ranges() { return kWhiteSpaceRanges; }
 
 char32_t byte_to_char(uint8_t byte) { return byte_map().to_char[byte]; }
 

@@ -1,12 +1,13 @@
 // The bits of Unicode the tokenizers need: UTF-8 decoding that never throws
-// (an invalid byte is one code point of its own), the regex classes \p{L},
-// \p{N} and \s, the GPT-2 byte <-> printable-character map, and lossy UTF-8
-// repair for decoded bytes.
+// (an invalid byte is one code point of its own), the Unicode 16.0 general
+// categories and White_Space (regex \p{..} and \s), the GPT-2 byte <->
+// printable-character map, and lossy UTF-8 repair for decoded bytes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,18 @@ inline std::size_t char_length(std::string_view text, std::size_t pos) { return 
 
 void append_utf8(std::string& out, char32_t cp);
 std::string to_utf8(char32_t cp);
+
+// Inclusive code point range.
+struct CodeRange {
+  char32_t first;
+  char32_t last;
+};
+
+// The ranges of a Unicode 16.0 general category, by short or long name as
+// regexes write them ("L", "Letter", "Lu", "Uppercase_Letter"; case, spaces,
+// '-' and '_' ignored); nullopt for an unknown name.
+std::optional<std::span<const CodeRange>> general_category(std::string_view name);
+std::span<const CodeRange> white_space_ranges();  // property White_Space (regex \s)
 
 bool is_letter(char32_t cp);      // general category L*
 bool is_number(char32_t cp);      // general category N*

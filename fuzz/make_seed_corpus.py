@@ -208,8 +208,21 @@ def tokenizers():
     bad["model"]["vocab"]["x"] = -5
     write("tokenizer_json", "negative-id.json", json.dumps(bad, ensure_ascii=False))
     bad = json.loads(json.dumps(byte_level))
-    bad["pre_tokenizer"] = {"type": "Split", "pattern": {"Regex": r"\w+"}, "behavior": "Removed"}
+    bad["pre_tokenizer"] = {"type": "Split", "pattern": {"Regex": r"\p{Greek}+"}, "behavior": "Removed"}
     write("tokenizer_json", "unsupported-regex.json", json.dumps(bad, ensure_ascii=False))
+    # Regexes as DeepSeek-V3 and gpt-oss write them (classes of several categories, literal
+    # newlines in a class, \p{..} inside (?i)) and the ICU normal forms.
+    regexes = json.loads(json.dumps(byte_level))
+    regexes["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": "^ +| {2,}$"}, "content": ""}]}
+    regexes["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": r"\p{N}{1,3}"}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[\u4e00-\u9fa5\u3040-\u309f]+"}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[^\r\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{M}]*[\\p{Ll}\\p{Lo}]+(?i:'s|'d)?|"
+                                                "[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n/]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]}
+    write("tokenizer_json", "regex-classes.json", json.dumps(regexes, ensure_ascii=False))
     write("tokenizer_json", "not-bpe.json", json.dumps({"model": {"type": "Unigram", "vocab": []}}))
 
 

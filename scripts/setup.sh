@@ -11,8 +11,9 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libeigen3-dev libnlopt-dev libnlopt-cxx-dev
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  # Regular-expression metric collectors of command trials (PCRE2, 8-bit).
-  libpcre2-dev
+  # Regular-expression metric collectors of command trials and tokenizer.json
+  # split regexes (PCRE2, 8-bit); Unicode normalization of tokenizers (ICU).
+  libpcre2-dev libicu-dev
   python3
   # examples/hf_lora_trainer.py (the independent PyTorch trainer) and its cross-check
   # tests; Debian's torch multiplies through the system BLAS, and the reference BLAS

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
-#include "engine/split_pattern.h"
 #include "engine/unicode.h"
 #include "test_support.h"
 
@@ -360,47 +359,6 @@ TEST(TokenizerHfByteLevel, SplitBehaviours) {
   EXPECT_NE(message.find("Sideways"), std::string::npos) << message;
 }
 
-std::vector<std::string> split(SplitPattern pattern, std::string_view text) {
-  std::vector<std::string> pieces;
-  for (const ByteSpan& span : find_split_matches(pattern, text)) {
-    pieces.emplace_back(text.substr(span.begin, span.end - span.begin));
-  }
-  return pieces;
-}
-
-using Pieces = std::vector<std::string>;
-
-TEST(TokenizerSplitPattern, Gpt2) {
-  // A run of spaces leaves its last space to the next word; "'s" is a
-  // contraction; digits and punctuation take one leading space.
-  EXPECT_EQ(split(SplitPattern::kGpt2, "Hello world's  123 !!\n\n"),
-            (Pieces{"Hello", " world", "'s", " ", " 123", " !!", "\n\n"}));
-  // Contractions are case-sensitive in GPT-2's pattern.
-  EXPECT_EQ(split(SplitPattern::kGpt2, "I'M I'm"), (Pieces{"I", "'", "M", " I", "'m"}));
-  // \p{L} covers non-ASCII letters; a tab before a word stays alone.
-  EXPECT_EQ(split(SplitPattern::kGpt2, "h\xC3\xA9llo \xE4\xBD\xA0\xE5\xA5\xBD\tw"),
-            (Pieces{"h\xC3\xA9llo", " \xE4\xBD\xA0\xE5\xA5\xBD", "\t", "w"}));
-}
-
-TEST(TokenizerSplitPattern, Llama3AndQwen2) {
-  // One non-letter (here a space) may lead a word; digits in threes;
-  // punctuation keeps its trailing newlines; a space run leaves its last
-  // space to the next word, which "\s+" then takes alone before digits.
-  EXPECT_EQ(split(SplitPattern::kLlama3, "Hello world's  12345 !!\n\nA"),
-            (Pieces{"Hello", " world", "'s", " ", " ", "123", "45", " !!\n\n", "A"}));
-  // Case-insensitive contractions; "\s*[\r\n]+" ends after the last newline.
-  EXPECT_EQ(split(SplitPattern::kLlama3, "I'M\r\n  x"), (Pieces{"I", "'M", "\r\n", " ", " x"}));
-  EXPECT_EQ(split(SplitPattern::kLlama3, "$hello"), (Pieces{"$hello"}));
-  EXPECT_EQ(split(SplitPattern::kQwen2, "12345"), (Pieces{"1", "2", "3", "4", "5"}));
-  EXPECT_EQ(split(SplitPattern::kLlama3, "x \n"), (Pieces{"x", " \n"}));
-}
-
-TEST(TokenizerSplitPattern, RecognizesOnlyTheKnownRegexes) {
-  EXPECT_EQ(recognize_split_pattern(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"),
-            SplitPattern::kGpt2);
-  EXPECT_EQ(recognize_split_pattern(R"(\w+)"), std::nullopt);
-}
-
 // ------------------------------------------------------------------- errors
 
 TEST(TokenizerHfErrors, UnsupportedPartsAreNamed) {
@@ -435,9 +393,10 @@ TEST(TokenizerHfErrors, UnsupportedPartsAreNamed) {
 
   json regex = spec;
   regex["pre_tokenizer"] = {
-      {"type", "Split"}, {"pattern", {{"Regex", R"(\w+|\s+)"}}}, {"behavior", "Isolated"}, {"invert", false}};
+      {"type", "Split"}, {"pattern", {{"Regex", R"(\p{Greek}+|\s+)"}}}, {"behavior", "Isolated"}, {"invert", false}};
   message = message_for(regex);
-  EXPECT_NE(message.find(R"(\w+|\s+)"), std::string::npos) << message;
+  EXPECT_NE(message.find("pre_tokenizer.pattern.Regex"), std::string::npos) << message;
+  EXPECT_NE(message.find(R"(\p{Greek}+|\s+)"), std::string::npos) << message;
 
   json decoder = spec;
   decoder["decoder"] = {{"type", "WordPiece"}};
