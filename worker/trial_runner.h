@@ -52,10 +52,18 @@ struct TrialLaunch {
   int cpus = 0;
   nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
   double stop_grace_seconds = schema::TrialSpec::kDefaultStopGraceSeconds;  // SIGTERM, then SIGKILL this long after (STOP, CANCEL)
+  // The checkpoint this attempt resumes from ({step, attempt, files}); null
+  // for a fresh start. Its files are restored into checkpoint_folder() first.
+  nlohmann::json resume;
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
 };
+
+// The attempt's folder under the worker's workdir, and the checkpoint folder
+// in it (LORAFARM_CHECKPOINT_DIR; the engine's checkpoint_dir).
+std::filesystem::path trial_folder(const std::filesystem::path& workdir, const TrialLaunch& launch);
+std::filesystem::path checkpoint_folder(const std::filesystem::path& trial_folder);
 
 class TrialProcess {
  public:
@@ -79,6 +87,9 @@ class TrialProcess {
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
   std::vector<nlohmann::json> read_available(int fd);
+  // CHECKPOINT bodies for the checkpoints the trial announced since the last
+  // call ({"checkpoint_step": N} lines), each frozen now (worker/checkpoint_snapshot.h).
+  std::vector<nlohmann::json> take_checkpoints();
   // The intermediate reports in the trial's watched files (trial.metrics),
   // read when they changed; call it every time round the loop.
   std::vector<nlohmann::json> read_files(double now);
@@ -118,6 +129,7 @@ class TrialProcess {
   std::string out_buffer_;
   std::string err_buffer_;
   std::vector<nlohmann::json> reports_at_exit_;
+  std::vector<std::int64_t> checkpoint_steps_;  // announced, not yet frozen
   std::string err_tail_;
   MetricCollection collection_;
   std::string kill_cause_;
