@@ -30,6 +30,7 @@ json chunk(const std::string& sha, std::int64_t offset, const std::string& data,
 
 TEST(CheckpointSnapshot, FreezesTheFolderWithRelativeNamesAndLeavesTemporaryFilesOut) {
   ScratchDir dir;
+  fs::create_directories(dir / "ck" / "sub");
   write_file(dir / "ck" / "state.bin", "abc");
   write_file(dir / "ck" / "sub" / "empty", "");
   write_file(dir / "ck" / "next.tmp", "half written");
