@@ -64,28 +64,40 @@ std::optional<std::int64_t> checkpoint_step_of(std::string_view line) {
   return step >= 0 ? std::optional(step) : std::nullopt;
 }
 
-std::optional<json> snapshot_checkpoint(const fs::path& folder, const fs::path& into) {
+std::optional<std::vector<std::string>> freeze_checkpoint(const fs::path& folder, const fs::path& into) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::error_code ec;
     fs::remove_all(into, ec);
     const auto files = files_under(folder);
     if (files.empty()) return std::nullopt;
     if (!freeze(files, into) || !unchanged(folder, files, into)) continue;
-    json list = json::array();
-    try {
-      for (const auto& [name, path] : files)
-        list.push_back({{"name", name}, {"path", (into / name).string()}, {"sha256", schema::sha256_file(into / name)},
-                        {"bytes", static_cast<std::int64_t>(fs::file_size(into / name))}});
-    } catch (const std::exception& e) {
-      spdlog::warn("checkpoint snapshot {}: {}", into.string(), e.what());
-      continue;
-    }
-    return list;
+    std::vector<std::string> names;
+    for (const auto& [name, path] : files) names.push_back(name);
+    return names;
   }
   std::error_code ec;
   fs::remove_all(into, ec);
   spdlog::warn("checkpoint folder {} kept changing while it was frozen; this checkpoint does not ship", folder.string());
   return std::nullopt;
+}
+
+std::optional<json> describe_frozen(const fs::path& into, const std::vector<std::string>& names) {
+  json list = json::array();
+  try {
+    for (const auto& name : names)
+      list.push_back({{"name", name}, {"path", (into / name).string()}, {"sha256", schema::sha256_file(into / name)},
+                      {"bytes", static_cast<std::int64_t>(fs::file_size(into / name))}});
+  } catch (const std::exception& e) {
+    spdlog::warn("checkpoint snapshot {}: {}", into.string(), e.what());
+    return std::nullopt;
+  }
+  return list;
+}
+
+std::optional<json> snapshot_checkpoint(const fs::path& folder, const fs::path& into) {
+  const auto names = freeze_checkpoint(folder, into);
+  if (!names) return std::nullopt;
+  return describe_frozen(into, *names);
 }
 
 }  // namespace lorafarm::worker

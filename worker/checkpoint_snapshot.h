@@ -9,14 +9,24 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace lorafarm::worker {
 
 // N of a {"checkpoint_step": N} line (N >= 0), else nullopt.
 std::optional<std::int64_t> checkpoint_step_of(std::string_view line);
 
-// Freezes `folder` into `into` and returns its files as a CHECKPOINT message
+// Links (or copies) the files of `folder` into `into` as they are at this
+// moment; returns their names (relative), or nullopt when the folder is empty
+// or kept changing. Fast: call it when the checkpoint is announced.
+std::optional<std::vector<std::string>> freeze_checkpoint(const std::filesystem::path& folder, const std::filesystem::path& into);
+// The frozen files as a CHECKPOINT message lists them, hashed (slow for big
+// files: the worker runs it off its event loop). Nullopt if one is unreadable.
+std::optional<nlohmann::json> describe_frozen(const std::filesystem::path& into, const std::vector<std::string>& names);
+
+// Both: freezes `folder` into `into` and returns its files as a CHECKPOINT message
 // lists them ([{name, path, sha256, bytes}]); nullopt when the folder is
 // empty or kept changing while it was frozen (the trial's next checkpoint
 // ships instead).

@@ -294,11 +294,20 @@ std::vector<json> TrialProcess::progress_bodies() {
 }
 
 std::vector<json> TrialProcess::take_checkpoints() {
-  std::vector<json> bodies;
   for (const auto step : std::exchange(checkpoint_steps_, {})) {
-    const auto into = trial_dir_ / "checkpoints" / ("step-" + std::to_string(step));
-    if (auto files = snapshot_checkpoint(checkpoint_folder(trial_dir_), into))
-      bodies.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", step}, {"files", std::move(*files)}});
+    auto into = trial_dir_ / "checkpoints" / ("step-" + std::to_string(step));
+    if (auto names = freeze_checkpoint(checkpoint_folder(trial_dir_), into))
+      hashing_.emplace_back(step, std::async(std::launch::async, [into, names = std::move(*names)] { return describe_frozen(into, names); }));
+  }
+  std::vector<json> bodies;
+  for (auto it = hashing_.begin(); it != hashing_.end();) {
+    if (it->second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    if (auto files = it->second.get())
+      bodies.push_back({{"trial", launch_.trial}, {"attempt", launch_.attempt}, {"step", it->first}, {"files", std::move(*files)}});
+    it = hashing_.erase(it);
   }
   return bodies;
 }

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -87,8 +88,9 @@ class TrialProcess {
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
   std::vector<nlohmann::json> read_available(int fd);
-  // CHECKPOINT bodies for the checkpoints the trial announced since the last
-  // call ({"checkpoint_step": N} lines), each frozen now (worker/checkpoint_snapshot.h).
+  // CHECKPOINT bodies of the checkpoints the trial announced ({"checkpoint_step": N}
+  // lines): each is frozen when first seen here and hashed on another thread
+  // (worker/checkpoint_snapshot.h); a body is returned once its hashes are ready.
   std::vector<nlohmann::json> take_checkpoints();
   // The intermediate reports in the trial's watched files (trial.metrics),
   // read when they changed; call it every time round the loop.
@@ -130,6 +132,7 @@ class TrialProcess {
   std::string err_buffer_;
   std::vector<nlohmann::json> reports_at_exit_;
   std::vector<std::int64_t> checkpoint_steps_;  // announced, not yet frozen
+  std::vector<std::pair<std::int64_t, std::future<std::optional<nlohmann::json>>>> hashing_;  // frozen, being hashed
   std::string err_tail_;
   MetricCollection collection_;
   std::string kill_cause_;
