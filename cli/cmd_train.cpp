@@ -157,6 +157,20 @@ engine::TrainCallbacks report_callbacks(const TrainCommandOptions& options, Prog
     print_ranks("val", r.ranks);
     std::fflush(stdout);
   };
+  // The worker ships a checkpoint home when this line says it is complete (worker/checkpoint_snapshot.h).
+  callbacks.on_checkpoint = [&options, &progress](int64_t step, const std::string& folder) {
+    if (options.json) {
+      std::cout << nlohmann::json{{"checkpoint_step", step}}.dump() << std::endl;
+      return;
+    }
+    progress.clear();
+    std::printf("step %lld: checkpoint in %s\n", static_cast<long long>(step), folder.c_str());
+    std::fflush(stdout);
+  };
+  callbacks.on_resume = [&progress](int64_t step) {
+    progress.clear();
+    std::cerr << "lorafarm train: resumed after step " << step << " from the checkpoint\n";
+  };
   return callbacks;
 }
 

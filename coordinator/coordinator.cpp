@@ -118,6 +118,7 @@ Coordinator::Coordinator(schema::SweepSpec spec, CoordinatorOptions options)
     : state_(std::make_unique<State>(std::move(spec), std::move(options))) {
   state_->open_experiment();
   state_->restore_pending_artifacts();
+  state_->restore_checkpoints();
   state_->bind();
 }
 

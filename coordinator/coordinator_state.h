@@ -24,6 +24,7 @@
 #include "coordinator/peer_routes.h"
 #include "coordinator/suggestion_thread.h"
 #include "coordinator/token_bucket.h"
+#include "coordinator/trial_checkpoints.h"
 #include "coordinator/trial_lifecycle.h"
 #include "schema/artifact_dir.h"
 #include "schema/messages.h"
@@ -90,6 +91,7 @@ struct Coordinator::State {
   std::unique_ptr<ArtifactTransfers> transfers;     // files still to fetch from workers
   std::optional<double> artifacts_wait_started;    // when the trials were done and transfers were not
   double last_upload = 0;                          // steady seconds of the latest UPLOAD
+  std::unique_ptr<TrialCheckpoints> checkpoints;   // announced by running trials (checkpoint_messages.cpp)
 
   State(schema::SweepSpec s, CoordinatorOptions o)
       : spec(std::move(s)),
@@ -98,7 +100,9 @@ struct Coordinator::State {
         leases(options.heartbeat_ms * options.liveness / 1000.0),
         transfers(std::make_unique<ArtifactTransfers>(
             options.artifact_dir.empty() ? schema::default_artifact_dir(options.db_path) : options.artifact_dir, options.local_workdir,
-            options.max_artifact_bytes)) {}
+            options.max_artifact_bytes)),
+        checkpoints(std::make_unique<TrialCheckpoints>(
+            [this](const CheckpointRecord& r, const CheckpointFile& f) { return locate_checkpoint_file(r, f); })) {}
 
   double lease_timeout() const { return leases.timeout(); }
 
@@ -165,6 +169,13 @@ struct Coordinator::State {
   void send_fetches(const std::string& worker);
   void on_upload(const std::string& worker, const json& body);
   bool awaiting_artifacts(double now);
+
+  // Checkpoints: CHECKPOINT, resuming in ASSIGN, DOWNLOAD (checkpoint_messages.cpp).
+  std::optional<std::filesystem::path> locate_checkpoint_file(const CheckpointRecord& r, const CheckpointFile& f) const;
+  void on_checkpoint(const std::string& worker, const json& body);
+  json resume_for(std::int64_t number, int attempt, const std::string& worker);
+  void on_download(const std::string& worker, const json& body);
+  void restore_checkpoints();
 };
 
 }  // namespace lorafarm::coordinator

@@ -105,6 +105,7 @@ void Coordinator::State::start_on(std::int64_t number, WorkerLease& worker, cons
   worker.credit -= 1;
   json body = assignment(spec, t);
   body["resources"] = resources;
+  if (json resume = resume_for(number, t.attempt, worker.id); !resume.is_null()) body["resume"] = std::move(resume);
   send(worker.id, MessageType::Assign, std::move(body));
 }
 

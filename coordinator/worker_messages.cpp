@@ -18,7 +18,8 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
   auto* lease = leases.find(worker);
   if (!lease || !lease->connected) {
     if (m.type == MessageType::Result || m.type == MessageType::Failed || m.type == MessageType::Heartbeat ||
-        m.type == MessageType::Progress || m.type == MessageType::Request || m.type == MessageType::Upload) {
+        m.type == MessageType::Progress || m.type == MessageType::Request || m.type == MessageType::Upload ||
+        m.type == MessageType::Checkpoint || m.type == MessageType::Download) {
       send(worker, MessageType::Reject, {{"reason", "unknown worker: say HELLO first"}, {"rehello", true}});
     } else {
       drop(worker, std::string("unexpected ") + std::string(to_string(m.type)) + " before HELLO");
@@ -37,6 +38,8 @@ void Coordinator::State::handle(const std::string& route, const Message& m, doub
     case MessageType::Result: return on_result(worker, m.body, now);
     case MessageType::Failed: return on_failed(worker, m.body, now);
     case MessageType::Upload: return on_upload(worker, m.body);
+    case MessageType::Checkpoint: return on_checkpoint(worker, m.body);
+    case MessageType::Download: return on_download(worker, m.body);
     default: drop(worker, std::string("a worker may not send ") + std::string(to_string(m.type)));
   }
 }

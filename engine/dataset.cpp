@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <sstream>
 
 #include "engine/error.h"
 #include "engine/jsonl.h"
@@ -161,7 +162,22 @@ void BatchStream::new_epoch() {
 
 TrainBatch BatchStream::next() {
   if (epoch_ < 0 || position_ >= order_of_batches_.size()) new_epoch();
+  ++taken_;
   return make_batch(samples_, batches_[order_of_batches_[position_++]]);
+}
+
+void BatchStream::skip(int64_t batches) {
+  for (int64_t i = 0; i < batches; ++i) {
+    if (epoch_ < 0 || position_ >= order_of_batches_.size()) new_epoch();
+    ++position_;
+    ++taken_;
+  }
+}
+
+std::string BatchStream::rng_state() const {
+  std::ostringstream out;
+  out << rng_;
+  return out.str();
 }
 
 }  // namespace lorafarm::engine

@@ -62,6 +62,12 @@ class BatchStream {
   BatchStream(const std::vector<Sample>& samples, int batch_size, uint64_t seed, Order order);
   TrainBatch next();
   int64_t epoch() const { return epoch_; }
+  // Checkpoints: batches handed out so far, the order generator's state
+  // (std::mt19937_64's text form), and skipping ahead to a saved position
+  // without building the batches (the same order as taking them).
+  int64_t taken() const { return taken_; }
+  std::string rng_state() const;
+  void skip(int64_t batches);
 
  private:
   void new_epoch();
@@ -73,6 +79,7 @@ class BatchStream {
   std::vector<std::size_t> order_of_batches_;
   std::size_t position_ = 0;
   int64_t epoch_ = -1;
+  int64_t taken_ = 0;
 };
 
 // Seeded Fisher–Yates with rng() % n: the same order on every platform.

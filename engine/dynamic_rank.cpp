@@ -121,6 +121,14 @@ int sample_prefix_rank(RankSampling sampling, std::span<const int> ladder, int r
 
 NestedRankStep::NestedRankStep(int r_max) : uses_(static_cast<std::size_t>(std::max(r_max, 0)), 0) {}
 
+void NestedRankStep::restore_uses(std::vector<int64_t> uses) {
+  if (uses.size() != uses_.size()) {
+    throw InvalidInput("nested-rank step counts: " + std::to_string(uses.size()) + " dimensions, the adapter has " +
+                       std::to_string(uses_.size()));
+  }
+  uses_ = std::move(uses);
+}
+
 void NestedRankStep::apply(std::span<const ParamRef> params, AdamW& optimizer, int b, double lr) {
   if (b < 1 || b > static_cast<int>(uses_.size())) {
     throw InvalidInput("nested-rank step: prefix " + std::to_string(b) + " is outside 1.." +

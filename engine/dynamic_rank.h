@@ -78,6 +78,9 @@ class NestedRankStep {
 
   // Steps in which rank dimension d (0-based) took part.
   int64_t uses(int d) const { return uses_[static_cast<std::size_t>(d)]; }
+  // Every dimension's count, and setting them back (training checkpoints).
+  const std::vector<int64_t>& all_uses() const { return uses_; }
+  void restore_uses(std::vector<int64_t> uses);
 
  private:
   std::vector<int64_t> uses_;

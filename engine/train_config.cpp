@@ -26,7 +26,8 @@ void check_known_options(const nlohmann::json& j) {
       "learning_rate", "lr_schedule", "optimizer", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
       "bias_correction", "max_grad_norm", "grad_checkpoint", "grad_accumulation_steps", "mask_prompt",
       "steps_per_report", "steps_per_eval", "val_batches", "test_batches", "save_every", "seed", "max_seq_length",
-      "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train"};
+      "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train",
+      "checkpoint_every", "checkpoint_dir", "resume_checkpoint"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) throw InvalidInput("unknown training option '" + key + "'");
   }
@@ -115,6 +116,10 @@ void parse_run_options(const nlohmann::json& j, TrainConfig& c) {
   }
   c.test = j.value("test", c.test);
   c.threads = j.value("threads", c.threads);
+  if (j.contains("checkpoint_every")) c.checkpoint_every = field<int>(j, "checkpoint_every", "");
+  if (j.contains("checkpoint_dir")) c.checkpoint_dir = field<std::string>(j, "checkpoint_dir", "");
+  if (j.contains("resume_checkpoint") && !j["resume_checkpoint"].is_null())
+    c.resume_checkpoint = field<std::string>(j, "resume_checkpoint", "");
 }
 
 }  // namespace
@@ -192,6 +197,7 @@ void TrainConfig::validate() const {
   }
   if (val_batches == 0 || val_batches < -1) throw InvalidInput("val_batches must be -1 (all) or at least 1");
   if (save_every < 0) throw InvalidInput("save_every must be >= 0");
+  if (checkpoint_every < 0) throw InvalidInput("checkpoint_every must be >= 0, got " + std::to_string(checkpoint_every));
   if (batch_order != "sorted" && batch_order != "shuffle") {
     throw InvalidInput("batch_order '" + batch_order + "' is not sorted or shuffle");
   }

@@ -11,6 +11,7 @@
 #include "engine/ops.h"
 #include "engine/quantized_base.h"
 #include "engine/tokenizer.h"
+#include "engine/training_checkpoint.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -156,7 +157,8 @@ class TrainingLoop {
   }
 
   void run() {
-    for (int64_t step = 1; step <= config_.iters; ++step) {
+    const int64_t resumed = resume();
+    for (int64_t step = resumed + 1; step <= config_.iters; ++step) {
       const auto started = Clock::now();
       const auto [step_sum, step_tokens, lr] = optimizer_step(step);
       const double step_loss = step_sum / static_cast<double>(step_tokens);
@@ -176,6 +178,7 @@ class TrainingLoop {
         if (callbacks_.on_eval) callbacks_.on_eval({step, v.full.loss, std::exp(v.full.loss), v.ranks});
       }
       if (config_.save_every > 0 && step % config_.save_every == 0 && step != config_.iters) checkpoint(step);
+      if (config_.checkpoint_every > 0 && step % config_.checkpoint_every == 0 && step != config_.iters) save_state(step);
     }
     save_adapter(config_.adapter_path, tm_, format_, saved_config_);
   }
@@ -236,6 +239,27 @@ class TrainingLoop {
     window_loss_ = 0;
     window_seconds_ = 0;
     window_tokens_ = 0;
+  }
+
+  TrainingLoopState loop_state() {
+    return {tm_.parameters(), optimizer_, stream_, nested_step_ ? &*nested_step_ : nullptr, result_.step_losses,
+            result_.trained_tokens};
+  }
+  std::filesystem::path state_folder() const {
+    return config_.checkpoint_dir.empty() ? std::filesystem::path(config_.adapter_path) / "checkpoint"
+                                          : std::filesystem::path(config_.checkpoint_dir);
+  }
+  // Everything needed to continue after `step` exactly (training_checkpoint.h).
+  void save_state(int64_t step) {
+    save_training_checkpoint(state_folder(), step, loop_state(), saved_config_);
+    if (callbacks_.on_checkpoint) callbacks_.on_checkpoint(step, state_folder().string());
+  }
+  // The step resume_checkpoint continues after (0 without one).
+  int64_t resume() {
+    if (config_.resume_checkpoint.empty()) return 0;
+    const int64_t step = load_training_checkpoint(config_.resume_checkpoint, loop_state(), saved_config_);
+    if (callbacks_.on_resume) callbacks_.on_resume(step);
+    return step;
   }
 
   // A numbered copy of the adapter, and the latest one under the usual name.

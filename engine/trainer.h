@@ -49,6 +49,12 @@ struct TrainConfig {
   std::string adapter_path = "adapters";
   std::string adapter_format = "mlx";  // mlx | peft
   std::string resume_adapter_file;
+  // Training checkpoints (engine/training_checkpoint.h): every checkpoint_every
+  // steps (0 = none) into checkpoint_dir (default <adapter_path>/checkpoint);
+  // resume_checkpoint names a checkpoint folder to continue from.
+  int checkpoint_every = 0;
+  std::string checkpoint_dir;
+  std::string resume_checkpoint;
   bool test = true;  // score test.jsonl at the end when it exists
   int threads = 0;
 
@@ -101,6 +107,8 @@ struct TrainCallbacks {
   std::function<void(int64_t step, int64_t total)> on_step;
   std::function<void(const StepReport&)> on_report;
   std::function<void(const EvalReport&)> on_eval;
+  std::function<void(int64_t step, const std::string& folder)> on_checkpoint;  // a checkpoint is complete
+  std::function<void(int64_t step)> on_resume;  // continuing after the checkpoint of `step`
 };
 
 // Mean loss (nats per target token) of `samples` in length-sorted batches;

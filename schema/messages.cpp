@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypes{{
+constexpr std::array<std::pair<MessageType, std::string_view>, 20> kTypes{{
     {MessageType::Hello, "HELLO"},
     {MessageType::Welcome, "WELCOME"},
     {MessageType::Reject, "REJECT"},
@@ -34,9 +34,12 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 17> kTypes{{
     {MessageType::Fetch, "FETCH"},
     {MessageType::Upload, "UPLOAD"},
     {MessageType::UploadAck, "UPLOAD_ACK"},
+    {MessageType::Checkpoint, "CHECKPOINT"},
+    {MessageType::Download, "DOWNLOAD"},
+    {MessageType::DownloadChunk, "DOWNLOAD_CHUNK"},
 }};
 
-enum class Kind { String, Int, NonNegInt, PositiveInt, Number, Bool, Object, Array, NumberMap, TrialRefs, Artifacts, Sha256, Chunk, FetchFiles };
+enum class Kind { String, Int, NonNegInt, PositiveInt, Number, Bool, Object, Array, NumberMap, TrialRefs, Artifacts, Sha256, Chunk, FetchFiles, CheckpointFiles, Resume };
 
 struct Field {
   std::string_view name;
@@ -64,6 +67,36 @@ bool is_fetch_file(const json& f) {
          f["bytes"].get<std::int64_t>() >= 0 && f.contains("path") && f["path"].is_string() && f["path"].get_ref<const std::string&>().size() <= 4096;
 }
 
+// A file's name inside a checkpoint folder: relative, without "." or ".." parts.
+bool is_checkpoint_name(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.empty() || s.size() > 1024 || s.front() == '/') return false;
+  for (std::size_t start = 0; start <= s.size();) {
+    const auto end = std::min(s.find('/', start), s.size());
+    const auto part = std::string_view(s).substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool is_checkpoint_file(const json& f, bool with_path) {
+  return f.is_object() && f.contains("name") && is_checkpoint_name(f["name"]) && f.contains("sha256") && is_sha256(f["sha256"]) &&
+         f.contains("bytes") && f["bytes"].is_number_integer() && f["bytes"].get<std::int64_t>() >= 0 &&
+         (!with_path || (f.contains("path") && f["path"].is_string() && f["path"].get_ref<const std::string&>().size() <= 4096));
+}
+
+bool is_checkpoint_files(const json& v, bool with_path) {
+  return v.is_array() && v.size() <= 1000 && std::all_of(v.begin(), v.end(), [with_path](const json& f) { return is_checkpoint_file(f, with_path); });
+}
+
+bool is_resume(const json& v) {
+  return v.is_object() && v.contains("step") && v["step"].is_number_integer() && v["step"].get<std::int64_t>() >= 0 &&
+         v.contains("attempt") && v["attempt"].is_number_integer() && v["attempt"].get<std::int64_t>() >= 1 && v.contains("files") &&
+         is_checkpoint_files(v["files"], false);
+}
+
 bool matches(Kind kind, const json& v) {
   switch (kind) {
     case Kind::String: return v.is_string() && v.get_ref<const std::string&>().size() <= 4096;
@@ -86,6 +119,8 @@ bool matches(Kind kind, const json& v) {
     case Kind::Sha256: return is_sha256(v);
     case Kind::Chunk: return v.is_string() && v.get_ref<const std::string&>().size() <= (kMaxChunkBytes + 2) / 3 * 4;
     case Kind::FetchFiles: return v.is_array() && v.size() <= 1000 && std::all_of(v.begin(), v.end(), is_fetch_file);
+    case Kind::CheckpointFiles: return is_checkpoint_files(v, true);
+    case Kind::Resume: return is_resume(v);
   }
   return false;
 }
@@ -106,6 +141,8 @@ std::string_view kind_name(Kind kind) {
     case Kind::Sha256: return "64 lower-case hex digits";
     case Kind::Chunk: return "base64 of at most 256 KiB";
     case Kind::FetchFiles: return "an array (at most 1000) of {\"sha256\", \"bytes\" >= 0, \"path\"}";
+    case Kind::CheckpointFiles: return "an array (at most 1000) of {\"name\" (relative, no ..), \"path\", \"sha256\", \"bytes\" >= 0}";
+    case Kind::Resume: return "{\"step\" >= 0, \"attempt\" >= 1, \"files\": [{\"name\", \"sha256\", \"bytes\"}]}";
   }
   return "?";
 }
@@ -130,7 +167,8 @@ const std::vector<Field>& fields_of(MessageType type) {
                                                      {"config", Kind::Object, false}, {"spec_dir", Kind::String, false},
                                                      {"objective", Kind::String}, {"memory_limit_mb", Kind::Number, false},
                                                      {"metrics", Kind::Object, false}, {"resources", Kind::Object, false},
-                                                     {"preset", Kind::Object, false}, {"stop_grace_seconds", Kind::Number, false}});
+                                                     {"preset", Kind::Object, false}, {"stop_grace_seconds", Kind::Number, false},
+                                                     {"resume", Kind::Resume, false}});
   static const std::vector<Field> progress = with_ref({{"step", Kind::Int}, {"metrics", Kind::NumberMap}});
   static const std::vector<Field> result = with_ref({{"metrics", Kind::NumberMap}, {"peak_rss_mb", Kind::Number, false},
                                                      {"wall_seconds", Kind::Number, false}, {"artifacts", Kind::Artifacts, false}});
@@ -145,6 +183,10 @@ const std::vector<Field>& fields_of(MessageType type) {
                                          {"error", Kind::String, false}};
   static const std::vector<Field> upload_ack{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"complete", Kind::Bool, false},
                                              {"error", Kind::String, false}};
+  static const std::vector<Field> checkpoint = with_ref({{"step", Kind::NonNegInt}, {"files", Kind::CheckpointFiles}});
+  static const std::vector<Field> download{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}};
+  static const std::vector<Field> download_chunk{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"data", Kind::Chunk},
+                                                 {"bytes", Kind::NonNegInt, false}, {"error", Kind::String, false}};
   switch (type) {
     case MessageType::Hello: return hello;
     case MessageType::Welcome: return welcome;
@@ -163,6 +205,9 @@ const std::vector<Field>& fields_of(MessageType type) {
     case MessageType::Fetch: return fetch;
     case MessageType::Upload: return upload;
     case MessageType::UploadAck: return upload_ack;
+    case MessageType::Checkpoint: return checkpoint;
+    case MessageType::Download: return download;
+    case MessageType::DownloadChunk: return download_chunk;
   }
   return shutdown;
 }

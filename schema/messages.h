@@ -41,6 +41,9 @@ enum class MessageType {
   Fetch,      // coordinator -> worker: send me these artifact files
   Upload,     // worker -> coordinator: a chunk of an artifact file (empty: where do you stand?)
   UploadAck,  // coordinator -> worker: the bytes I have of that file (or: done / refused)
+  Checkpoint,     // worker -> coordinator: a running trial's checkpoint is complete; these are its files
+  Download,       // worker -> coordinator: send me bytes of a checkpoint file from this offset
+  DownloadChunk,  // coordinator -> worker: those bytes (or: why not)
 };
 
 std::string_view to_string(MessageType type);

@@ -18,6 +18,7 @@
 #include "lorafarm/version.h"
 #include "schema/messages.h"
 #include "worker/artifact_upload.h"
+#include "worker/checkpoint_download.h"
 #include "worker/trial_runner.h"
 
 namespace lorafarm::worker {
@@ -72,6 +73,8 @@ struct WorkerAgent::State {
   std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
   WorkerSummary summary;
   std::unique_ptr<ArtifactUploads> uploads;  // files the coordinator fetches
+  CheckpointDownloads downloads;              // checkpoint files of resumed attempts, pulled before they start
+  std::map<TrialKey, TrialLaunch> restoring;  // resumed attempts waiting for their checkpoint files
   bool welcomed = false;
   bool ever_welcomed = false;
   bool draining = false;
@@ -112,6 +115,7 @@ struct WorkerAgent::State {
     json refs = json::array();
     for (const auto& [key, p] : running) refs.push_back({{"trial", key.first}, {"attempt", key.second}});
     for (const auto& [key, m] : unacked) refs.push_back({{"trial", key.first}, {"attempt", key.second}});
+    for (const auto& [key, l] : restoring) refs.push_back({{"trial", key.first}, {"attempt", key.second}});
     return refs;
   }
 
@@ -161,7 +165,7 @@ struct WorkerAgent::State {
                                  : ", and does it need CURVE keys (--curve-key, --server-key)");
   }
 
-  int free_slots() const { return options.slots - static_cast<int>(running.size()); }
+  int free_slots() const { return options.slots - static_cast<int>(running.size() + restoring.size()); }
 
   void on_message(const Message& m, double now) {
     last_heard = now;
@@ -176,8 +180,10 @@ struct WorkerAgent::State {
           const TrialKey key{ref["trial"].get<std::int64_t>(), ref["attempt"].get<int>()};
           unacked.erase(key);
           if (auto it = running.find(key); it != running.end()) it->second->kill("cancelled", now);
+          abandon_restore(key, "");
         }
         for (const auto& [key, outcome] : unacked) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
+        for (const auto& body : downloads.resend()) send(MessageType::Download, body);  // restores resume at their offsets
         if (!draining && free_slots() > 0) send(MessageType::Request, {{"slots", free_slots()}});
         spdlog::info("worker {}: connected to {} ({} slot(s))", options.id, options.endpoint, options.slots);
         return;
@@ -195,6 +201,8 @@ struct WorkerAgent::State {
         const TrialKey key{m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()};
         if (auto it = running.find(key); it != running.end()) {
           it->second->kill(m.type == MessageType::Stop ? "stopped" : "cancelled", now);
+        } else if (restoring.count(key)) {
+          abandon_restore(key, m.type == MessageType::Stop ? "stopped" : "cancelled");
         } else if (m.type == MessageType::Cancel) {
           unacked.erase(key);
         }
@@ -210,11 +218,15 @@ struct WorkerAgent::State {
       case MessageType::UploadAck:
         if (const auto next = uploads->on_ack(m.body)) send(MessageType::Upload, *next);
         return;
+      case MessageType::DownloadChunk:
+        if (const auto next = downloads.on_chunk(m.body)) send(MessageType::Download, *next);
+        return start_restored();
       case MessageType::Shutdown:
         spdlog::info("worker {}: shutdown ({})", options.id, m.body.value("reason", ""));
         shutdown = true;
         summary.shutdown_by_coordinator = true;
         for (auto& [key, p] : running) p->kill("cancelled", now);
+        while (!restoring.empty()) abandon_restore(restoring.begin()->first, "");
         return;
       default: spdlog::warn("worker {}: unexpected {} from the coordinator", options.id, to_string(m.type));
     }
@@ -223,7 +235,7 @@ struct WorkerAgent::State {
   void on_assign(const json& body, double now) {
     auto launch = TrialLaunch::from_assign(body);
     const TrialKey key{launch.trial, launch.attempt};
-    if (running.count(key)) return;  // a duplicate ASSIGN
+    if (running.count(key) || restoring.count(key)) return;  // a duplicate ASSIGN
     if (free_slots() <= 0 || draining) {
       send(MessageType::Failed, {{"trial", key.first}, {"attempt", key.second}, {"cause", "cancelled"},
                                  {"message", draining ? "worker is shutting down" : "worker has no free slot"}});
@@ -233,8 +245,51 @@ struct WorkerAgent::State {
       send(MessageType::Failed, {{"trial", key.first}, {"attempt", key.second}, {"cause", "spawn"}, {"message", *conflict}});
       return;
     }
-    running.emplace(key, std::make_unique<TrialProcess>(std::move(launch), options.workdir, options.self_exe));
     ++summary.trials_run;
+    if (launch.resume.is_null()) {
+      running.emplace(key, std::make_unique<TrialProcess>(std::move(launch), options.workdir, options.self_exe));
+      return;
+    }
+    // A resumed attempt: its checkpoint's files first, into a fresh checkpoint folder.
+    const auto folder = checkpoint_folder(trial_folder(options.workdir, launch));
+    std::error_code ec;
+    std::filesystem::remove_all(folder, ec);
+    const json files = launch.resume["files"];
+    restoring.emplace(key, std::move(launch));
+    for (const auto& download : downloads.start(key, files, folder)) send(MessageType::Download, download);
+    start_restored();
+  }
+
+  // Starts the resumed attempts whose checkpoint is complete; fails those whose files could not be restored.
+  void start_restored() {
+    for (const auto& [key, error] : downloads.take_finished()) {
+      auto it = restoring.find(key);
+      if (it == restoring.end()) continue;
+      if (error.empty()) {
+        spdlog::info("worker {}: trial {} attempt {} resumes after step {}", options.id, key.first, key.second,
+                     it->second.resume["step"].dump());
+        running.emplace(key, std::make_unique<TrialProcess>(std::move(it->second), options.workdir, options.self_exe));
+      } else {
+        report_unstarted(key, "spawn", "cannot restore the checkpoint: " + error);
+      }
+      restoring.erase(it);
+    }
+  }
+
+  // Drops a resumed attempt still waiting for its files; `cause` non-empty: FAILED says so.
+  void abandon_restore(const TrialKey& key, const std::string& cause) {
+    if (!restoring.erase(key)) return;
+    downloads.drop(key);
+    if (!cause.empty()) report_unstarted(key, cause, cause == "stopped" ? "stopped by the scheduler" : "cancelled");
+  }
+
+  // FAILED for an attempt that never started, kept until ACK like any outcome.
+  void report_unstarted(const TrialKey& key, const std::string& cause, const std::string& message) {
+    const json outcome{{"type", "FAILED"},
+                       {"body", {{"trial", key.first}, {"attempt", key.second}, {"cause", cause}, {"message", message}, {"wall_seconds", 0.0}}}};
+    unacked[key] = outcome;
+    if (welcomed) send(MessageType::Failed, outcome["body"]);
+    if (welcomed && !draining && !shutdown) send(MessageType::Request, {{"slots", 1}});
   }
 
   void reap(double now) {
@@ -243,8 +298,10 @@ struct WorkerAgent::State {
         ++it;
         continue;
       }
-      if (welcomed)
+      if (welcomed) {
         for (auto& report : it->second->take_reports_at_exit()) send(MessageType::Progress, report);
+        for (auto& body : it->second->take_checkpoints()) send(MessageType::Checkpoint, body);
+      }
       const auto& outcome = it->second->outcome();
       unacked[it->first] = outcome;
       if (welcomed) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
@@ -258,6 +315,7 @@ struct WorkerAgent::State {
   static void cleanup(const TrialProcess& p, bool succeeded) {
     if (!succeeded) return;
     std::error_code ec;
+    if (std::filesystem::is_empty(checkpoint_folder(p.trial_dir()), ec) && !ec) std::filesystem::remove(checkpoint_folder(p.trial_dir()), ec);
     const auto artifacts = p.trial_dir() / "artifacts";
     if (std::filesystem::is_empty(artifacts, ec) && !ec) {
       std::filesystem::remove(artifacts, ec);
@@ -286,7 +344,7 @@ struct WorkerAgent::State {
     while (true) {
       now = monotonic_seconds();
       check_interrupts(now);
-      if ((shutdown || draining) && running.empty()) {
+      if ((shutdown || draining) && running.empty() && restoring.empty()) {
         // Give the coordinator a moment to acknowledge the last results and take the files it fetches.
         const bool owes = !unacked.empty() || uploads->active() > 0;
         if (shutdown || !owes || !welcomed || now - last_heard > heartbeat_ms * liveness / 1000.0) break;
@@ -316,6 +374,9 @@ struct WorkerAgent::State {
         for (auto& report : pipes[i].first->read_available(pipes[i].second))
           if (welcomed) send(MessageType::Progress, report);
       }
+      for (auto& [key, p] : running)  // checkpoints announced on stdout: frozen now, fetched by the coordinator
+        for (auto& body : p->take_checkpoints())
+          if (welcomed) send(MessageType::Checkpoint, body);
       for (auto& [key, p] : running)  // watched files (trial.metrics); each reads at most every 0.25 s
         for (auto& report : p->read_files(now))
           if (welcomed) send(MessageType::Progress, report);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,10 +53,18 @@ struct TrialLaunch {
   int cpus = 0;
   nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
   double stop_grace_seconds = schema::TrialSpec::kDefaultStopGraceSeconds;  // SIGTERM, then SIGKILL this long after (STOP, CANCEL)
+  // The checkpoint this attempt resumes from ({step, attempt, files}); null
+  // for a fresh start. Its files are restored into checkpoint_folder() first.
+  nlohmann::json resume;
 
   // From a validated ASSIGN body.
   static TrialLaunch from_assign(const nlohmann::json& body);
 };
+
+// The attempt's folder under the worker's workdir, and the checkpoint folder
+// in it (LORAFARM_CHECKPOINT_DIR; the engine's checkpoint_dir).
+std::filesystem::path trial_folder(const std::filesystem::path& workdir, const TrialLaunch& launch);
+std::filesystem::path checkpoint_folder(const std::filesystem::path& trial_folder);
 
 class TrialProcess {
  public:
@@ -79,6 +88,10 @@ class TrialProcess {
   // Reads what is available on `fd`; returns the intermediate reports (PROGRESS
   // bodies) found in complete lines.
   std::vector<nlohmann::json> read_available(int fd);
+  // CHECKPOINT bodies of the checkpoints the trial announced ({"checkpoint_step": N}
+  // lines): each is frozen when first seen here and hashed on another thread
+  // (worker/checkpoint_snapshot.h); a body is returned once its hashes are ready.
+  std::vector<nlohmann::json> take_checkpoints();
   // The intermediate reports in the trial's watched files (trial.metrics),
   // read when they changed; call it every time round the loop.
   std::vector<nlohmann::json> read_files(double now);
@@ -118,6 +131,8 @@ class TrialProcess {
   std::string out_buffer_;
   std::string err_buffer_;
   std::vector<nlohmann::json> reports_at_exit_;
+  std::vector<std::int64_t> checkpoint_steps_;  // announced, not yet frozen
+  std::vector<std::pair<std::int64_t, std::future<std::optional<nlohmann::json>>>> hashing_;  // frozen, being hashed
   std::string err_tail_;
   MetricCollection collection_;
   std::string kill_cause_;

@@ -89,6 +89,31 @@ TEST(Messages, ValidatesTheArtifactTransferMessages) {
               HasSubstr("RESULT.artifacts"));
 }
 
+TEST(Messages, ValidatesTheCheckpointMessages) {
+  const std::string v(kProtocolVersion);
+  const std::string sha(64, 'b');
+  const std::string file = R"({"name": "sub/state.bin", "path": "/w/t/checkpoints/step-4/sub/state.bin", "sha256": ")" + sha + R"(", "bytes": 9})";
+  EXPECT_EQ(decode_frames(v, "CHECKPOINT", R"({"trial": 2, "attempt": 1, "step": 4, "files": [)" + file + "]}").type, MessageType::Checkpoint);
+  EXPECT_EQ(decode_frames(v, "DOWNLOAD", R"({"sha256": ")" + sha + R"(", "offset": 0})").type, MessageType::Download);
+  EXPECT_EQ(decode_frames(v, "DOWNLOAD_CHUNK", R"({"sha256": ")" + sha + R"(", "offset": 0, "data": "Zm9v", "bytes": 3})").type,
+            MessageType::DownloadChunk);
+  const std::string resume = R"({"step": 4, "attempt": 1, "files": [{"name": "state.bin", "sha256": ")" + sha + R"(", "bytes": 9}]})";
+  const auto assign = decode_frames(v, "ASSIGN", R"({"trial": 2, "attempt": 2, "experiment": "e", "seed": 1, "params": {}, "kind": "engine",
+                                                     "objective": "val_loss", "resume": )" + resume + "}");
+  EXPECT_EQ(assign.body["resume"]["step"], 4);
+  // A checkpoint file's name becomes a path under the resumed trial's folder: it may not climb out of it.
+  for (const std::string name : {"../x", "a/../../x", "/etc/passwd", "", "a//b", "./x"}) {
+    const std::string bad = R"({"trial": 2, "attempt": 1, "step": 4, "files": [{"name": ")" + name + R"(", "path": "/p", "sha256": ")" + sha +
+                            R"(", "bytes": 1}]})";
+    EXPECT_THAT(error_of(v, "CHECKPOINT", bad), HasSubstr("CHECKPOINT.files")) << name;
+  }
+  EXPECT_THAT(error_of(v, "ASSIGN", R"({"trial": 2, "attempt": 2, "experiment": "e", "seed": 1, "params": {}, "kind": "engine",
+                                        "objective": "val_loss", "resume": {"step": 4, "attempt": 1, "files": [{"name": "../x", "sha256": ")" +
+                                        sha + R"(", "bytes": 1}]}})"),
+              HasSubstr("ASSIGN.resume"));
+  EXPECT_THAT(error_of(v, "DOWNLOAD", R"({"sha256": "x", "offset": 0})"), HasSubstr("DOWNLOAD.sha256"));
+}
+
 TEST(Messages, AcceptsUnknownExtraFields) {
   const auto m = decode_frames(std::string(kProtocolVersion), "REQUEST", R"({"slots": 2, "future_field": [1]})");
   EXPECT_EQ(m.body["slots"], 2);
