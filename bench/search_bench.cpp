@@ -259,7 +259,8 @@ std::unique_ptr<Sampler> make_sampler(const std::string& kind, const SearchSpace
 }
 
 // One sequential run to the largest budget; the best value after each trial.
-std::vector<double> best_so_far(Sampler& sampler, const MixedProblem& problem, int budget, double& suggest_seconds) {
+std::vector<double> best_so_far(Sampler& sampler, const MixedProblem& problem, int budget, double& suggest_seconds,
+                                Params& best_params) {
   std::vector<Observation> history;
   std::vector<double> best;
   double b = std::numeric_limits<double>::infinity();
@@ -274,6 +275,7 @@ std::vector<double> best_so_far(Sampler& sampler, const MixedProblem& problem, i
     o.objectives = {problem.f(o.params)};
     o.status = ObservationStatus::Completed;
     sampler.tell(o);
+    if (o.objectives.front() < b) best_params = o.params;
     b = std::min(b, o.objectives.front());
     best.push_back(b);
     history.push_back(std::move(o));
@@ -291,11 +293,13 @@ nlohmann::json mixed_problems(const Args& args) {
     for (int seed = 0; seed < args.seeds; ++seed) {
       auto sampler = make_sampler(args.sampler, problem.space, static_cast<std::uint64_t>(seed));
       double seconds = 0.0;
-      const auto best = best_so_far(*sampler, problem, max_budget, seconds);
+      Params best_params;
+      const auto best = best_so_far(*sampler, problem, max_budget, seconds, best_params);
       for (std::size_t k = 0; k < args.budgets.size(); ++k)
         regrets[k].push_back(std::log10(std::max(best[args.budgets[k] - 1] - problem.minimum, 1e-12)));
       ms_per_trial.push_back(1e3 * seconds / max_budget);
-      std::fprintf(stderr, "%s seed %d: log10 regret %.3f\n", name.c_str(), seed, regrets.back().back());
+      std::fprintf(stderr, "%s seed %d: log10 regret %.3f at %s\n", name.c_str(), seed, regrets.back().back(),
+                   best_params.dump().c_str());
     }
     for (std::size_t k = 0; k < args.budgets.size(); ++k) {
       nlohmann::json r = summary(regrets[k], "log10_regret");
