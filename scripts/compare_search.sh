@@ -7,6 +7,9 @@
 #   scripts/compare_search.sh gp.json optuna.json [more.json ...]
 #
 # Each file holds one search_bench object or a list of them (optuna_baseline).
+# When optuna-tpe is among them, a second table gives each sampler's
+# Vargha–Delaney A12 against TPE on the final regrets of the same seeds:
+# P(regret < TPE's) + ½ P(equal); 0.5 is a draw, above 0.5 the sampler wins.
 set -euo pipefail
 if [ $# -lt 1 ]; then
   echo "usage: scripts/compare_search.sh RESULT.json [RESULT.json ...]" >&2
@@ -35,7 +38,7 @@ def table(mode, key, better):
     names = [n for n, _ in chosen]
     width = max(16, *(len(n) + 2 for n in names))
     print(f"{mode} — median {key} [IQR]; * = best")
-    print("function".ljust(14) + "".join(n.rjust(width) for n in names))
+    print("function".ljust(22) + "".join(n.rjust(width) for n in names))
     for fn in functions:
         cells = []
         for _, r in chosen:
@@ -44,18 +47,43 @@ def table(mode, key, better):
         values = [c[f"median_{key}"] if c else None for c in cells]
         present = [v for v in values if v is not None]
         best = (min if better == "low" else max)(present)
-        row = fn.ljust(14)
+        row = fn.ljust(22)
         for c, v in zip(cells, values):
             text = "-" if c is None else f"{v:.2f} [{c['iqr']:.2f}]" + ("*" if v == best else " ")
             row += text.rjust(width)
         print(row)
-    row = "ms/suggest".ljust(14)
+    row = "ms/suggest".ljust(22)
     for _, r in chosen:
         ms = [x["suggest_ms_per_trial"] for x in r["results"]]
         row += f"{sum(ms) / len(ms):.1f}".rjust(width)
     print(row)
     print()
 
+def a12(mine, theirs):
+    wins = sum((a < b) + 0.5 * (a == b) for a in mine for b in theirs)
+    return wins / (len(mine) * len(theirs))
+
+def a12_table(reference="optuna-tpe"):
+    chosen = [(n, r) for n, r in runs if r["mode"] == "single_objective"]
+    ref = next((r for n, r in chosen if n == reference), None)
+    if ref is None:
+        return
+    names = [n for n, _ in chosen if n != reference]
+    width = max(16, *(len(n) + 2 for n in names))
+    print(f"A12 vs {reference} (final regret; > 0.5: better than {reference})")
+    print("function".ljust(22) + "".join(n.rjust(width) for n in names))
+    for res_ref in ref["results"]:
+        fn = res_ref["function"]
+        row = fn.ljust(22)
+        for n, r in chosen:
+            if n == reference:
+                continue
+            res = next((x for x in r["results"] if x["function"] == fn), None)
+            row += ("-" if res is None else f"{a12(res['final_log10_regrets'], res_ref['final_log10_regrets']):.2f}").rjust(width)
+        print(row)
+    print()
+
 table("single_objective", "log10_regret", "low")
+a12_table()
 table("multi_objective", "hypervolume", "high")
 PY

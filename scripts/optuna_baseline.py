@@ -6,10 +6,19 @@ python3-scipy (for the QMC sampler); run with the system python.
 
   scripts/optuna_baseline.py [--seeds N] [--functions a,b] [--samplers tpe,cmaes]
                              [--multi-objective]
+  scripts/optuna_baseline.py --problems mixed_lora_like,lora_fortunes,lora_tinystories
+                             [--budgets 30,60] [--samplers tpe,mtpe,cmaes,random]
+
+--problems are the mixed spaces of `search_bench --problems`: the synthetic
+mixed function (search/test_functions.cpp, mixed_lora_like) and the tabular
+LoRA benchmarks (bench/data/lora_table_*.json, scored by the nearest stored
+configuration with the rule of search/tabular_benchmark.cpp). Each seed runs
+to the largest budget; the regret is reported at every budget.
 """
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -152,15 +161,165 @@ def run_multi(sampler_name, seeds, budget=50):
             "suggest_ms_per_trial": float(np.median(ms)), "hypervolumes": volumes}
 
 
+# ---- mixed spaces (issue 21) -------------------------------------------------
+
+TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "data")
+
+# kind: (offset, best log10 lr, best log2 width, best layers), as mixed_value() in test_functions.cpp.
+MIXED_KINDS = {"a": (0.35, -2.5, 5.0, 4.0), "b": (0.0, -3.2, 3.0, 6.0), "c": (0.6, -1.8, 6.0, 2.0),
+               "d": (0.1, -4.0, 7.0, 7.0)}
+MIXED_SPACE = {"kind": {"type": "categorical", "values": ["a", "b", "c", "d"]},
+               "width": {"type": "int", "low": 2, "high": 256, "log": True},
+               "layers": {"type": "int", "low": 1, "high": 8},
+               "lr": {"type": "float", "low": 1e-5, "high": 1e-1, "log": True},
+               "mix": {"type": "float", "low": 0.0, "high": 1.0}}
+
+
+def mixed_lora_like(p):
+    offset, lr0, w0, l0 = MIXED_KINDS[p["kind"]]
+    u, x, m = math.log2(p["width"]), math.log10(p["lr"]), p["mix"]
+    lr_term = x - lr0 + 0.25 * (u - w0)
+    basins = 0.25 * (1 - math.cos(4 * math.pi * (m - 0.3))) + 0.3 * (m - 0.3) ** 2
+    return offset + 0.6 * lr_term**2 + 0.06 * (u - w0) ** 2 + 0.04 * (p["layers"] - l0) ** 2 + basins
+
+
+def active(definition, params):
+    cond = definition.get("condition")
+    if cond is None:
+        return True
+    if cond["param"] not in params:
+        return False
+    inside = params[cond["param"]] in cond.get("in", cond.get("not_in", []))
+    return not inside if "not_in" in cond else inside
+
+
+def ordered(space):
+    """Parents before children, then by name (as SearchSpace orders them)."""
+    names, out = sorted(space), []
+    while len(out) < len(names):
+        for n in names:
+            cond = space[n].get("condition")
+            if n not in out and (cond is None or cond["param"] in out):
+                out.append(n)
+    return out
+
+
+def to_unit(d, v):
+    """SearchSpace's unit coordinate (search/search_space.cpp)."""
+    if d["type"] == "categorical":
+        return (d["values"].index(v) + 0.5) / len(d["values"])
+    lo, hi, log = d["low"], d["high"], d.get("log", False)
+    if d["type"] == "int":
+        lo, hi = lo - 0.5, hi + 0.5
+        if log:
+            lo = max(lo, d["low"] * 0.5)
+    w = (lambda t: math.log(t)) if log else (lambda t: t)
+    return min(1.0, max(0.0, (w(v) - w(lo)) / (w(hi) - w(lo)))) if hi != lo else 0.5
+
+
+class Table:
+    """A tabular LoRA benchmark and TabularBenchmark::nearest's rule: fewest
+    categorical or activity mismatches, then the unit-cube Euclidean distance."""
+
+    def __init__(self, path):
+        with open(path) as f:
+            data = json.load(f)
+        self.space = data["search_space"]
+        self.entries = [(t["params"], t["val_loss"]) for t in data["trials"]]
+        self.minimum = min(v for _, v in self.entries)
+
+    def distance(self, a, b):
+        mismatch, d = len(self.space) + 1.0, 0.0
+        for n, definition in self.space.items():
+            if (n in a) != (n in b):
+                d += mismatch
+            elif n not in a:
+                continue
+            elif definition["type"] == "categorical":
+                d += mismatch if a[n] != b[n] else 0.0
+            else:
+                d += (to_unit(definition, a[n]) - to_unit(definition, b[n])) ** 2
+        return d
+
+    def __call__(self, params):
+        best, best_d = None, math.inf
+        for p, v in self.entries:
+            d = self.distance(params, p)
+            if d < best_d:
+                best, best_d = v, d
+        return best
+
+
+def suggest(trial, space):
+    params = {}
+    for n in ordered(space):
+        d = space[n]
+        if not active(d, params):
+            continue
+        if d["type"] == "categorical":
+            params[n] = trial.suggest_categorical(n, d["values"])
+        elif d["type"] == "int":
+            params[n] = trial.suggest_int(n, d["low"], d["high"], log=d.get("log", False))
+        else:
+            params[n] = trial.suggest_float(n, d["low"], d["high"], log=d.get("log", False))
+    return params
+
+
+def mixed_problem(name):
+    if name == "mixed_lora_like":
+        return MIXED_SPACE, mixed_lora_like, 0.0
+    if name in ("lora_fortunes", "lora_tinystories"):
+        table = Table(os.path.join(TABLES, f"lora_table_{name[5:]}.json"))
+        return table.space, table, table.minimum
+    raise SystemExit(f"optuna_baseline: unknown problem {name} (choices: mixed_lora_like, lora_fortunes, lora_tinystories)")
+
+
+def run_mixed(name, sampler_name, seeds, budgets):
+    space, fn, minimum = mixed_problem(name)
+    regrets, ms = [[] for _ in budgets], []
+    for seed in range(seeds):
+        study = optuna.create_study(sampler=make_sampler(sampler_name, seed))
+        suggest_seconds, best, trace = 0.0, math.inf, []
+        for _ in range(max(budgets)):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            params = suggest(trial, space)
+            suggest_seconds += time.perf_counter() - t0
+            value = fn(params)
+            study.tell(trial, value)
+            best = min(best, value)
+            trace.append(best)
+        for k, b in enumerate(budgets):
+            regrets[k].append(math.log10(max(trace[b - 1] - minimum, 1e-12)))
+        ms.append(1e3 * suggest_seconds / max(budgets))
+    out = []
+    for k, b in enumerate(budgets):
+        q25, q50, q75 = quartiles(regrets[k])
+        out.append({"function": f"{name}@{b}", "dim": len(space), "budget": b, "seeds": seeds,
+                    "median_log10_regret": q50, "q25": q25, "q75": q75, "iqr": q75 - q25, "minimum": minimum,
+                    "suggest_ms_per_trial": float(np.median(ms)), "final_log10_regrets": regrets[k]})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--functions", default=",".join(FUNCTIONS))
     ap.add_argument("--samplers", default=None)
     ap.add_argument("--multi-objective", action="store_true")
+    ap.add_argument("--problems", default=None, help="mixed spaces: mixed_lora_like,lora_fortunes,lora_tinystories")
+    ap.add_argument("--budgets", default="30,60")
     args = ap.parse_args()
     out = []
-    if args.multi_objective:
+    if args.problems:
+        budgets = [int(b) for b in args.budgets.split(",")]
+        for s in (args.samplers or "tpe,mtpe,cmaes,random").split(","):
+            results = []
+            for p in args.problems.split(","):
+                results += run_mixed(p, s, args.seeds, budgets)
+                print(f"optuna {s} {p}: median {results[-1]['median_log10_regret']:.3f}", file=sys.stderr)
+            out.append({"sampler": f"optuna-{s}", "parallel": 1, "mode": "single_objective", "results": results})
+    elif args.multi_objective:
         for s in (args.samplers or "nsga2,nsga2_pop50,random").split(","):
             out.append({"sampler": f"optuna-{s}", "parallel": 1, "mode": "multi_objective",
                         "results": [run_multi(s, args.seeds)]})

@@ -21,6 +21,8 @@ PACKAGES=(
   python3-torch libopenblas0-pthread
   # scripts/fuzz.sh (part of the test command): libFuzzer comes with clang.
   clang libclang-rt-14-dev
+  # scripts/optuna_baseline.py: the Optuna baselines of the search benchmarks (docs/search.md).
+  python3-optuna python3-scipy
   # The dashboard and report tests drive a headless browser over DevTools.
   chromium python3-websocket fonts-dejavu-core
 )

@@ -43,6 +43,7 @@ GpHyperparameters BayesOptimizer::hyperparameters_for(HyperparameterCache& cache
                      cache.hyperparameters.log_lengthscales.size() != x.cols();
   if (!fresh) return cache.hyperparameters;
   GpFitOptions options = fit;
+  options.lengthscale_groups = space_.lengthscale_groups;
   if (cache.fitted_at >= 0 && cache.hyperparameters.log_lengthscales.size() == x.cols()) {
     // Past the small-data regime a refit from the last optimum converges fast;
     // random restarts are kept for the early fits, where the landscape changes most.

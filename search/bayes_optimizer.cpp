@@ -97,6 +97,8 @@ BayesOptimizer::BayesOptimizer(CubeSpace space, BayesOptions options)
   if (space_.dim <= 0) throw std::invalid_argument("BayesOptimizer: the cube needs at least one dimension");
   if (!space_.continuous.empty() && static_cast<int>(space_.continuous.size()) != space_.dim)
     throw std::invalid_argument("BayesOptimizer: `continuous` must have one flag per dimension");
+  if (!space_.lengthscale_groups.empty() && static_cast<int>(space_.lengthscale_groups.size()) != space_.dim)
+    throw std::invalid_argument("BayesOptimizer: `lengthscale_groups` must have one entry per dimension");
 }
 
 int BayesOptimizer::initial_design_size() const {
@@ -277,6 +279,43 @@ std::vector<Eigen::VectorXd> BayesOptimizer::candidate_points(const Models& mode
   return candidates;
 }
 
+// Alternates the gradient step on the continuous coordinates with a climb
+// over the discrete neighbours; every value is the acquisition at a canonical
+// (valid) point, never at a relaxed one.
+std::pair<Eigen::VectorXd, double> BayesOptimizer::polish(const AcquisitionFunction& acquisition, Eigen::VectorXd x,
+                                                          double value) const {
+  for (int round = 0; round < 3; ++round) {
+    auto [moved, v] = refine(acquisition, x, value, space_.continuous, options_.local_evaluations);
+    moved = canonical(std::move(moved));
+    v = acquisition.value(moved, nullptr);
+    if (v > value) {
+      x = std::move(moved);
+      value = v;
+    }
+    auto [climbed, w] = climb(acquisition, x, value);
+    if (!(w > value)) break;
+    x = std::move(climbed);
+    value = w;
+  }
+  return {std::move(x), value};
+}
+
+// Best-improvement hill climbing over the discrete neighbours.
+std::pair<Eigen::VectorXd, double> BayesOptimizer::climb(const AcquisitionFunction& acquisition, Eigen::VectorXd x,
+                                                         double value) const {
+  if (!space_.neighbours) return {std::move(x), value};
+  for (int step = 0; step < 32; ++step) {
+    const std::vector<Eigen::VectorXd> near = space_.neighbours(x);
+    if (near.empty()) break;
+    const Eigen::VectorXd scores = acquisition.values(rows_of(near, space_.dim));
+    Eigen::Index best = 0;
+    if (!(scores.maxCoeff(&best) > value)) break;
+    x = near[static_cast<std::size_t>(best)];
+    value = scores(best);
+  }
+  return {std::move(x), value};
+}
+
 // Scores the candidates, refines the best few (distinct) starts with L-BFGS and
 // takes the best far-enough point, refined points first.
 Eigen::VectorXd BayesOptimizer::maximise(const AcquisitionFunction& acquisition,
@@ -292,8 +331,8 @@ Eigen::VectorXd BayesOptimizer::maximise(const AcquisitionFunction& acquisition,
     if (static_cast<int>(starts.size()) >= options_.local_starts) break;
     if (min_distance(candidates[i], starts) < 1e-3) continue;
     starts.push_back(candidates[i]);
-    auto [x, v] = refine(acquisition, candidates[i], scores(i), space_.continuous, options_.local_evaluations);
-    ranked.emplace_back(v, canonical(std::move(x)));
+    auto [x, v] = polish(acquisition, candidates[i], scores(i));
+    ranked.emplace_back(v, std::move(x));
   }
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (int i : order) ranked.emplace_back(scores(i), candidates[i]);

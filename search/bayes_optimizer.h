@@ -45,6 +45,15 @@ struct CubeSpace {
   // argmax one-hot blocks, inactive coordinates to kInactiveCoordinate).
   // Empty: the identity (a plain continuous box).
   std::function<void(Eigen::Ref<Eigen::VectorXd>)> canonicalize;
+  // The discrete neighbours of a canonical point: each other choice of each
+  // categorical, the adjacent values of each int (canonical points too). The
+  // acquisition is climbed over them after the gradient step, so discrete
+  // coordinates are only ever scored at valid values. Empty: none.
+  std::function<std::vector<Eigen::VectorXd>(const Eigen::VectorXd&)> neighbours;
+  // Coordinates sharing one lengthscale (group index per coordinate), e.g. the
+  // one-hot block of a categorical: its kernel then depends only on whether two
+  // choices are equal. Empty: one lengthscale per coordinate.
+  std::vector<int> lengthscale_groups;
 
   static CubeSpace box(int dim);
 };
@@ -124,6 +133,10 @@ class BayesOptimizer {
   std::vector<Eigen::VectorXd> candidate_points(const Models& models, Batch& batch) const;
   Eigen::VectorXd maximise(const AcquisitionFunction& acquisition, const std::vector<Eigen::VectorXd>& candidates,
                            Batch& batch);
+  std::pair<Eigen::VectorXd, double> polish(const AcquisitionFunction& acquisition, Eigen::VectorXd x,
+                                            double value) const;
+  std::pair<Eigen::VectorXd, double> climb(const AcquisitionFunction& acquisition, Eigen::VectorXd x,
+                                           double value) const;
 
   HyperparameterCache objective_cache_, feasibility_cache_;
   std::vector<HyperparameterCache> constraint_cache_;

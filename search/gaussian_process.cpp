@@ -31,6 +31,16 @@ double log_normal_prior(double v, double m, double s, double* g) {
   return -0.5 * (v - m) * (v - m) / (s * s);
 }
 
+// The first coordinate of each lengthscale group (every coordinate when ungrouped).
+std::vector<int> first_of_each_group(const std::vector<int>& groups, int d) {
+  std::vector<int> firsts;
+  for (int j = 0; j < d; ++j) {
+    const bool first = groups.empty() || std::find(groups.begin(), groups.begin() + j, groups[j]) == groups.begin() + j;
+    if (first) firsts.push_back(j);
+  }
+  return firsts;
+}
+
 }  // namespace
 
 GpHyperparameters GpHyperparameters::defaults(int dim) {
@@ -72,7 +82,8 @@ bool factorise_with_jitter(Eigen::MatrixXd k, double noise_variance, Eigen::LLT<
 // log p(y | θ) = -½ yᵀα - Σ log L_ii - n/2 log 2π,  α = K⁻¹y;
 // ∂/∂θ = ½ tr((ααᵀ - K⁻¹) ∂K/∂θ).
 double log_posterior_of_hyperparameters(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
-                                        const GpHyperparameters& h, Eigen::VectorXd* grad) {
+                                        const GpHyperparameters& h, Eigen::VectorXd* grad,
+                                        const std::vector<int>& groups) {
   const int d = static_cast<int>(x.cols());
   const auto n = static_cast<double>(x.rows());
   const Matern52 kernel(h.log_lengthscales.array().exp().matrix(), std::exp(h.log_signal_variance));
@@ -90,8 +101,9 @@ double log_posterior_of_hyperparameters(const Eigen::MatrixXd& x, const Eigen::V
     grad->head(d + 1) = 0.5 * kernel.contract_log_param_grad(x, w);
     (*grad)(d + 1) = 0.5 * noise * w.trace();
   }
-  const double ml = lengthscale_prior_mean(d);
-  for (int j = 0; j < d; ++j)
+  const std::vector<int> firsts = first_of_each_group(groups, d);
+  const double ml = lengthscale_prior_mean(static_cast<int>(firsts.size()));
+  for (int j : firsts)
     value += log_normal_prior(h.log_lengthscales(j), ml, kLengthscalePriorSd, grad ? &(*grad)(j) : nullptr);
   value += log_normal_prior(h.log_signal_variance, 0.0, kSignalPriorSd, grad ? &(*grad)(d) : nullptr);
   value += log_normal_prior(h.log_noise_variance, kNoisePriorMean, kNoisePriorSd,
@@ -101,23 +113,58 @@ double log_posterior_of_hyperparameters(const Eigen::MatrixXd& x, const Eigen::V
 
 namespace {
 
+// What the optimiser moves: one log-lengthscale per group, then log s², log σn².
 struct FitData {
   const Eigen::MatrixXd* x;
   const Eigen::VectorXd* y;
+  std::vector<int> groups;  // group of each coordinate, numbered 0..n_groups-1
+  int n_groups = 0;
+
+  Eigen::VectorXd expand(const std::vector<double>& t) const {
+    const int d = static_cast<int>(groups.size());
+    Eigen::VectorXd theta(d + 2);
+    for (int j = 0; j < d; ++j) theta(j) = t[groups[j]];
+    theta(d) = t[n_groups];
+    theta(d + 1) = t[n_groups + 1];
+    return theta;
+  }
 };
 
 double negative_log_posterior(const std::vector<double>& t, std::vector<double>& g, void* data) {
   const auto* fit = static_cast<const FitData*>(data);
-  const Eigen::VectorXd theta = Eigen::Map<const Eigen::VectorXd>(t.data(), static_cast<Eigen::Index>(t.size()));
   Eigen::VectorXd grad;
-  const double v = log_posterior_of_hyperparameters(*fit->x, *fit->y, GpHyperparameters::unpack(theta),
-                                                    g.empty() ? nullptr : &grad);
+  const double v = log_posterior_of_hyperparameters(*fit->x, *fit->y, GpHyperparameters::unpack(fit->expand(t)),
+                                                    g.empty() ? nullptr : &grad, fit->groups);
   if (!std::isfinite(v)) {
     std::fill(g.begin(), g.end(), 0.0);
     return 1e100;
   }
-  for (std::size_t i = 0; i < g.size(); ++i) g[i] = -grad(static_cast<Eigen::Index>(i));
+  if (!g.empty()) {
+    std::fill(g.begin(), g.end(), 0.0);
+    const int d = static_cast<int>(fit->groups.size());
+    for (int j = 0; j < d; ++j) g[fit->groups[j]] -= grad(j);
+    g[fit->n_groups] = -grad(d);
+    g[fit->n_groups + 1] = -grad(d + 1);
+  }
   return -v;
+}
+
+// Renumbers `groups` 0..k-1 in order of first appearance (identity when empty).
+std::vector<int> dense_groups(const std::vector<int>& groups, int d) {
+  if (groups.empty()) {
+    std::vector<int> identity(d);
+    for (int j = 0; j < d; ++j) identity[j] = j;
+    return identity;
+  }
+  if (static_cast<int>(groups.size()) != d)
+    throw std::invalid_argument("fit_hyperparameters: lengthscale_groups needs one entry per dimension");
+  std::vector<int> seen, dense(d);
+  for (int j = 0; j < d; ++j) {
+    auto it = std::find(seen.begin(), seen.end(), groups[j]);
+    if (it == seen.end()) it = seen.insert(seen.end(), groups[j]);
+    dense[j] = static_cast<int>(it - seen.begin());
+  }
+  return dense;
 }
 
 }  // namespace
@@ -125,33 +172,45 @@ double negative_log_posterior(const std::vector<double>& t, std::vector<double>&
 GpHyperparameters fit_hyperparameters(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
                                       const GpFitOptions& options, std::mt19937_64& rng) {
   const int d = static_cast<int>(x.cols());
-  const int p = d + 2;
+  FitData data{&x, &y, dense_groups(options.lengthscale_groups, d), 0};
+  data.n_groups = d == 0 ? 0 : *std::max_element(data.groups.begin(), data.groups.end()) + 1;
+  const int k = data.n_groups;
+  const int p = k + 2;
   std::vector<double> lower(p), upper(p);
-  for (int j = 0; j < d; ++j) {
+  for (int j = 0; j < k; ++j) {
     lower[j] = std::max(kMinLogLengthscale, std::log(options.min_lengthscale));
     upper[j] = kMaxLogLengthscale;
   }
-  lower[d] = kMinLogSignal;
-  upper[d] = kMaxLogSignal;
-  lower[d + 1] = std::log(options.min_noise_variance);
-  upper[d + 1] = std::log(options.max_noise_variance);
+  lower[k] = kMinLogSignal;
+  upper[k] = kMaxLogSignal;
+  lower[k + 1] = std::log(options.min_noise_variance);
+  upper[k + 1] = std::log(options.max_noise_variance);
 
-  std::vector<Eigen::VectorXd> starts;
-  starts.push_back((options.warm_start ? *options.warm_start : GpHyperparameters::defaults(d)).packed());
+  // Starts in the optimiser's (grouped) coordinates: a group starts at its first member's value.
+  const double prior_mean = lengthscale_prior_mean(k);
+  const auto reduce = [&](const GpHyperparameters& h, bool use_lengthscales) {
+    std::vector<double> t(p, prior_mean);
+    for (int j = d - 1; j >= 0; --j)
+      if (use_lengthscales) t[data.groups[j]] = h.log_lengthscales(j);
+    t[k] = h.log_signal_variance;
+    t[k + 1] = h.log_noise_variance;
+    return t;
+  };
+  std::vector<std::vector<double>> starts;
+  const bool warm = options.warm_start && options.warm_start->log_lengthscales.size() == d;
+  starts.push_back(reduce(warm ? *options.warm_start : GpHyperparameters::defaults(d), warm));
   std::normal_distribution<double> normal(0.0, 1.0);
   for (int s = 0; s < options.random_starts; ++s) {
-    GpHyperparameters h = GpHyperparameters::defaults(d);
-    for (int j = 0; j < d; ++j) h.log_lengthscales(j) += kLengthscalePriorSd * normal(rng);
-    h.log_signal_variance += 0.5 * normal(rng);
-    starts.push_back(h.packed());
+    std::vector<double> t = reduce(GpHyperparameters::defaults(d), false);
+    for (int j = 0; j < k; ++j) t[j] += kLengthscalePriorSd * normal(rng);
+    t[k] += 0.5 * normal(rng);
+    starts.push_back(std::move(t));
   }
 
-  FitData data{&x, &y};
-  Eigen::VectorXd best = starts.front();
+  std::vector<double> best = starts.front();
   double best_value = std::numeric_limits<double>::infinity();
-  for (Eigen::VectorXd start : starts) {
-    std::vector<double> t(p);
-    for (int i = 0; i < p; ++i) t[i] = std::clamp(start(i), lower[i], upper[i]);
+  for (std::vector<double> t : starts) {
+    for (int i = 0; i < p; ++i) t[i] = std::clamp(t[i], lower[i], upper[i]);
     nlopt::opt opt(nlopt::LD_LBFGS, p);
     opt.set_lower_bounds(lower);
     opt.set_upper_bounds(upper);
@@ -168,10 +227,10 @@ GpHyperparameters fit_hyperparameters(const Eigen::MatrixXd& x, const Eigen::Vec
     }
     if (value < best_value) {
       best_value = value;
-      best = Eigen::Map<Eigen::VectorXd>(t.data(), p);
+      best = t;
     }
   }
-  return GpHyperparameters::unpack(best);
+  return GpHyperparameters::unpack(data.expand(best));
 }
 
 GaussianProcess::GaussianProcess(Eigen::MatrixXd x, Eigen::VectorXd y, const GpHyperparameters& h)

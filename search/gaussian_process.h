@@ -9,6 +9,7 @@
 #include <cmath>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "search/matern_kernel.h"
 
@@ -32,14 +33,20 @@ struct GpFitOptions {
   double max_noise_variance = 0.5;
   double min_lengthscale = 0.01;  // in the unit cube
   std::optional<GpHyperparameters> warm_start;
+  // Coordinates that share one lengthscale (a group index per coordinate, e.g.
+  // a categorical's one-hot block); empty: one lengthscale per coordinate.
+  std::vector<int> lengthscale_groups;
 };
 
 // Log marginal likelihood plus the log-density of the hyperparameter prior
 // (weakly informative log-normal priors; see docs/search.md). Fills `grad`
 // (∂/∂θ, same layout as packed()) when given. Returns -inf when the kernel
-// matrix cannot be factorised.
+// matrix cannot be factorised. With `groups` (see GpFitOptions), the
+// lengthscales of a group are taken to be tied: the prior counts each group
+// once (on its first coordinate) and its median grows with the number of groups.
 double log_posterior_of_hyperparameters(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
-                                        const GpHyperparameters& h, Eigen::VectorXd* grad);
+                                        const GpHyperparameters& h, Eigen::VectorXd* grad,
+                                        const std::vector<int>& groups = {});
 
 // MAP hyperparameters for data (x rows, y standardised).
 GpHyperparameters fit_hyperparameters(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,

@@ -43,6 +43,10 @@ class GpSampler : public Sampler {
   Params from_model(const Eigen::VectorXd& x) const;
   // Snaps a point of [0,1]^model_dimensions() to a valid encoded configuration.
   void canonicalize(Eigen::Ref<Eigen::VectorXd> x) const;
+  // The encoded configurations one discrete step from `x`: each other choice of
+  // each active categorical (parameters it activates start mid-range), and each
+  // active int ±1 (log ints also ×2 and ÷2), all within bounds.
+  std::vector<Eigen::VectorXd> neighbours(const Eigen::VectorXd& x) const;
 
  private:
   struct Slot {
@@ -56,6 +60,7 @@ class GpSampler : public Sampler {
   int dim_ = 0;
   std::unique_ptr<BayesOptimizer> optimizer_;  // keeps fitted hyperparameters between calls
   BayesOptimizer& optimizer();
+  Params completed(const Params& partial) const;
   std::vector<Params> enqueued_;
   std::vector<Observation> warm_;
 };

@@ -156,3 +156,55 @@ Eigen::Vector2d branin_currin(const Eigen::Vector2d& x) {
 Eigen::Vector2d branin_currin_reference() { return {18.0, 6.0}; }
 
 }  // namespace lorafarm::search
+
+namespace lorafarm::search {
+namespace {
+
+struct MixedKind {
+  const char* name;
+  double offset;      // the kind's best value
+  double log10_lr;    // its best log10(learning rate) at its best width
+  double log2_width;  // its best log2(width)
+  double layers;      // its best layer count
+};
+// Kind "b" is the best; "d" is a near miss whose optimum sits elsewhere.
+constexpr MixedKind kMixedKinds[] = {
+    {"a", 0.35, -2.5, 5.0, 4.0}, {"b", 0.0, -3.2, 3.0, 6.0}, {"c", 0.6, -1.8, 6.0, 2.0}, {"d", 0.1, -4.0, 7.0, 7.0}};
+
+double mixed_value(const Params& p) {
+  const std::string kind = p.at("kind").get<std::string>();
+  const MixedKind* k = &kMixedKinds[0];
+  for (const auto& c : kMixedKinds)
+    if (kind == c.name) k = &c;
+  const double u = std::log2(p.at("width").get<double>());
+  const double layers = p.at("layers").get<double>();
+  const double x = std::log10(p.at("lr").get<double>());
+  const double m = p.at("mix").get<double>();
+  // The best learning rate falls as the width grows (a coupling TPE's independent model misses).
+  const double lr_term = x - k->log10_lr + 0.25 * (u - k->log2_width);
+  const double basins = 0.25 * (1.0 - std::cos(4.0 * kPi * (m - 0.3))) + 0.3 * (m - 0.3) * (m - 0.3);
+  return k->offset + 0.6 * lr_term * lr_term + 0.06 * (u - k->log2_width) * (u - k->log2_width) +
+         0.04 * (layers - k->layers) * (layers - k->layers) + basins;
+}
+
+SearchSpace mixed_space() {
+  std::vector<Parameter> ps(5);
+  ps[0].name = "kind";
+  ps[0].type = ParamType::Categorical;
+  ps[0].choices = {"a", "b", "c", "d"};
+  ps[1] = {.name = "width", .type = ParamType::Int, .low = 2, .high = 256, .log = true};
+  ps[2] = {.name = "layers", .type = ParamType::Int, .low = 1, .high = 8};
+  ps[3] = {.name = "lr", .type = ParamType::Float, .low = 1e-5, .high = 1e-1, .log = true};
+  ps[4] = {.name = "mix", .type = ParamType::Float, .low = 0.0, .high = 1.0};
+  return SearchSpace(std::move(ps));
+}
+
+}  // namespace
+
+MixedTestFunction mixed_lora_like() {
+  // Every term is ≥ 0 and 0 at kind b, width 2^3, 6 layers, lr 10^-3.2, mix 0.3.
+  const Params argmin = {{"kind", "b"}, {"width", 8}, {"layers", 6}, {"lr", std::pow(10.0, -3.2)}, {"mix", 0.3}};
+  return {"mixed_lora_like", mixed_space(), mixed_value, argmin, 0.0, 60};
+}
+
+}  // namespace lorafarm::search

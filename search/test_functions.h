@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "search/search_space.h"
+
 namespace lorafarm::search {
 
 struct TestFunction {
@@ -36,6 +38,20 @@ TestFunction levy4();        // on [-10, 10]^4
 std::vector<TestFunction> benchmark_functions();
 // By name ("branin", "hartmann3", ...); throws std::invalid_argument naming the choices.
 TestFunction test_function(std::string_view name);
+
+// A mixed search space with a known optimum (docs/search.md, "Mixed
+// synthetic space"): a categorical, a log-scaled int, an int, a log-scaled
+// float and a float, shaped like a LoRA search (the best learning rate moves
+// with the width and the kind), with a second basin in the float.
+struct MixedTestFunction {
+  std::string name;
+  SearchSpace space;
+  std::function<double(const Params&)> f;  // minimised
+  Params argmin;
+  double minimum = 0.0;
+  int budget = 60;
+};
+MixedTestFunction mixed_lora_like();
 
 // BraninCurrin: two objectives on [0,1]^2, both minimised (Daulton et al. 2020).
 Eigen::Vector2d branin_currin(const Eigen::Vector2d& x);
