@@ -36,21 +36,19 @@ struct GenerateCommandOptions {
 // [system?, user] rendered with the generation prompt (a model's template
 // writes its own BOS).
 std::vector<engine::TokenId> prompt_ids(const GenerateCommandOptions& options, const engine::Tokenizer& tokenizer) {
-  std::string text = options.prompt;
-  bool add_bos = tokenizer.add_bos();
-  if (options.chat) {
-    const auto format = engine::load_chat_format(options.model);
+  if (!options.chat && !options.system.empty()) throw engine::InvalidInput("--system needs --chat");
+  std::vector<engine::TokenId> ids;
+  const auto format = options.chat ? engine::load_chat_format(options.model) : nullptr;
+  if (tokenizer.add_bos() && !(format && format->is_model_template())) ids.push_back(*tokenizer.bos_id());
+  std::vector<engine::TokenId> encoded;
+  if (format) {
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
     if (!options.system.empty()) messages.push_back({{"role", "system"}, {"content", options.system}});
     messages.push_back({{"role", "user"}, {"content", options.prompt}});
-    text = format->render(messages, true);
-    add_bos = add_bos && !format->is_model_template();
-  } else if (!options.system.empty()) {
-    throw engine::InvalidInput("--system needs --chat");
+    encoded = engine::encode_chat_text(tokenizer, *format, format->render(messages, true));
+  } else {
+    encoded = tokenizer.encode(options.prompt);
   }
-  std::vector<engine::TokenId> ids;
-  if (add_bos) ids.push_back(*tokenizer.bos_id());
-  const auto encoded = tokenizer.encode(text);
   ids.insert(ids.end(), encoded.begin(), encoded.end());
   return ids;
 }

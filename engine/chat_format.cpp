@@ -42,8 +42,9 @@ class DefaultChatFormat : public ChatFormat {
 // the tokenizer config names, then the caller's extra variables.
 class ModelChatFormat : public ChatFormat {
  public:
-  ModelChatFormat(const std::string& source, jinja::Object special_tokens, const std::string& where)
-      : template_(parse(source, where)), special_tokens_(std::move(special_tokens)) {}
+  ModelChatFormat(const std::string& source, jinja::Object special_tokens, std::vector<std::string> added,
+                  const std::string& where)
+      : template_(parse(source, where)), special_tokens_(std::move(special_tokens)), added_specials_(std::move(added)) {}
 
   std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                      const nlohmann::ordered_json& extra) const override {
@@ -63,6 +64,11 @@ class ModelChatFormat : public ChatFormat {
     }
   }
   bool is_model_template() const override { return true; }
+  std::vector<std::string> special_tokens() const override {
+    std::vector<std::string> texts = added_specials_;
+    for (const auto& [name, value] : special_tokens_.entries) texts.push_back(value.as_string());
+    return texts;
+  }
 
  private:
   static jinja::Template parse(const std::string& source, const std::string& where) {
@@ -75,7 +81,28 @@ class ModelChatFormat : public ChatFormat {
 
   jinja::Template template_;
   jinja::Object special_tokens_;
+  std::vector<std::string> added_specials_;
 };
+
+// additional_special_tokens and the added tokens marked special.
+std::vector<std::string> added_special_tokens(const nlohmann::json& config) {
+  std::vector<std::string> texts;
+  auto add = [&](const nlohmann::json& token) {
+    if (token.is_string()) texts.push_back(token.get<std::string>());
+    if (token.is_object() && token.contains("content") && token["content"].is_string()) {
+      texts.push_back(token["content"].get<std::string>());
+    }
+  };
+  if (const auto it = config.find("additional_special_tokens"); it != config.end() && it->is_array()) {
+    for (const auto& token : *it) add(token);
+  }
+  if (const auto it = config.find("added_tokens_decoder"); it != config.end() && it->is_object()) {
+    for (const auto& [id, token] : it->items()) {
+      if (token.is_object() && token.value("special", false)) add(token);
+    }
+  }
+  return texts;
+}
 
 // bos_token, eos_token... as strings: a plain string or an AddedToken object's content.
 jinja::Object special_tokens(const nlohmann::json& config) {
@@ -117,12 +144,46 @@ std::unique_ptr<ChatFormat> load_model_chat_format(const std::filesystem::path& 
     if (!in) throw InvalidInput(jinja_path.string() + ": cannot open");
     std::ostringstream text;
     text << in.rdbuf();
-    return std::make_unique<ModelChatFormat>(text.str(), special_tokens(config), jinja_path.string());
+    return std::make_unique<ModelChatFormat>(text.str(), special_tokens(config), added_special_tokens(config),
+                                             jinja_path.string());
   }
   const auto field = config.find("chat_template");
   if (field == config.end() || field->is_null()) return nullptr;
   const std::string where = config_path.string();
-  return std::make_unique<ModelChatFormat>(config_template(*field, where), special_tokens(config), where);
+  return std::make_unique<ModelChatFormat>(config_template(*field, where), special_tokens(config),
+                                           added_special_tokens(config), where);
+}
+
+std::vector<TokenId> encode_chat_text(const Tokenizer& tokenizer, const ChatFormat& format, std::string_view text) {
+  // The special tokens the tokenizer does not already turn into their id.
+  std::vector<std::pair<std::string, TokenId>> cut;
+  for (const std::string& special : format.special_tokens()) {
+    const auto id = tokenizer.token_id(special);
+    if (special.empty() || !id || tokenizer.encode(special) == std::vector<TokenId>{*id}) continue;
+    cut.emplace_back(special, *id);
+  }
+  if (cut.empty()) return tokenizer.encode(text);
+  std::vector<TokenId> ids;
+  std::size_t start = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::pair<std::string, TokenId>* longest = nullptr;
+    for (const auto& candidate : cut) {
+      const bool here = text.compare(at, candidate.first.size(), candidate.first) == 0;
+      if (here && (longest == nullptr || candidate.first.size() > longest->first.size())) longest = &candidate;
+    }
+    if (longest == nullptr) {
+      ++at;
+      continue;
+    }
+    const auto before = tokenizer.encode(text.substr(start, at - start));
+    ids.insert(ids.end(), before.begin(), before.end());
+    ids.push_back(longest->second);
+    at += longest->first.size();
+    start = at;
+  }
+  const auto rest = tokenizer.encode(text.substr(start));
+  ids.insert(ids.end(), rest.begin(), rest.end());
+  return ids;
 }
 
 std::shared_ptr<const ChatFormat> load_chat_format(const std::filesystem::path& model_folder) {

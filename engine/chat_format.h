@@ -8,6 +8,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/tokenizer.h"
 
 namespace lorafarm::engine {
 
@@ -22,7 +26,16 @@ class ChatFormat {
   // True for a model's template: its text carries its own special tokens, so
   // it is tokenized without an added BOS or EOS (as apply_chat_template does).
   virtual bool is_model_template() const = 0;
+  // The special tokens the template may write as text (tokenizer_config.json's
+  // bos_token, eos_token..., additional_special_tokens and special added tokens).
+  virtual std::vector<std::string> special_tokens() const { return {}; }
 };
+
+// Ids of a rendered chat text: tokenizer.encode, except that each special
+// token the format names and the tokenizer would spell with ordinary pieces
+// (sentencepiece does so for control symbols such as <s> and <bos>) is cut
+// out and becomes its id, as Hugging Face tokenizers treat special tokens.
+std::vector<TokenId> encode_chat_text(const Tokenizer& tokenizer, const ChatFormat& format, std::string_view text);
 
 // "### System:\n{content}\n\n" / "### User:\n…" / "### Assistant:\n…" per
 // message; the generation prompt is "### Assistant:\n".

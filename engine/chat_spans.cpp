@@ -77,13 +77,13 @@ RenderedChat render_with_assistant_spans(const ChatFormat& format, const nlohman
   return chat;
 }
 
-std::vector<uint8_t> span_token_mask(const Tokenizer& tokenizer, const std::string& text,
+std::vector<uint8_t> span_token_mask(const Tokenizer& tokenizer, const ChatFormat& format, const std::string& text,
                                      const std::vector<TokenId>& tokens, const TextSpans& spans) {
   // The tokens before byte b: those the text before b encodes to, as long as they agree with the whole text's.
   auto tokens_before = [&](std::size_t b) -> std::size_t {
     if (b == 0) return 0;
     if (b >= text.size()) return tokens.size();
-    const std::vector<TokenId> prefix = tokenizer.encode(std::string_view(text).substr(0, b));
+    const std::vector<TokenId> prefix = encode_chat_text(tokenizer, format, std::string_view(text).substr(0, b));
     std::size_t k = 0;
     while (k < prefix.size() && k < tokens.size() && prefix[k] == tokens[k]) ++k;
     return k;

@@ -32,10 +32,10 @@ struct RenderedChat {
 // does not render incrementally is an InvalidInput saying so.
 RenderedChat render_with_assistant_spans(const ChatFormat& format, const nlohmann::ordered_json& messages);
 
-// Per token of `tokens` (= tokenizer.encode(text)): 1 when it lies in one of
+// Per token of `tokens` (= encode_chat_text(text)): 1 when it lies in one of
 // `spans`. A token that straddles a span boundary counts with the text after
 // the boundary.
-std::vector<uint8_t> span_token_mask(const Tokenizer& tokenizer, const std::string& text,
+std::vector<uint8_t> span_token_mask(const Tokenizer& tokenizer, const ChatFormat& format, const std::string& text,
                                      const std::vector<TokenId>& tokens, const TextSpans& spans);
 
 }  // namespace lorafarm::engine

@@ -46,13 +46,13 @@ Sample chat_sample(const nlohmann::ordered_json& messages, const ChatFormat& for
   Sample s;
   if (adds_specials && tokenizer.add_bos()) s.tokens.push_back(*tokenizer.bos_id());
   const std::size_t offset = s.tokens.size();
-  const std::vector<TokenId> ids = tokenizer.encode(chat.text);
+  const std::vector<TokenId> ids = encode_chat_text(tokenizer, format, chat.text);
   s.tokens.insert(s.tokens.end(), ids.begin(), ids.end());
   if (adds_specials && options.add_eos && tokenizer.eos_id() && (s.tokens.empty() || s.tokens.back() != *tokenizer.eos_id())) {
     s.tokens.push_back(*tokenizer.eos_id());
   }
   if (!options.mask_prompt) return s;
-  const std::vector<uint8_t> mask = span_token_mask(tokenizer, chat.text, ids, chat.assistant_spans);
+  const std::vector<uint8_t> mask = span_token_mask(tokenizer, format, chat.text, ids, chat.assistant_spans);
   s.loss_mask.assign(s.tokens.size(), 0);
   std::copy(mask.begin(), mask.end(), s.loss_mask.begin() + static_cast<std::ptrdiff_t>(offset));
   if (s.tokens.size() > offset + mask.size() && !mask.empty()) s.loss_mask.back() = mask.back();
