@@ -44,6 +44,7 @@ struct Node {
 
   Kind kind;
   int line = 0;
+  int depth = 1;  // of the expression tree below (operator chains), bounded by the parser
   std::string text;
   Value literal;
   bool flag = false;
@@ -52,6 +53,28 @@ struct Node {
   NodeList alternate;
 
   Node(Kind k, int l) : kind(k), line(l) {}
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Iterative, so that a deep tree cannot overflow the stack.
+  ~Node() {
+    NodeList pending;
+    auto take = [&pending](NodeList& list) {
+      for (NodePtr& n : list) {
+        if (n) pending.push_back(std::move(n));
+      }
+      list.clear();
+    };
+    take(children);
+    take(body);
+    take(alternate);
+    while (!pending.empty()) {
+      NodePtr n = std::move(pending.back());
+      pending.pop_back();
+      take(n->children);
+      take(n->body);
+      take(n->alternate);
+    }
+  }
 };
 
 }  // namespace lorafarm::jinja

@@ -35,7 +35,11 @@ class Evaluator {
   CallArgs eval_arguments(const Node& node, std::size_t first, Scope& scope);
   Value eval_unary(const Node& node, Scope& scope);
   Value eval_collection(const Node& node, Scope& scope);
+
+  int depth_ = 0;  // of nested evaluation, bounded so that no input overflows the stack
 };
+
+constexpr int kMaxEvaluationDepth = 400;
 
 Flow Evaluator::render_block(const NodeList& statements, Scope& scope, std::string& out) {
   for (const NodePtr& statement : statements) {
@@ -163,7 +167,13 @@ void Evaluator::execute_set(const Node& node, Scope& scope) {
 
 // Every error raised below an expression gets the expression's line.
 Value Evaluator::eval(const Node& node, Scope& scope) {
+  struct Depth {
+    explicit Depth(int& d) : d_(d) { ++d_; }
+    ~Depth() { --d_; }
+    int& d_;
+  } depth(depth_);
   try {
+    if (depth_ > kMaxEvaluationDepth) throw TemplateError("the template nests expressions too deeply");
     return eval_node(node, scope);
   } catch (const RaisedByTemplate& e) {
     if (e.line() > 0) throw;

@@ -33,7 +33,7 @@ Value range(const CallArgs& args) {
   if (step == 0) throw TemplateError("range() step must not be zero");
   Array items;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    if (items.size() >= 10'000'000) throw TemplateError("range() is too long");
+    if (items.size() >= 100'000) throw TemplateError("range() longer than 100000 items is not supported");
     items.push_back(Value::integer(i));
   }
   return Value::array(std::move(items));

@@ -1,6 +1,7 @@
 // Recursive-descent parser for the template subset chat templates use.
 #include "jinja/parser.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "jinja/template_error.h"
@@ -11,6 +12,20 @@ namespace {
 using Kind = Node::Kind;
 
 NodePtr make(Kind kind, int line) { return std::make_unique<Node>(kind, line); }
+
+// Far deeper than any chat template; keeps the parser's, the evaluator's and
+// the tree destructor's recursion within the stack.
+constexpr int kMaxDepth = 200;
+
+// Sets the depth of a node built by an operator loop (a + b + c, x|f|g,
+// a.b.c) from its operands, which the recursion guard does not see.
+NodePtr measured(NodePtr n) {
+  for (const NodePtr& child : n->children) {
+    if (child) n->depth = std::max(n->depth, child->depth + 1);
+  }
+  if (n->depth > kMaxDepth) throw TemplateError("the template nests expressions too deeply", n->line);
+  return n;
+}
 
 class Parser {
  public:
@@ -102,11 +117,21 @@ class Parser {
     n->text = op.text;
     n->children.push_back(std::move(left));
     n->children.push_back(std::move(right));
-    return n;
+    return measured(std::move(n));
   }
+
+  // Counts the parser's recursion (nested blocks, parentheses, signs, `not`).
+  struct Nesting {
+    Nesting(int& depth, int line) : depth_(depth) {
+      if (++depth_ > kMaxDepth) throw TemplateError("the template nests too deeply", line);
+    }
+    ~Nesting() { --depth_; }
+    int& depth_;
+  };
 
   const std::vector<Token>& tokens_;
   std::size_t pos_ = 0;
+  int nesting_ = 0;
 };
 
 NodePtr Parser::any() {
@@ -136,6 +161,7 @@ NodePtr Parser::any() {
 }
 
 NodePtr Parser::statement() {
+  const Nesting nesting(nesting_, peek().line);
   expect(TokenType::kOpenStatement, "{%");
   const Token& keyword = peek();
   if (keyword.type != TokenType::kIdentifier) throw TemplateError("expected a statement after {%", keyword.line);
@@ -207,6 +233,7 @@ NodePtr Parser::set_statement(int line) {
 }
 
 NodePtr Parser::expression() {
+  const Nesting nesting(nesting_, peek().line);
   NodePtr value = logical_or();
   if (!is_word("if")) return value;
   const int line = peek().line;
@@ -259,6 +286,7 @@ NodePtr Parser::logical_and() {
 
 NodePtr Parser::logical_not() {
   if (!is_word("not")) return comparison();
+  const Nesting nesting(nesting_, peek().line);
   NodePtr n = make(Kind::kUnary, peek().line);
   ++pos_;
   n->text = "not";
@@ -324,7 +352,7 @@ NodePtr Parser::test() {
       throw TemplateError("the test '" + name.text + "' with an argument is not supported", name.line);
     }
     n->children.push_back(std::move(operand));
-    operand = std::move(n);
+    operand = measured(std::move(n));
   }
   return operand;
 }
@@ -340,7 +368,7 @@ NodePtr Parser::filter() {
     n->text = name.text;
     n->children.push_back(std::move(operand));
     if (is(TokenType::kOpenParen)) arguments(*n);
-    operand = std::move(n);
+    operand = measured(std::move(n));
   }
   return operand;
 }
@@ -348,6 +376,7 @@ NodePtr Parser::filter() {
 NodePtr Parser::unary_sign() {
   const bool sign = is(TokenType::kUnary) || is(TokenType::kAdditive);
   if (!sign || (peek().text != "-" && peek().text != "+")) return call_member();
+  const Nesting nesting(nesting_, peek().line);
   NodePtr n = make(Kind::kUnary, peek().line);
   n->text = tokens_[pos_++].text;
   n->children.push_back(unary_sign());
@@ -360,10 +389,11 @@ NodePtr Parser::call_member() {
 }
 
 NodePtr Parser::call(NodePtr callee) {
+  const Nesting nesting(nesting_, callee->line);
   NodePtr n = make(Kind::kCall, callee->line);
   n->children.push_back(std::move(callee));
   arguments(*n);
-  NodePtr result = member(std::move(n));
+  NodePtr result = member(measured(std::move(n)));
   return is(TokenType::kOpenParen) ? call(std::move(result)) : std::move(result);
 }
 
@@ -406,7 +436,7 @@ NodePtr Parser::member(NodePtr object) {
       }
       n->children.push_back(std::move(property));
     }
-    object = std::move(n);
+    object = measured(std::move(n));
   }
   return object;
 }
