@@ -4,12 +4,13 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "jinja/text.h"
 
 namespace lorafarm::engine {
 namespace {
 
-// Appended to one message's content to see where the template writes it.
-// Control characters no template trims or rewrites.
+// Added to the end of one message's content to see where the template
+// writes it: control characters no template trims or rewrites.
 const std::string kMarker = "\x01\x02\x03";
 
 std::size_t common_prefix(std::string_view a, std::string_view b) {
@@ -34,7 +35,10 @@ std::size_t content_end(const ChatFormat& format, nlohmann::ordered_json message
   if (!content.is_string()) {
     throw InvalidInput(message_name(i) + ": an assistant message's content must be a string to find its tokens");
   }
-  content = content.get<std::string>() + kMarker;
+  // Before trailing whitespace, so that a template that trims the content keeps the marker at its end.
+  const std::string text = content.get<std::string>();
+  const std::string kept = jinja::trim_end(text);
+  content = kept + kMarker + text.substr(kept.size());
   const std::string marked = format.render(messages, false);
   const std::size_t at = common_prefix(plain, marked);
   const bool inserted_once = marked.size() == plain.size() + kMarker.size() &&

@@ -102,6 +102,27 @@ TEST(ChatMasking, AssistantSpansOfQwen3AndGemma3AreTheHandWrittenOnes) {
   EXPECT_EQ(d.assistant_spans, spans_of(plain));
 }
 
+// Gemma 3 trims contents, Qwen3 does not: either way the answer's end is found.
+TEST(ChatMasking, AnswersWithSurroundingWhitespaceAreFoundWhetherOrNotTheTemplateTrims) {
+  const auto messages = turns({{"user", " Hi \n"}, {"assistant", "\n Paris.  \n"}});
+  const std::vector<Piece> gemma = {
+      {"<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n", false},
+      {"Paris.<end_of_turn>\n", true},
+  };
+  const RenderedChat g = render_with_assistant_spans(*load_model_chat_format(template_folder("gemma3")), messages);
+  EXPECT_EQ(g.text, joined(gemma));
+  EXPECT_EQ(g.assistant_spans, spans_of(gemma));
+  // Qwen3's last turn strips leading newlines after its think block (lstrip('\n'), which the reference
+  // renderer applies as a whitespace strip) and keeps the trailing ones.
+  const std::vector<Piece> qwen3 = {
+      {"<|im_start|>user\n Hi \n<|im_end|>\n<|im_start|>assistant\n", false},
+      {"<think>\n\n</think>\n\nParis.  \n<|im_end|>\n", true},
+  };
+  const RenderedChat q = render_with_assistant_spans(*load_model_chat_format(template_folder("qwen3")), messages);
+  EXPECT_EQ(q.text, joined(qwen3));
+  EXPECT_EQ(q.assistant_spans, spans_of(qwen3));
+}
+
 TEST(ChatMasking, TrainingSamplesGiveLossToExactlyTheAssistantTokens) {
   const auto folder = template_folder("qwen3");
   const auto tokenizer = load_tokenizer(folder);
