@@ -51,6 +51,7 @@ schema::BaseScoresRecord score_base_model(const schema::SweepSpec& spec, int thr
   data.max_seq_length = std::min(train.max_seq_length, model_config.max_position_embeddings);
   data.mask_prompt = train.mask_prompt;
   data.add_eos = train.add_eos;
+  data.chat_format = engine::load_chat_format(spec.model);
   // A rank-1 LoRA on one block: B starts at zero, so its output is the base model's exactly.
   engine::AdapterConfig adapter;
   adapter.type = engine::FineTuneType::kLora;

@@ -4,21 +4,24 @@
 // max_seq_length, optionally with the prompt masked out of the loss; batched
 // in length-sorted groups whose order is reshuffled every epoch.
 //
-// Chat template (used for `messages`; lorafarm does not run the Jinja
-// templates of tokenizer_config.json): each message becomes
-//   "### System:\n{content}\n\n" / "### User:\n{content}\n\n" / "### Assistant:\n{content}\n\n"
-// and the prompt of a sample is everything before the last message's content
-// (its header included). `prompt`/`completion` records are the plain
-// concatenation prompt + completion (no template).
+// Chat data (docs/chat-templates.md): `messages` records are rendered with
+// the model's own chat template (DataOptions::chat_format), or with the
+// default "### Role:" format when the model has none. With a model template,
+// `prompt`/`completion` records are the conversation [user: prompt,
+// assistant: completion]; without one, the plain concatenation prompt +
+// completion. With mask_prompt, chat samples carry loss on exactly the
+// assistant messages' tokens (engine/chat_spans.h).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "engine/chat_format.h"
 #include "engine/tokenizer.h"
 #include "engine/train_batch.h"
 
@@ -27,16 +30,18 @@ namespace lorafarm::engine {
 struct Sample {
   std::vector<TokenId> tokens;
   int prompt_tokens = 0;  // tokens before the first one that carries loss (0 = none masked)
+  // Chat samples with mask_prompt: 1 for each token that carries loss (the
+  // assistant's). Empty: every token from prompt_tokens on carries loss.
+  std::vector<uint8_t> loss_mask;
 };
 
 struct DataOptions {
   int max_seq_length = 2048;
   bool mask_prompt = false;
-  bool add_eos = true;  // mlx-lm appends EOS when the text does not end with it
+  bool add_eos = true;  // mlx-lm appends EOS when the text does not end with it (not after a model's template)
+  // How chat records become text: load_chat_format(model folder). Null: the default format.
+  std::shared_ptr<const ChatFormat> chat_format;
 };
-
-// The chat template described above, applied to (role, content) pairs.
-std::string render_chat(const std::vector<std::pair<std::string, std::string>>& messages, bool add_assistant_header);
 
 // Tokenizes {folder}/{split}.jsonl. A record that ends up with no token
 // carrying loss (empty text, or a prompt that fills max_seq_length) is an
@@ -45,7 +50,7 @@ std::vector<Sample> load_split(const std::filesystem::path& folder, const std::s
                                const DataOptions& options);
 
 // Right-padded batch of samples[indices]: inputs t, targets t+1; weight 1 on
-// real targets past the prompt.
+// real targets past the prompt (or marked in loss_mask).
 TrainBatch make_batch(const std::vector<Sample>& samples, std::span<const std::size_t> indices);
 
 // Groups of `batch_size` sample indices in order of length (mlx-lm); the

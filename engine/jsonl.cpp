@@ -23,6 +23,7 @@ std::vector<JsonlRecord> read_jsonl(const std::filesystem::path& path) {
     }
     JsonlRecord record;
     record.line = number;
+    record.text = line;
     try {
       record.value = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400

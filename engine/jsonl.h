@@ -10,6 +10,7 @@ namespace lorafarm::engine {
 struct JsonlRecord {
   int line = 0;  // 1-based line number in the file, for error messages
   nlohmann::json value;
+  std::string text;  // the line itself (to parse again, e.g. keeping key order)
 };
 
 // Every non-blank line parsed as a JSON object. An empty or malformed line is

@@ -7,6 +7,7 @@
 #include <optional>
 #include <filesystem>
 
+#include "engine/chat_format.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/quantized_base.h"
@@ -106,6 +107,7 @@ Splits load_splits(const TrainConfig& config) {
   data.max_seq_length = std::min(config.max_seq_length, model_config.max_position_embeddings);
   data.mask_prompt = config.mask_prompt;
   data.add_eos = config.add_eos;
+  data.chat_format = load_chat_format(config.model);
   Splits splits;
   splits.train = load_split(config.data, "train", *tokenizer, data);
   splits.valid = load_split(config.data, "valid", *tokenizer, data);

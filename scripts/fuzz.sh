@@ -9,7 +9,7 @@
 # --seconds N   time limit per target (default 600)
 # --runs N      execution limit per target (default 1000000; 0 = no limit)
 # --keep        keep the work folder (corpus copies, logs) after a clean run
-# targets       any of: messages sweep_spec safetensors tokenizer_json jsonl (default: all)
+# targets       any of: messages sweep_spec safetensors tokenizer_json jsonl chat_template (default: all)
 # A crashing input is saved as fuzz-artifacts/<target>-crash-<sha1> in the
 # work folder (printed); add it to fuzz/corpus/<target>/ as regression-<what>
 # once the bug is fixed. docs/fuzzing.md.
@@ -21,7 +21,7 @@ runs=1000000
 build_dir=build-fuzz-clang
 keep=0
 targets=()
-all_targets=(messages sweep_spec safetensors tokenizer_json jsonl)
+all_targets=(messages sweep_spec safetensors tokenizer_json jsonl chat_template)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;

@@ -120,7 +120,8 @@ TEST(Dataset, ReadsTextPromptCompletionAndMessagesWithMaskAndTruncation) {
   EXPECT_EQ(samples[0].tokens.size(), once.size() + 2);
   EXPECT_EQ(samples[0].prompt_tokens, 0);
   EXPECT_EQ(samples[1].prompt_tokens, 1 + static_cast<int>(tokenizer->encode("Q: sun?").size()));
-  const std::string chat_prompt = render_chat({{"user", "Hi"}}, true);
+  const std::string chat_prompt =
+      default_chat_format()->render(nlohmann::ordered_json::array({{{"role", "user"}, {"content", "Hi"}}}), true);
   EXPECT_EQ(chat_prompt, "### User:\nHi\n\n### Assistant:\n");
   EXPECT_EQ(samples[2].prompt_tokens, 1 + static_cast<int>(tokenizer->encode(chat_prompt).size()));
 
