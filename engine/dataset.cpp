@@ -53,33 +53,37 @@ std::string render_chat(const std::vector<std::pair<std::string, std::string>>& 
   return out;
 }
 
+Sample tokenize_record(const nlohmann::json& record, const Tokenizer& tokenizer, const DataOptions& options,
+                       const std::string& where) {
+  const auto [text, prompt] = record_text(record, where);
+  Sample s;
+  if (tokenizer.add_bos()) s.tokens.push_back(*tokenizer.bos_id());
+  const std::vector<TokenId> ids = tokenizer.encode(text);
+  s.tokens.insert(s.tokens.end(), ids.begin(), ids.end());
+  if (options.add_eos && tokenizer.eos_id() && (s.tokens.empty() || s.tokens.back() != *tokenizer.eos_id())) {
+    s.tokens.push_back(*tokenizer.eos_id());
+  }
+  if (options.mask_prompt && !prompt.empty()) {
+    s.prompt_tokens = static_cast<int>(tokenizer.encode(prompt).size()) + (tokenizer.add_bos() ? 1 : 0);
+  }
+  if (static_cast<int>(s.tokens.size()) > options.max_seq_length) {
+    s.tokens.resize(static_cast<std::size_t>(options.max_seq_length));
+  }
+  if (static_cast<int>(s.tokens.size()) <= std::max(1, s.prompt_tokens)) {
+    throw InvalidInput(where + ": no token carries loss (" + std::to_string(s.tokens.size()) + " tokens, " +
+                       std::to_string(s.prompt_tokens) + " of them prompt, max_seq_length " +
+                       std::to_string(options.max_seq_length) + ")");
+  }
+  return s;
+}
+
 std::vector<Sample> load_split(const std::filesystem::path& folder, const std::string& split, const Tokenizer& tokenizer,
                                const DataOptions& options) {
   const auto path = folder / (split + ".jsonl");
   if (!std::filesystem::exists(path)) throw InvalidInput(path.string() + ": no such file");
   std::vector<Sample> samples;
   for (const JsonlRecord& record : read_jsonl(path)) {
-    const std::string where = path.string() + ":" + std::to_string(record.line);
-    const auto [text, prompt] = record_text(record.value, where);
-    Sample s;
-    if (tokenizer.add_bos()) s.tokens.push_back(*tokenizer.bos_id());
-    const std::vector<TokenId> ids = tokenizer.encode(text);
-    s.tokens.insert(s.tokens.end(), ids.begin(), ids.end());
-    if (options.add_eos && tokenizer.eos_id() && (s.tokens.empty() || s.tokens.back() != *tokenizer.eos_id())) {
-      s.tokens.push_back(*tokenizer.eos_id());
-    }
-    if (options.mask_prompt && !prompt.empty()) {
-      s.prompt_tokens = static_cast<int>(tokenizer.encode(prompt).size()) + (tokenizer.add_bos() ? 1 : 0);
-    }
-    if (static_cast<int>(s.tokens.size()) > options.max_seq_length) {
-      s.tokens.resize(static_cast<std::size_t>(options.max_seq_length));
-    }
-    if (static_cast<int>(s.tokens.size()) <= std::max(1, s.prompt_tokens)) {
-      throw InvalidInput(where + ": no token carries loss (" + std::to_string(s.tokens.size()) + " tokens, " +
-                         std::to_string(s.prompt_tokens) + " of them prompt, max_seq_length " +
-                         std::to_string(options.max_seq_length) + ")");
-    }
-    samples.push_back(std::move(s));
+    samples.push_back(tokenize_record(record.value, tokenizer, options, path.string() + ":" + std::to_string(record.line)));
   }
   if (samples.empty()) throw InvalidInput(path.string() + ": the " + split + " set is empty");
   return samples;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
@@ -37,6 +38,12 @@ struct DataOptions {
 
 // The chat template described above, applied to (role, content) pairs.
 std::string render_chat(const std::vector<std::pair<std::string, std::string>>& messages, bool add_assistant_header);
+
+// Tokenizes one record ({"text"}, {"prompt", "completion"} or {"messages"});
+// `where` (file:line) names it in errors. load_split's per-line step, also
+// used by the preference data (engine/preference_data.h).
+Sample tokenize_record(const nlohmann::json& record, const Tokenizer& tokenizer, const DataOptions& options,
+                       const std::string& where);
 
 // Tokenizes {folder}/{split}.jsonl. A record that ends up with no token
 // carrying loss (empty text, or a prompt that fills max_seq_length) is an
