@@ -338,6 +338,28 @@ TEST(PreferenceData, BundledSetLoadsWithPromptsMasked) {
   }
 }
 
+// The chat form goes through the data sets' own chat rendering: the prompt
+// (the conversation so far and the assistant header) is masked, the reply is not.
+TEST(PreferenceData, ChatFormRendersTheConversationAndMasksItsPrompt) {
+  const auto tokenizer = load_tokenizer(testing::bundled_model());
+  testing::ScratchDir dir;
+  testing::write_file(dir / "train.jsonl",
+                      R"({"messages": [{"role": "user", "content": "Tell me a story."}], )"
+                      R"("chosen": {"role": "assistant", "content": "Once upon a time."}, )"
+                      R"("rejected": {"role": "assistant", "content": "time a upon Once."}})"
+                      "\n");
+  const auto pairs = load_preference_split(dir.path(), "train", *tokenizer, DataOptions{});
+  ASSERT_EQ(pairs.size(), 1u);
+  const std::string prompt = render_chat({{"user", "Tell me a story."}}, true);
+  const int prompt_tokens = static_cast<int>(tokenizer->encode(prompt).size()) + (tokenizer->add_bos() ? 1 : 0);
+  EXPECT_EQ(pairs[0].chosen.prompt_tokens, prompt_tokens);
+  EXPECT_EQ(pairs[0].rejected.prompt_tokens, prompt_tokens);
+  const auto full = tokenizer->encode(render_chat({{"user", "Tell me a story."}, {"assistant", "Once upon a time."}}, false));
+  EXPECT_EQ(std::vector<TokenId>(pairs[0].chosen.tokens.begin() + (tokenizer->add_bos() ? 1 : 0),
+                                 pairs[0].chosen.tokens.begin() + (tokenizer->add_bos() ? 1 : 0) + static_cast<long>(full.size())),
+            full);
+}
+
 TEST(DpoConfig, OptionsParseAndMistakesNameTheOption) {
   const auto c = TrainConfig::from_json(
       json::parse(R"({"model": "m", "data": "d", "train_mode": "dpo", "beta": 0.25, "loss_type": "ipo"})"));
