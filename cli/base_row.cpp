@@ -39,6 +39,10 @@ json settings_json(const engine::TrainConfig& train, const engine::DataOptions& 
 
 }  // namespace
 
+bool is_preference_spec(const schema::SweepSpec& spec) {
+  return spec.trial.kind == schema::TrialKind::Engine && fixed_train_config(spec).train_mode == "dpo";
+}
+
 std::int64_t model_parameter_count(const schema::SweepSpec& spec) { return engine::ModelConfig::load(spec.model).parameter_count(); }
 
 schema::BaseScoresRecord score_base_model(const schema::SweepSpec& spec, int threads) {
@@ -78,6 +82,7 @@ schema::BaseScoresRecord score_base_model(const schema::SweepSpec& spec, int thr
 void store_base_row_once(const fs::path& db, std::int64_t experiment_id, const schema::SweepSpec& spec, bool quiet) {
   if (spec.trial.kind != schema::TrialKind::Engine) return;
   try {
+    if (is_preference_spec(spec)) return;  // the base is DPO's reference: nothing to score
     auto store = schema::Store::open_writer(db);
     if (store.base_scores(experiment_id)) return;
     if (!quiet) std::cerr << "scoring the untrained base model (the report's reference row)..." << std::endl;

@@ -14,6 +14,14 @@ namespace lorafarm::cli {
 // The parameter count of the spec's model (from its config.json).
 std::int64_t model_parameter_count(const schema::SweepSpec& spec);
 
+// Whether the spec's trials train with DPO (fixed `train_mode: dpo`): their
+// reference is the base model itself, whose rewards are 0 by definition, so
+// such an experiment has no base-model row.
+bool is_preference_spec(const schema::SweepSpec& spec);
+inline constexpr const char* kPreferenceBaseNote =
+    "No base-model row: in a DPO experiment the base model is the reference, so its rewards are 0 by definition "
+    "(reward accuracy 0.5, DPO loss log 2).";
+
 // Scores spec.model on spec.data with the spec's fixed settings: the whole
 // validation split, test_batches of the test split (if it exists and `test`
 // is on), the trials' batch size, sequence cut (capped at the model's

@@ -113,6 +113,10 @@ report::ReportContext report_context(const ReportOptions& options, schema::Store
   if (!spec) return options.no_base ? report::ReportContext{} : context;
   context.model_parameters = model_parameter_count(*spec);
   if (options.no_base) return context;
+  if (is_preference_spec(*spec)) {
+    context.note = kPreferenceBaseNote;
+    return context;
+  }
   context.base = score_base_model(*spec, options.threads);
   context.note = "The base-model row was scored now: this database has none stored (sweeps store it when they start).";
   return context;

@@ -94,6 +94,24 @@ void add_rank_keys(nlohmann::json& line, const std::string& prefix, const std::v
   }
 }
 
+// DPO's validation metrics as `<prefix>_<name>` keys (TRL's rewards/… and logps/…).
+void add_preference_keys(nlohmann::json& line, const std::string& prefix, const std::optional<engine::DpoMetrics>& m) {
+  if (!m) return;
+  line[prefix + "_dpo_loss"] = m->loss;
+  line[prefix + "_reward_accuracy"] = m->reward_accuracy;
+  line[prefix + "_reward_margin"] = m->reward_margin;
+  line[prefix + "_rewards_chosen"] = m->rewards_chosen;
+  line[prefix + "_rewards_rejected"] = m->rewards_rejected;
+  line[prefix + "_logps_chosen"] = m->logps_chosen;
+  line[prefix + "_logps_rejected"] = m->logps_rejected;
+}
+
+void print_preference(const char* what, const std::optional<engine::DpoMetrics>& m) {
+  if (!m) return;
+  std::printf("  %s DPO: loss %.4f, reward accuracy %.3f, margin %.4f, logps chosen %.3f, rejected %.3f\n", what,
+              m->loss, m->reward_accuracy, m->reward_margin, m->logps_chosen, m->logps_rejected);
+}
+
 void print_ranks(const char* what, const std::vector<engine::RankLoss>& ranks) {
   if (ranks.empty()) return;
   std::printf("  %s ppl by rank:", what);
@@ -147,13 +165,20 @@ engine::TrainCallbacks report_callbacks(const TrainCommandOptions& options, Prog
   };
   callbacks.on_eval = [&options, &progress](const engine::EvalReport& r) {
     if (options.json) {
-      nlohmann::json line{{"step", r.step}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl}};
+      nlohmann::json line{{"step", r.step}, {"val_loss", r.val_loss}};
+      if (!r.preference) line["val_ppl"] = r.val_ppl;  // DPO's loss has no perplexity
       add_rank_keys(line, "val", r.ranks);
+      add_preference_keys(line, "val", r.preference);
       std::cout << line.dump() << std::endl;
       return;
     }
     progress.clear();
-    std::printf("step %lld: val loss %.4f, val ppl %.2f\n", static_cast<long long>(r.step), r.val_loss, r.val_ppl);
+    if (r.preference) {
+      std::printf("step %lld:", static_cast<long long>(r.step));
+      print_preference("val", r.preference);
+    } else {
+      std::printf("step %lld: val loss %.4f, val ppl %.2f\n", static_cast<long long>(r.step), r.val_loss, r.val_ppl);
+    }
     print_ranks("val", r.ranks);
     std::fflush(stdout);
   };
@@ -181,7 +206,7 @@ void add_memory_metrics(nlohmann::json& line, const engine::MemoryTally& tally) 
   const std::map<std::string_view, int64_t> bytes{{"base_weights", tally.base_weights},   {"quantized_weights", tally.quantized_weights},
                                                   {"adapter", tally.adapter_params},      {"gradients", tally.gradients},
                                                   {"optimizer_state", tally.optimizer_state}, {"activations", tally.activations},
-                                                  {"reference_model", 0}};  // no reference model without preference training
+                                                  {"reference_model", tally.reference_model}};
   for (const auto& category : schema::memory_categories()) line[schema::memory_metric_name(category.key)] = mib(bytes.at(category.key));
 }
 
@@ -201,6 +226,12 @@ void print_final_json(const engine::TrainResult& result, const engine::TrainConf
                       {"adapter_path", config.adapter_path},
                       {"unquantized_layers", result.unquantized_layers}};
   add_memory_metrics(line, result.memory);
+  if (result.val_preference) {  // DPO: no perplexities
+    line.erase("val_ppl");
+    line.erase("test_ppl");
+  }
+  add_preference_keys(line, "val", result.val_preference);
+  add_preference_keys(line, "test", result.test_preference);
   add_rank_keys(line, "val", result.val_ranks);
   add_rank_keys(line, "test", result.test_ranks);
   std::cout << line.dump() << std::endl;
@@ -208,9 +239,15 @@ void print_final_json(const engine::TrainResult& result, const engine::TrainConf
 
 void print_final_text(const engine::TrainResult& result, const engine::TrainConfig& config) {
   const double predicted = engine::predicted_peak_rss_mb(result.memory);
-  std::printf("final: val loss %.4f (ppl %.2f)", result.val_loss, result.val_ppl);
-  if (result.test_loss) std::printf(", test loss %.4f (ppl %.2f)", *result.test_loss, *result.test_ppl);
-  std::printf("\n");
+  if (result.val_preference) {
+    std::printf("final:\n");
+    print_preference("val", result.val_preference);
+    print_preference("test", result.test_preference);
+  } else {
+    std::printf("final: val loss %.4f (ppl %.2f)", result.val_loss, result.val_ppl);
+    if (result.test_loss) std::printf(", test loss %.4f (ppl %.2f)", *result.test_loss, *result.test_ppl);
+    std::printf("\n");
+  }
   print_ranks("val", result.val_ranks);
   print_ranks("test", result.test_ranks);
   std::printf("%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (tally %.1f MiB)\n",
@@ -294,6 +331,12 @@ Command add_train_command(CLI::App& root) {
   json_option<std::string>(app, "--format", o->flags, "adapter_format", "Adapter layout: mlx | peft");
   json_option<std::string>(app, "--resume-adapter-file", o->flags, "resume_adapter_file", "Start from this adapter");
   json_option<int>(app, "--threads", o->flags, "threads", "Threads (0 = all cores)");
+  json_option<std::string>(app, "--train-mode", o->flags, "train_mode",
+                           "sft (next-token loss, default) | dpo (preference pairs: prompt, chosen, rejected)");
+  json_option<double>(app, "--beta", o->flags, "beta", "DPO: beta, the strength of the pull to the reference (0.1)");
+  json_option<std::string>(app, "--loss-type", o->flags, "loss_type", "DPO: sigmoid (default) | robust | ipo");
+  json_option<double>(app, "--label-smoothing", o->flags, "label_smoothing",
+                      "DPO: probability a preference label is flipped (sigmoid: cDPO, robust), in [0, 0.5)");
   app->add_flag("--json", o->json, "JSON lines on stdout: one per report and evaluation, then one with \"final\": true");
   app->footer(
       "A progress line on a terminal; step reports (--steps-per-report) are the plain progress on a pipe or file.\n"

@@ -22,8 +22,13 @@ std::function<std::optional<double>(const nlohmann::json&)> engine_peak_predicto
     // The same merge the worker makes before `lorafarm train --config`.
     const auto config = engine::TrainConfig::from_json(worker::engine_trial_config(base, params));
     const int length = std::min(config.max_seq_length, model->max_position_embeddings);
-    const engine::TrainShape shape{config.batch_size, length, config.grad_checkpoint};
-    return engine::predicted_peak_rss_mb(engine::estimate_training_memory(*model, config.adapter, shape));
+    // DPO: a micro-batch holds a chosen and a rejected sequence per pair, and
+    // full fine-tuning keeps a frozen copy of the base as its reference.
+    const bool dpo = config.train_mode == "dpo";
+    const engine::TrainShape shape{config.batch_size * (dpo ? 2 : 1), length, config.grad_checkpoint};
+    auto tally = engine::estimate_training_memory(*model, config.adapter, shape);
+    if (dpo && config.adapter.type == engine::FineTuneType::kFull) tally.reference_model = tally.base_weights;
+    return engine::predicted_peak_rss_mb(tally);
   };
 }
 

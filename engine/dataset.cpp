@@ -101,27 +101,40 @@ int tokens_with_loss(const Sample& s) {
   return static_cast<int>(std::count(s.loss_mask.begin() + std::min<std::ptrdiff_t>(1, n), s.loss_mask.end(), 1));
 }
 
+// One record's sample, cut at max_seq_length; an error when no token is left
+// carrying loss.
+Sample finished_sample(const JsonlRecord& record, const std::string& where, const Tokenizer& tokenizer,
+                       const DataOptions& options) {
+  const std::shared_ptr<const ChatFormat> format = options.chat_format ? options.chat_format : default_chat_format();
+  Sample s = record_sample(record, where, tokenizer, options, *format);
+  if (static_cast<int>(s.tokens.size()) > options.max_seq_length) {
+    s.tokens.resize(static_cast<std::size_t>(options.max_seq_length));
+    if (!s.loss_mask.empty()) s.loss_mask.resize(s.tokens.size());
+  }
+  if (tokens_with_loss(s) == 0) {
+    throw InvalidInput(where + ": no token carries loss (" + std::to_string(s.tokens.size()) + " tokens, " +
+                       std::to_string(s.prompt_tokens) + " of them prompt, max_seq_length " +
+                       std::to_string(options.max_seq_length) + ")");
+  }
+  return s;
+}
+
 }  // namespace
+
+Sample tokenize_record(const nlohmann::json& record, const Tokenizer& tokenizer, const DataOptions& options,
+                       const std::string& where) {
+  // A record built in memory (a preference pair's side) has no line of its
+  // own; its text is its dump, so messages keep nlohmann's key order.
+  return finished_sample(JsonlRecord{0, record, record.dump()}, where, tokenizer, options);
+}
 
 std::vector<Sample> load_split(const std::filesystem::path& folder, const std::string& split, const Tokenizer& tokenizer,
                                const DataOptions& options) {
   const auto path = folder / (split + ".jsonl");
   if (!std::filesystem::exists(path)) throw InvalidInput(path.string() + ": no such file");
-  const std::shared_ptr<const ChatFormat> format = options.chat_format ? options.chat_format : default_chat_format();
   std::vector<Sample> samples;
   for (const JsonlRecord& record : read_jsonl(path)) {
-    const std::string where = path.string() + ":" + std::to_string(record.line);
-    Sample s = record_sample(record, where, tokenizer, options, *format);
-    if (static_cast<int>(s.tokens.size()) > options.max_seq_length) {
-      s.tokens.resize(static_cast<std::size_t>(options.max_seq_length));
-      if (!s.loss_mask.empty()) s.loss_mask.resize(s.tokens.size());
-    }
-    if (tokens_with_loss(s) == 0) {
-      throw InvalidInput(where + ": no token carries loss (" + std::to_string(s.tokens.size()) + " tokens, " +
-                         std::to_string(s.prompt_tokens) + " of them prompt, max_seq_length " +
-                         std::to_string(options.max_seq_length) + ")");
-    }
-    samples.push_back(std::move(s));
+    samples.push_back(finished_sample(record, path.string() + ":" + std::to_string(record.line), tokenizer, options));
   }
   if (samples.empty()) throw InvalidInput(path.string() + ": the " + split + " set is empty");
   return samples;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
@@ -42,6 +43,12 @@ struct DataOptions {
   // How chat records become text: load_chat_format(model folder). Null: the default format.
   std::shared_ptr<const ChatFormat> chat_format;
 };
+
+// Tokenizes one record ({"text"}, {"prompt", "completion"} or {"messages"});
+// `where` (file:line) names it in errors. load_split's per-line step, also
+// used by the preference data (engine/preference_data.h).
+Sample tokenize_record(const nlohmann::json& record, const Tokenizer& tokenizer, const DataOptions& options,
+                       const std::string& where);
 
 // Tokenizes {folder}/{split}.jsonl. A record that ends up with no token
 // carrying loss (empty text, or a prompt that fills max_seq_length) is an

@@ -112,7 +112,7 @@ Vector AdaptedLinear::adapted_row_norms() const {
 
 void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optional<uint64_t> dropout_seed) const {
   base_product(x, y);
-  if (has_adapter()) {
+  if (has_adapter() && adapter_enabled_) {
     Cache local;
     Cache& c = cache ? *cache : local;
     // Views of the rank prefix in use (the whole adapter unless nested-rank training): no copies.

@@ -62,6 +62,10 @@ class AdaptedLinear {
   void set_active_rank(int rank, float scale);
   int active_rank() const { return active_rank_; }
 
+  // Off: forward computes the base layer alone (DPO's reference model,
+  // PEFT's disable_adapter); backward must not follow such a forward.
+  void set_adapter_enabled(bool enabled) { adapter_enabled_ = enabled; }
+
   bool has_adapter() const { return lora_a_.size() > 0; }
   bool is_dora() const { return magnitude_.size() > 0; }
   bool trainable_base() const { return train_base_; }
@@ -113,6 +117,7 @@ class AdaptedLinear {
   Vector magnitude_grad_;
   int active_rank_ = 0;        // prefix in use (= settings_.rank unless nested-rank training)
   float active_scale_ = 0.0f;  // its multiplier
+  bool adapter_enabled_ = true;
 };
 
 // A reproducible dropout mask: element i keeps with probability 1 − p, as a

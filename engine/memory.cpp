@@ -25,7 +25,8 @@ constexpr int64_t kFloat = 4;
 nlohmann::json MemoryTally::to_json() const {
   return {{"base_weights", base_weights}, {"quantized_weights", quantized_weights},
           {"adapter_params", adapter_params}, {"gradients", gradients},
-          {"optimizer_state", optimizer_state}, {"activations", activations}, {"total", total()}};
+          {"optimizer_state", optimizer_state}, {"activations", activations},
+          {"reference_model", reference_model}, {"total", total()}};
 }
 
 double peak_rss_mb() {

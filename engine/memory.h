@@ -19,8 +19,10 @@ struct MemoryTally {
   int64_t gradients = 0;
   int64_t optimizer_state = 0;    // AdamW's two moments
   int64_t activations = 0;        // saved for backward at the peak of one micro-batch
+  int64_t reference_model = 0;    // DPO: the frozen copy of full fine-tuning (adapters off: 0)
   int64_t total() const {
-    return base_weights + quantized_weights + adapter_params + gradients + optimizer_state + activations;
+    return base_weights + quantized_weights + adapter_params + gradients + optimizer_state + activations +
+           reference_model;
   }
   nlohmann::json to_json() const;
 };

@@ -103,7 +103,7 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
       const auto r = static_cast<std::size_t>(first + i);
       auto row = logits.row(i);
       const float w = weights[r];
-      if (w <= 0) {
+      if (w == 0) {
         row.setZero();  // no loss, no gradient
         continue;
       }

@@ -40,7 +40,8 @@ void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, 
 
 // Masked next-token cross-entropy through the head: logits = x Hᵀ (soft-capped
 // to c·tanh(logits/c) when softcap > 0, Gemma 2's final_logit_softcapping), row r
-// predicts targets[r] when weights[r] > 0. Returns Σ weights[r]·CE_r (nats,
+// predicts targets[r] when weights[r] != 0 (signed: DPO weighs each
+// sequence by its loss derivative). Returns Σ weights[r]·CE_r (nats,
 // accumulated in double). When dx is given, also computes
 // dx = Σ_r loss_scale·weights[r]·(softmax_r − onehot_r) H  (and dH += its
 // transpose product with x when head_grad is given). Rows are processed in

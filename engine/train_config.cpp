@@ -27,7 +27,7 @@ void check_known_options(const nlohmann::json& j) {
       "bias_correction", "max_grad_norm", "grad_checkpoint", "grad_accumulation_steps", "mask_prompt",
       "steps_per_report", "steps_per_eval", "val_batches", "test_batches", "save_every", "seed", "max_seq_length",
       "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train",
-      "checkpoint_every", "checkpoint_dir", "resume_checkpoint"};
+      "checkpoint_every", "checkpoint_dir", "resume_checkpoint", "train_mode", "beta", "loss_type", "label_smoothing"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) throw InvalidInput("unknown training option '" + key + "'");
   }
@@ -122,6 +122,15 @@ void parse_run_options(const nlohmann::json& j, TrainConfig& c) {
     c.resume_checkpoint = field<std::string>(j, "resume_checkpoint", "");
 }
 
+// Preference training: train_mode and DPO's options (TRL's names).
+void parse_preference_options(const nlohmann::json& j, TrainConfig& c) {
+  const std::string w;
+  if (j.contains("train_mode")) c.train_mode = field<std::string>(j, "train_mode", w);
+  if (j.contains("beta")) c.dpo.beta = field<double>(j, "beta", w);
+  if (j.contains("loss_type")) c.dpo.loss_type = parse_dpo_loss_type(field<std::string>(j, "loss_type", w));
+  if (j.contains("label_smoothing")) c.dpo.label_smoothing = field<double>(j, "label_smoothing", w);
+}
+
 }  // namespace
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
@@ -138,6 +147,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (auto q = parse_quantization(j, type)) c.adapter.quantization = q;
   parse_optimisation(j, c);
   parse_run_options(j, c);
+  parse_preference_options(j, c);
   return c;
 }
 
@@ -173,6 +183,12 @@ nlohmann::json TrainConfig::to_json() const {
                       {"seed", seed},
                       {"max_seq_length", max_seq_length},
                       {"batch_order", batch_order}};
+  if (train_mode != "sft") {
+    j["train_mode"] = train_mode;
+    j["beta"] = dpo.beta;
+    j["loss_type"] = dpo_loss_type_name(dpo.loss_type);
+    j["label_smoothing"] = dpo.label_smoothing;
+  }
   if (adapter.quantization) {
     j["quantization"] = {{"bits", adapter.quantization->bits}, {"group_size", adapter.quantization->group_size},
                          {"mode", adapter.quantization->mode == QuantizationConfig::Mode::kNf4 ? "nf4" : "affine"}};
@@ -202,6 +218,15 @@ void TrainConfig::validate() const {
     throw InvalidInput("batch_order '" + batch_order + "' is not sorted or shuffle");
   }
   parse_adapter_format(adapter_format);
+  if (train_mode != "sft" && train_mode != "dpo") throw InvalidInput("train_mode '" + train_mode + "' is not sft or dpo");
+  if (train_mode == "dpo") {
+    dpo.validate();
+    if (adapter.dynamic_rank) throw InvalidInput("train_mode dpo does not support lora_parameters.dynamic_rank");
+    // The preference loop (engine/preference_training.cpp) saves no checkpoints yet.
+    if (checkpoint_every > 0 || !resume_checkpoint.empty()) {
+      throw InvalidInput("train_mode dpo does not support checkpoint_every or resume_checkpoint");
+    }
+  }
   if (adapter.quantization) {
     const auto& q = *adapter.quantization;
     if (q.mode == QuantizationConfig::Mode::kAffine && q.bits != 4 && q.bits != 8) {

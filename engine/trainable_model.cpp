@@ -330,6 +330,28 @@ TrainableModel::Loss TrainableModel::loss(const TrainBatch& batch) const {
   return result;
 }
 
+std::vector<double> TrainableModel::sequence_losses(const TrainBatch& batch, std::optional<uint64_t> dropout_seed) const {
+  const ModelConfig& c = model_->config;
+  const Context ctx(c, batch);
+  Matrix x = embed(batch.inputs);
+  for (int block = 0; block < c.num_layers; ++block) block_forward(block, ctx, x, nullptr, dropout_seed);
+  Matrix normed;
+  block_norm(model_->final_norm, x, normed, nullptr);
+  std::vector<double> out(static_cast<std::size_t>(batch.batch));
+  const auto length = static_cast<std::size_t>(batch.length);
+  for (std::size_t b = 0; b < out.size(); ++b) {
+    const Matrix rows = normed.middleRows(static_cast<Eigen::Index>(b * length), static_cast<Eigen::Index>(length));
+    out[b] = head_cross_entropy(rows, model_->head(), std::span(batch.targets).subspan(b * length, length),
+                                std::span(batch.weights).subspan(b * length, length), 1.0f, nullptr, nullptr,
+                                static_cast<float>(c.final_logit_softcapping));
+  }
+  return out;
+}
+
+void TrainableModel::set_adapters_enabled(bool enabled) {
+  for (AdaptedLinear& l : layers_) l.set_adapter_enabled(enabled);
+}
+
 Model TrainableModel::merged_model() const {
   Model merged;
   merged.config = model_->config;

@@ -85,6 +85,12 @@ class TrainableModel {
   Loss forward_backward(const TrainBatch& batch, float grad_scale, bool grad_checkpoint, uint64_t dropout_seed);
   // Forward only (no dropout).
   Loss loss(const TrainBatch& batch) const;
+  // Forward only: Σ weight·CE of each row (sequence) of the batch. With
+  // `dropout_seed`, dropout as forward_backward applies it with that seed.
+  std::vector<double> sequence_losses(const TrainBatch& batch, std::optional<uint64_t> dropout_seed) const;
+  // Adapters off: the model computes its frozen base alone (DPO's reference
+  // for the LoRA family). Only forward passes may run while they are off.
+  void set_adapters_enabled(bool enabled);
 
   std::vector<ParamRef>& parameters() { return parameters_; }
   const std::vector<ParamRef>& parameters() const { return parameters_; }

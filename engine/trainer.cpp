@@ -10,6 +10,7 @@
 #include "engine/chat_format.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/preference_training.h"
 #include "engine/quantized_base.h"
 #include "engine/tokenizer.h"
 #include "engine/training_checkpoint.h"
@@ -29,16 +30,24 @@ uint64_t micro_seed(uint64_t seed, int64_t step, int micro) {
 int64_t float_bytes(const Matrix& m) { return static_cast<int64_t>(m.size()) * 4; }
 int64_t float_bytes(const Vector& v) { return static_cast<int64_t>(v.size()) * 4; }
 
-MemoryTally measure_tally(const TrainableModel& tm, const AdamW& opt, const TrainConfig& config, int seq_length) {
-  const Model& m = tm.model();
-  MemoryTally t;
-  t.base_weights = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm);
+}  // namespace
+
+int64_t float_weight_bytes(const Model& m) {
+  int64_t bytes = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm);
   for (const DecoderBlock& b : m.blocks) {
-    for (const auto& slot : block_norm_slots(m.config, b)) t.base_weights += float_bytes(*slot.weight);
+    for (const auto& slot : block_norm_slots(m.config, b)) bytes += float_bytes(*slot.weight);
     for (const Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
-      t.base_weights += float_bytes(l->weight) + float_bytes(l->bias);
+      bytes += float_bytes(l->weight) + float_bytes(l->bias);
     }
   }
+  return bytes;
+}
+
+MemoryTally training_memory_tally(const TrainableModel& tm, const AdamW& opt, const TrainConfig& config,
+                                  int micro_batch_rows, int seq_length) {
+  const Model& m = tm.model();
+  MemoryTally t;
+  t.base_weights = float_weight_bytes(m);
   if (tm.config().quantization) {
     for (int block = 0; block < m.config.num_layers; ++block) {
       for (int mod = 0; mod < 7; ++mod) {
@@ -51,12 +60,10 @@ MemoryTally measure_tally(const TrainableModel& tm, const AdamW& opt, const Trai
   if (config.adapter.type != FineTuneType::kFull) t.adapter_params = trainable;
   t.gradients = trainable;
   t.optimizer_state = opt.state_floats() * 4;
-  TrainShape shape{config.batch_size, seq_length, config.grad_checkpoint};
+  TrainShape shape{micro_batch_rows, seq_length, config.grad_checkpoint};
   t.activations = estimate_training_memory(m.config, tm.config(), shape).activations;
   return t;
 }
-
-}  // namespace
 
 SplitLoss evaluate_loss(const TrainableModel& model, const std::vector<Sample>& samples, int batch_size,
                         int max_batches) {
@@ -177,7 +184,7 @@ class TrainingLoop {
       if (step % config_.steps_per_report == 0 || step == config_.iters) report(step, lr);
       if (step % config_.steps_per_eval == 0 && step != config_.iters) {
         const LadderLoss v = evaluate_ladder(tm_, ladder_, valid_set_, config_.batch_size, config_.val_batches);
-        if (callbacks_.on_eval) callbacks_.on_eval({step, v.full.loss, std::exp(v.full.loss), v.ranks});
+        if (callbacks_.on_eval) callbacks_.on_eval({step, v.full.loss, std::exp(v.full.loss), v.ranks, {}});
       }
       if (config_.save_every > 0 && step % config_.save_every == 0 && step != config_.iters) checkpoint(step);
       if (config_.checkpoint_every > 0 && step % config_.checkpoint_every == 0 && step != config_.iters) save_state(step);
@@ -295,6 +302,10 @@ class TrainingLoop {
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   config.validate();
   set_num_threads(config.threads);
+  if (config.train_mode == "dpo") {
+    TrainableModel tm = prepare_model(config, callbacks);
+    return train_preferences(config, callbacks, tm);
+  }
   const Splits splits = load_splits(config);
   TrainableModel tm = prepare_model(config, callbacks);
 
@@ -310,7 +321,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.val_loss = v.full.loss;
   result.val_ppl = std::exp(v.full.loss);
   result.val_ranks = v.ranks;
-  if (callbacks.on_eval) callbacks.on_eval({config.iters, result.val_loss, result.val_ppl, v.ranks});
+  if (callbacks.on_eval) callbacks.on_eval({config.iters, result.val_loss, result.val_ppl, v.ranks, {}});
   if (splits.has_test) {
     const LadderLoss t = evaluate_ladder(tm, loop.ladder(), splits.test, config.batch_size, config.test_batches);
     result.test_loss = t.full.loss;
@@ -320,7 +331,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.train_seconds = loop.train_seconds();
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
   result.peak_rss_mb = peak_rss_mb();
-  result.memory = measure_tally(tm, loop.optimizer(), config, max_length);
+  result.memory = training_memory_tally(tm, loop.optimizer(), config, config.batch_size, max_length);
   return result;
 }
 

@@ -17,6 +17,7 @@
 
 #include "engine/adapter_io.h"
 #include "engine/dataset.h"
+#include "engine/dpo_loss.h"
 #include "engine/lr_schedule.h"
 #include "engine/memory.h"
 #include "engine/optimizer.h"
@@ -57,6 +58,9 @@ struct TrainConfig {
   std::string resume_checkpoint;
   bool test = true;  // score test.jsonl at the end when it exists
   int threads = 0;
+  // "sft" (next-token loss) or "dpo": preference pairs, engine/preference_training.h.
+  std::string train_mode = "sft";
+  DpoOptions dpo;  // beta, loss_type, label_smoothing (train_mode "dpo")
 
   // mlx-lm style JSON (unknown keys are an error naming them).
   static TrainConfig from_json(const nlohmann::json& json);
@@ -86,12 +90,14 @@ struct EvalReport {
   double val_loss = 0;  // the whole adapter (rank r_max with dynamic_rank)
   double val_ppl = 0;
   std::vector<RankLoss> ranks;  // dynamic_rank: every rank of the ladder
+  std::optional<DpoMetrics> preference;  // DPO: val_loss is its loss, val_ppl NaN
 };
 
 struct TrainResult {
   double val_loss = 0, val_ppl = 0;
   std::optional<double> test_loss, test_ppl;
   std::vector<RankLoss> val_ranks, test_ranks;  // dynamic_rank: the final scores at every ladder rank
+  std::optional<DpoMetrics> val_preference, test_preference;  // DPO (val_ppl NaN, test_ppl absent)
   double peak_rss_mb = 0;
   int64_t trainable_params = 0;
   double tokens_per_second = 0;
@@ -128,6 +134,12 @@ struct LadderLoss {
 };
 LadderLoss evaluate_ladder(TrainableModel& model, std::span<const int> ladder, const std::vector<Sample>& samples,
                            int batch_size, int max_batches);
+
+// Bytes of a model's dense float weights (embedding, norms, linears, head).
+int64_t float_weight_bytes(const Model& model);
+// The engine's tally of a run (activations for `micro_batch_rows` sequences of `seq_length`).
+MemoryTally training_memory_tally(const TrainableModel& tm, const AdamW& optimizer, const TrainConfig& config,
+                                  int micro_batch_rows, int seq_length);
 
 // Loads the model, the data and the adapter config, and trains.
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks = {});

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "report/memory_breakdown.h"
+#include "report/preference_metrics.h"
 #include "report/svg_plot.h"
 
 namespace lorafarm::report {
@@ -124,6 +125,7 @@ std::string render_markdown(const ReportData& d, const ReportContext& c) {
          "); peak RSS is the trial process's maximum resident set size as the worker's wait4 measured it (the engine's own "
          "getrusage figure is the metric reported_peak_rss_mb). \"failed\" counts failed, infeasible and lost trials.\n";
   out += memory_breakdown_markdown(memory_breakdowns(d));
+  out += preference_markdown(preference_rows(d));
   if (d.summary.objectives.size() > 1) {
     out += "\n#### Pareto front\n\nCompleted trials no other completed trial beats in every objective.\n\n| trial |";
     for (const auto& [metric, maximize] : d.summary.objectives) out += " " + markdown_escape(metric) + (maximize ? " (max)" : " (min)") + " |";
@@ -248,6 +250,7 @@ json render_json_value(const ReportData& d, const ReportContext& c) {
   if (c.base) out["base"] = base_row_json(*c.base);
   out["methods"] = methods_json(d, c);
   out["memory_breakdown"] = memory_breakdown_json(memory_breakdowns(d));
+  if (const auto rows = preference_rows(d); !rows.empty()) out["preference_metrics"] = preference_json(rows);
   add_pareto_json(s, out);
   out["trials"] = trials_json(d);
   return out;
@@ -278,6 +281,7 @@ std::string render_html(const ReportData& d, const ReportContext& c) {
   out += "</tbody></table></div>\n<p class=\"note\">Perplexities of each method's best trial (by " + html_escape(d.summary.metric) +
          "). Peak RSS: the trial process's maximum resident set size. \"failed\" counts failed, infeasible and lost trials.</p>\n";
   out += memory_breakdown_html(memory_breakdowns(d));
+  out += preference_html(preference_rows(d));
 
   if (d.summary.objectives.size() > 1) {
     out += "<h2>Pareto front</h2>\n<table class=\"trials\"><thead><tr><th>trial</th>";

@@ -1,0 +1,162 @@
+// Reading preference records (TRL's formats) into pairs of tokenized samples, and batching them.
+#include "engine/preference_data.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/error.h"
+#include "engine/jsonl.h"
+
+namespace lorafarm::engine {
+namespace {
+
+using nlohmann::json;
+
+const json& required(const json& record, const char* key, const std::string& where) {
+  const auto it = record.find(key);
+  if (it == record.end()) throw InvalidInput(where + ": a preference record needs '" + key + "'");
+  return *it;
+}
+
+// A completion or prompt in conversational form: a message object or a non-empty list of them.
+json message_list(const json& value, const char* key, const std::string& where) {
+  if (value.is_object()) return json::array({value});
+  if (value.is_array() && !value.empty() && std::all_of(value.begin(), value.end(), [](const json& m) { return m.is_object(); })) {
+    return value;
+  }
+  throw InvalidInput(where + ": '" + key + "' must be a message {role, content} or a non-empty list of messages");
+}
+
+json concatenated(json prompt, const json& completion) {
+  for (const json& m : completion) prompt.push_back(m);
+  return prompt;
+}
+
+std::pair<json, json> chat_records(const json& prompt, const json& record, const std::string& where) {
+  const json chosen = message_list(required(record, "chosen", where), "chosen", where);
+  const json rejected = message_list(required(record, "rejected", where), "rejected", where);
+  return {{{"messages", concatenated(prompt, chosen)}}, {{"messages", concatenated(prompt, rejected)}}};
+}
+
+// Implicit prompt, text: the common prefix, ending before the space that
+// precedes the first differing word (so completions start with their space).
+std::pair<json, json> implicit_text_records(const std::string& chosen, const std::string& rejected, const std::string& where) {
+  if (chosen == rejected) throw InvalidInput(where + ": 'chosen' and 'rejected' are the same text");
+  std::size_t n = 0;
+  while (n < chosen.size() && n < rejected.size() && chosen[n] == rejected[n]) ++n;
+  if (n > 0 && chosen[n - 1] == ' ') --n;
+  const std::string prompt = chosen.substr(0, n);
+  return {{{"prompt", prompt}, {"completion", chosen.substr(n)}}, {{"prompt", prompt}, {"completion", rejected.substr(n)}}};
+}
+
+// Implicit prompt, conversations: the messages both share from the start.
+std::pair<json, json> implicit_chat_records(const json& chosen, const json& rejected, const std::string& where) {
+  std::size_t n = 0;
+  while (n < chosen.size() && n < rejected.size() && chosen[n] == rejected[n]) ++n;
+  if (n == chosen.size() && n == rejected.size()) throw InvalidInput(where + ": 'chosen' and 'rejected' are the same conversation");
+  if (n == chosen.size() || n == rejected.size()) {
+    throw InvalidInput(where + ": one of 'chosen' and 'rejected' is a prefix of the other (no completion to compare)");
+  }
+  return {{{"messages", chosen}}, {{"messages", rejected}}};
+}
+
+}  // namespace
+
+std::pair<json, json> preference_records(const json& record, const std::string& where) {
+  if (!record.is_object()) throw InvalidInput(where + ": a preference record must be a JSON object");
+  if (record.contains("messages")) return chat_records(message_list(record["messages"], "messages", where), record, where);
+  const json& chosen = required(record, "chosen", where);
+  const json& rejected = required(record, "rejected", where);
+  if (record.contains("prompt")) {
+    const json& prompt = record["prompt"];
+    if (!prompt.is_string()) return chat_records(message_list(prompt, "prompt", where), record, where);
+    if (!chosen.is_string() || !rejected.is_string()) {
+      throw InvalidInput(where + ": with a text 'prompt', 'chosen' and 'rejected' must be texts");
+    }
+    return {{{"prompt", prompt}, {"completion", chosen}}, {{"prompt", prompt}, {"completion", rejected}}};
+  }
+  if (chosen.is_string() && rejected.is_string()) return implicit_text_records(chosen, rejected, where);
+  return implicit_chat_records(message_list(chosen, "chosen", where), message_list(rejected, "rejected", where), where);
+}
+
+std::vector<PreferencePair> load_preference_split(const std::filesystem::path& folder, const std::string& split,
+                                                  const Tokenizer& tokenizer, DataOptions options) {
+  const auto path = folder / (split + ".jsonl");
+  if (!std::filesystem::exists(path)) throw InvalidInput(path.string() + ": no such file");
+  options.mask_prompt = true;  // a completion's log-probability excludes its prompt
+  std::vector<PreferencePair> pairs;
+  for (const JsonlRecord& record : read_jsonl(path)) {
+    const std::string where = path.string() + ":" + std::to_string(record.line);
+    const auto [chosen, rejected] = preference_records(record.value, where);
+    pairs.push_back({tokenize_record(chosen, tokenizer, options, where + " (chosen)"),
+                     tokenize_record(rejected, tokenizer, options, where + " (rejected)")});
+  }
+  if (pairs.empty()) throw InvalidInput(path.string() + ": the " + split + " set is empty");
+  return pairs;
+}
+
+TrainBatch make_pair_batch(const std::vector<PreferencePair>& pairs, std::span<const std::size_t> indices) {
+  std::vector<Sample> rows;
+  rows.reserve(indices.size() * 2);
+  for (std::size_t i : indices) {
+    rows.push_back(pairs[i].chosen);
+    rows.push_back(pairs[i].rejected);
+  }
+  std::vector<std::size_t> all(rows.size());
+  std::iota(all.begin(), all.end(), 0);
+  return make_batch(rows, all);
+}
+
+std::vector<std::vector<std::size_t>> length_sorted_pair_batches(const std::vector<PreferencePair>& pairs,
+                                                                 int batch_size, bool keep_partial) {
+  auto length = [&](std::size_t i) { return std::max(pairs[i].chosen.tokens.size(), pairs[i].rejected.tokens.size()); };
+  std::vector<std::size_t> order(pairs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return length(a) < length(b); });
+  std::vector<std::vector<std::size_t>> batches;
+  const auto size = static_cast<std::size_t>(batch_size);
+  for (std::size_t first = 0; first < order.size(); first += size) {
+    if (first + size > order.size() && !keep_partial) break;
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(first),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), first + size)));
+  }
+  return batches;
+}
+
+PairBatchStream::PairBatchStream(const std::vector<PreferencePair>& pairs, int batch_size, uint64_t seed, bool shuffle)
+    : pairs_(pairs), batch_size_(batch_size), shuffle_(shuffle), rng_(seed) {
+  if (batch_size < 1) throw InvalidInput("batch_size must be at least 1");
+  if (static_cast<int64_t>(pairs.size()) < batch_size) {
+    throw InvalidInput("the training set has " + std::to_string(pairs.size()) + " preference pairs, fewer than batch_size " +
+                       std::to_string(batch_size));
+  }
+  if (!shuffle_) batches_ = length_sorted_pair_batches(pairs, batch_size, false);
+}
+
+void PairBatchStream::new_epoch() {
+  position_ = 0;
+  if (shuffle_) {
+    std::vector<std::size_t> perm(pairs_.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    seeded_shuffle(perm, rng_);
+    batches_.clear();
+    const auto size = static_cast<std::size_t>(batch_size_);
+    for (std::size_t first = 0; first + size <= perm.size(); first += size) {
+      batches_.emplace_back(perm.begin() + static_cast<std::ptrdiff_t>(first),
+                            perm.begin() + static_cast<std::ptrdiff_t>(first + size));
+    }
+  }
+  order_.resize(batches_.size());
+  std::iota(order_.begin(), order_.end(), 0);
+  if (!shuffle_) seeded_shuffle(order_, rng_);
+}
+
+const std::vector<std::size_t>& PairBatchStream::next() {
+  if (!started_ || position_ >= order_.size()) {
+    new_epoch();
+    started_ = true;
+  }
+  return batches_[order_[position_++]];
+}
+
+}  // namespace lorafarm::engine
