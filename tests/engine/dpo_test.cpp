@@ -350,11 +350,14 @@ TEST(PreferenceData, ChatFormRendersTheConversationAndMasksItsPrompt) {
                       "\n");
   const auto pairs = load_preference_split(dir.path(), "train", *tokenizer, DataOptions{});
   ASSERT_EQ(pairs.size(), 1u);
-  const std::string prompt = render_chat({{"user", "Tell me a story."}}, true);
+  const auto format = default_chat_format();
+  const nlohmann::ordered_json user = {{"role", "user"}, {"content", "Tell me a story."}};
+  const nlohmann::ordered_json reply = {{"role", "assistant"}, {"content", "Once upon a time."}};
+  const std::string prompt = format->render(nlohmann::ordered_json::array({user}), true);
   const int prompt_tokens = static_cast<int>(tokenizer->encode(prompt).size()) + (tokenizer->add_bos() ? 1 : 0);
   EXPECT_EQ(pairs[0].chosen.prompt_tokens, prompt_tokens);
   EXPECT_EQ(pairs[0].rejected.prompt_tokens, prompt_tokens);
-  const auto full = tokenizer->encode(render_chat({{"user", "Tell me a story."}, {"assistant", "Once upon a time."}}, false));
+  const auto full = tokenizer->encode(format->render(nlohmann::ordered_json::array({user, reply}), false));
   EXPECT_EQ(std::vector<TokenId>(pairs[0].chosen.tokens.begin() + (tokenizer->add_bos() ? 1 : 0),
                                  pairs[0].chosen.tokens.begin() + (tokenizer->add_bos() ? 1 : 0) + static_cast<long>(full.size())),
             full);
