@@ -26,7 +26,7 @@ void check_known_options(const nlohmann::json& j) {
       "learning_rate", "lr_schedule", "optimizer", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
       "bias_correction", "max_grad_norm", "grad_checkpoint", "grad_accumulation_steps", "mask_prompt",
       "steps_per_report", "steps_per_eval", "val_batches", "test_batches", "save_every", "seed", "max_seq_length",
-      "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train"};
+      "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train", "precision"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) throw InvalidInput("unknown training option '" + key + "'");
   }
@@ -115,6 +115,7 @@ void parse_run_options(const nlohmann::json& j, TrainConfig& c) {
   }
   c.test = j.value("test", c.test);
   c.threads = j.value("threads", c.threads);
+  if (j.contains("precision")) c.precision = parse_precision(field<std::string>(j, "precision", ""));
 }
 
 }  // namespace
@@ -167,7 +168,8 @@ nlohmann::json TrainConfig::to_json() const {
                       {"save_every", save_every},
                       {"seed", seed},
                       {"max_seq_length", max_seq_length},
-                      {"batch_order", batch_order}};
+                      {"batch_order", batch_order},
+                      {"precision", precision_name(precision)}};
   if (adapter.quantization) {
     j["quantization"] = {{"bits", adapter.quantization->bits}, {"group_size", adapter.quantization->group_size},
                          {"mode", adapter.quantization->mode == QuantizationConfig::Mode::kNf4 ? "nf4" : "affine"}};

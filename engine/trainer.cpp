@@ -30,11 +30,12 @@ int64_t float_bytes(const Vector& v) { return static_cast<int64_t>(v.size()) * 4
 MemoryTally measure_tally(const TrainableModel& tm, const AdamW& opt, const TrainConfig& config, int seq_length) {
   const Model& m = tm.model();
   MemoryTally t;
-  t.base_weights = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm);
+  t.base_weights = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm) +
+                   m.embed_tokens_half.bytes() + m.lm_head_half.bytes();
   for (const DecoderBlock& b : m.blocks) {
     for (const auto& slot : block_norm_slots(m.config, b)) t.base_weights += float_bytes(*slot.weight);
     for (const Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
-      t.base_weights += float_bytes(l->weight) + float_bytes(l->bias);
+      t.base_weights += float_bytes(l->weight) + l->half.bytes() + float_bytes(l->bias);
     }
   }
   if (tm.config().quantization) {
@@ -269,6 +270,8 @@ class TrainingLoop {
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   config.validate();
   set_num_threads(config.threads);
+  const ScopedPrecision products(config.precision);
+  if (!products.note().empty() && callbacks.on_message) callbacks.on_message(products.note());
   const Splits splits = load_splits(config);
   TrainableModel tm = prepare_model(config, callbacks);
 
@@ -295,6 +298,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
   result.peak_rss_mb = peak_rss_mb();
   result.memory = measure_tally(tm, loop.optimizer(), config, max_length);
+  result.precision = product_precision();
   return result;
 }
 

@@ -20,6 +20,7 @@
 #include "engine/lr_schedule.h"
 #include "engine/memory.h"
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "engine/trainable_model.h"
 
 namespace lorafarm::engine {
@@ -51,6 +52,9 @@ struct TrainConfig {
   std::string resume_adapter_file;
   bool test = true;  // score test.jsonl at the end when it exists
   int threads = 0;
+  // Products in fp32, or bf16 with fp32 sums (engine/precision.h); weights,
+  // optimizer state and the loss stay fp32.
+  Precision precision = Precision::kF32;
 
   // mlx-lm style JSON (unknown keys are an error naming them).
   static TrainConfig from_json(const nlohmann::json& json);
@@ -94,6 +98,7 @@ struct TrainResult {
   std::vector<double> step_losses;  // train loss of every optimizer step
   MemoryTally memory;
   std::vector<std::string> unquantized_layers;
+  Precision precision = Precision::kF32;  // the products' precision in effect (fp32 where bf16 is unsupported)
 };
 
 struct TrainCallbacks {
