@@ -9,7 +9,6 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
-#include <type_traits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -100,7 +99,7 @@ struct F32Kernel {
   static std::int64_t depth(std::int64_t kc) { return kc; }
 
   static void pack(const GemmOperand& x, bool depth_major, std::int64_t line0, std::int64_t lines, std::int64_t p0,
-                   std::int64_t kc, std::int64_t width, Elem* out, float*) {
+                   std::int64_t kc, std::int64_t width, Elem* out) {
     pack_panels(x, depth_major, line0, lines, p0, kc, width, out);
   }
 
@@ -145,22 +144,65 @@ inline __m512i bf16_bits(__m512 x) {
 struct Bf16Kernel {
   using Elem = uint32_t;
   static constexpr std::int64_t kKc = 512;  // 256 pairs: a 32 KB B micro-panel
+  static constexpr std::int64_t kMaxDepth = kKc;
   static std::int64_t depth(std::int64_t kc) { return (kc + 1) / 2; }
 
-  // Packs in float32 into `scratch` first, then rounds and pairs the rows of each panel.
+  // Packs straight into bf16 pairs: a depth-major source pairs two rows of
+  // lines, a line-major one rounds each line's contiguous depth run, whose
+  // neighbours already are the pairs.
   static void pack(const GemmOperand& x, bool depth_major, std::int64_t line0, std::int64_t lines, std::int64_t p0,
-                   std::int64_t kc, std::int64_t width, Elem* out, float* scratch) {
-    pack_panels(x, depth_major, line0, lines, p0, kc, width, scratch);
+                   std::int64_t kc, std::int64_t width, Elem* out) {
     const std::int64_t pairs = depth(kc);
     for (std::int64_t base = 0; base < lines; base += width) {
-      const float* panel = scratch + base * kc;
-      Elem* paired = out + base * pairs;
-      for (std::int64_t q = 0; q < pairs; ++q) {
-        const float* even = panel + 2 * q * width;
-        const float* odd = 2 * q + 1 < kc ? even + width : nullptr;
-        pair_rows(even, odd, width, paired + q * width);
+      const std::int64_t count = std::min(width, lines - base);
+      Elem* panel = out + base * pairs;
+      if (depth_major) {
+        pack_row_pairs(x, line0 + base, count, p0, kc, width, panel);
+      } else {
+        pack_line_runs(x, line0 + base, count, p0, kc, width, panel);
       }
     }
+  }
+
+  // One panel from a source whose panel rows are contiguous (element (line, p) at p·ld + line).
+  static void pack_row_pairs(const GemmOperand& x, std::int64_t first, std::int64_t count, std::int64_t p0,
+                             std::int64_t kc, std::int64_t width, Elem* panel) {
+    alignas(64) float even[kNr] = {}, odd[kNr] = {};
+    for (std::int64_t q = 0; q < depth(kc); ++q) {
+      const bool has_odd = 2 * q + 1 < kc;
+      read_values(x, (p0 + 2 * q) * x.ld + first, count, even);
+      if (has_odd) read_values(x, (p0 + 2 * q + 1) * x.ld + first, count, odd);
+      pair_rows(even, has_odd ? odd : nullptr, width, panel + q * width);
+    }
+  }
+
+  // One panel from a source whose lines are contiguous (element (line, p) at line·ld + p).
+  static void pack_line_runs(const GemmOperand& x, std::int64_t first, std::int64_t count, std::int64_t p0,
+                             std::int64_t kc, std::int64_t width, Elem* panel) {
+    alignas(64) float run[kMaxDepth];
+    alignas(64) Elem words[kMaxDepth / 2];
+    const std::int64_t pairs = depth(kc);
+    for (std::int64_t w = 0; w < width; ++w) {
+      if (w >= count) {
+        for (std::int64_t q = 0; q < pairs; ++q) panel[q * width + w] = 0;
+        continue;
+      }
+      const std::int64_t offset = (first + w) * x.ld + p0;
+      if (x.half) read_values(x, offset, kc, run);
+      pair_run(x.half ? run : x.data + offset, kc, words);
+      for (std::int64_t q = 0; q < pairs; ++q) panel[q * width + w] = words[q];
+    }
+  }
+
+  // words[q] = bf16(src[2q]) | bf16(src[2q+1]) << 16 over n values (a missing last odd one is 0).
+  static void pair_run(const float* src, std::int64_t n, Elem* words) {
+    std::int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      const __m256i lo = _mm512_cvtepi32_epi16(bf16_bits(_mm512_loadu_ps(src + i)));
+      const __m256i hi = _mm512_cvtepi32_epi16(bf16_bits(_mm512_loadu_ps(src + i + 16)));
+      _mm512_storeu_si512(words + i / 2, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+    }
+    for (; i < n; i += 2) words[i / 2] = bf16_bits(src[i]) | (i + 1 < n ? bf16_bits(src[i + 1]) << 16 : 0u);
   }
 
   // out[w] = bf16(even[w]) | bf16(odd[w]) << 16 (odd null: zero).
@@ -212,7 +254,6 @@ void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOpera
   const std::int64_t kc_max = std::min(K::kKc, k);
   auto packed_b = aligned<typename K::Elem>(K::depth(kc_max) * nc_max);
   auto packed_a = aligned<typename K::Elem>(K::depth(kc_max) * mc_max);
-  auto scratch = aligned<float>(std::is_same_v<K, F32Kernel> ? 1 : kc_max * std::max(nc_max, mc_max));
   alignas(64) float edge[kMr * kNr];  // partial tiles go through here
 
   for (std::int64_t j0 = 0; j0 < n; j0 += kNc) {
@@ -220,10 +261,10 @@ void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOpera
     for (std::int64_t p0 = 0; p0 < k; p0 += K::kKc) {
       const std::int64_t kc = std::min(K::kKc, k - p0), depth = K::depth(kc);
       const bool accumulate = p0 > 0 || beta != 0.0f;
-      K::pack(b, !b.transposed, j0, nc, p0, kc, kNr, packed_b.get(), scratch.get());
+      K::pack(b, !b.transposed, j0, nc, p0, kc, kNr, packed_b.get());
       for (std::int64_t i0 = 0; i0 < m; i0 += kMc) {
         const std::int64_t mc = std::min(kMc, m - i0);
-        K::pack(a, a.transposed, i0, mc, p0, kc, kMr, packed_a.get(), scratch.get());
+        K::pack(a, a.transposed, i0, mc, p0, kc, kMr, packed_a.get());
         for (std::int64_t jr = 0; jr < nc; jr += kNr) {
           const std::int64_t cols = std::min(kNr, nc - jr);
           for (std::int64_t ir = 0; ir < mc; ir += kMr) {

@@ -94,7 +94,8 @@ TEST(GemmBf16, PrecisionNamesParseAndUnknownOnesAreNamed) {
 
 TEST(GemmBf16, Fp32ProductsAreUnchangedOutsideTheScope) {
   std::mt19937 rng(9);
-  const Matrix a = random_matrix(64, 128, rng), b = random_matrix(128, 96, rng);
+  // Large enough that every thread's block takes the packed kernel.
+  const Matrix a = random_matrix(128, 128, rng), b = random_matrix(128, 256, rng);
   Matrix before, inside, after;
   matmul(a, false, b, false, before);
   {

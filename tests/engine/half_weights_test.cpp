@@ -121,7 +121,7 @@ TrainBatch batch_of(int vocab, uint64_t seed) {
   std::mt19937_64 rng(seed);
   TrainBatch b;
   b.batch = 2;
-  b.length = 48;
+  b.length = 32;
   for (int i = 0; i < b.batch * b.length; ++i) {
     b.inputs.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
     b.targets.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
