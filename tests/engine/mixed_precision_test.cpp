@@ -29,7 +29,7 @@ TrainConfig fortunes_lora(const ScratchDir& dir, Precision precision) {
   c.val_batches = -1;
   c.save_every = 0;
   c.test = false;
-  c.threads = 2;
+  c.threads = 1;  // one thread: no spinning partner on a shared machine
   c.precision = precision;
   c.adapter_path = (dir / precision_name(precision)).string();
   return c;
