@@ -105,7 +105,9 @@ TEST(GemmBf16, Fp32ProductsAreUnchangedOutsideTheScope) {
   matmul(a, false, b, false, after);
   EXPECT_EQ(product_precision(), Precision::kF32);
   EXPECT_TRUE(before == after);
-  if (bf16_products_supported()) EXPECT_FALSE(before == inside);
+  if (bf16_products_supported()) {
+    EXPECT_FALSE(before == inside);
+  }
 }
 
 }  // namespace
