@@ -3,8 +3,11 @@
 // (and, with --medium, `medium`) models, batch 4 × 256 of random tokens.
 // Each configuration runs in its own child process so its peak RSS is its own.
 //
-//   train_bench [--threads 2] [--steps 5] [--medium]
+//   train_bench [--threads 2] [--steps 5] [--medium] [--precision fp32|bf16|both] [--only MODEL:METHOD,...]
 //   train_bench --one MODEL METHOD   (one configuration, one JSON line)
+//
+// With --precision both, each configuration runs with fp32 and with bf16
+// products (engine/precision.h), and a third line gives bf16's speed-up.
 //
 // Each line also gives the machine's measured FMA peak for the same thread
 // count (a register-only loop of independent fused multiply-adds, best of 3)
@@ -18,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -28,6 +32,7 @@
 #include "engine/memory.h"
 #include "engine/model.h"
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "engine/tensor.h"
 #include "engine/trainable_model.h"
 
@@ -35,10 +40,20 @@ using namespace lorafarm::engine;
 
 namespace {
 
+// CPU seconds this process has used (all threads): on a machine shared with
+// other jobs, tokens per CPU-second compare kernels where wall time cannot.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 struct Args {
   int threads = 2;
   int steps = 5;
   bool medium = false;
+  std::string precision = "fp32";  // fp32 | bf16 | both
+  std::string only;                // MODEL:METHOD,... ; empty = every configuration
   std::string one_model, one_method;
 };
 
@@ -128,8 +143,25 @@ double fma_peak_gflops(int threads) {
 #endif
 }
 
+// Runs one configuration in a child process and returns its JSON line.
+nlohmann::json run_child(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {{"error", "cannot start " + command}};
+  std::string text;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
+  ::pclose(pipe);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    return {{"error", "unreadable output: " + text}};
+  }
+}
+
 int run_one(const Args& args) {
   set_num_threads(args.threads);
+  const ScopedPrecision products(parse_precision(args.precision));
+  if (!products.note().empty()) std::cerr << products.note() << "\n";
   Model model = make_model(args.one_model);
   const ModelConfig config = model.config;
   AdapterConfig adapter;
@@ -149,8 +181,10 @@ int run_one(const Args& args) {
   };
   step();  // warm-up: allocations, page faults
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = cpu_seconds();
   for (int i = 0; i < args.steps; ++i) step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = cpu_seconds() - cpu_start;
   const double tokens = static_cast<double>(args.steps) * batch * length;
   const bool full = adapter.type == FineTuneType::kFull;
   const double gflops = tokens * flops_per_token(config, full, length) / seconds / 1e9;
@@ -158,12 +192,14 @@ int run_one(const Args& args) {
   const double peak = fma_peak_gflops(args.threads);
   nlohmann::json out = {{"model", args.one_model},
                         {"method", args.one_method},
+                        {"precision", precision_name(product_precision())},
                         {"threads", args.threads},
                         {"batch", batch},
                         {"seq_length", length},
                         {"steps", args.steps},
                         {"tokens_per_second", tokens / seconds},
                         {"seconds_per_step", seconds / args.steps},
+                        {"tokens_per_cpu_second", tokens / cpu},
                         {"gflops", gflops},
                         {"fma_peak_gflops", peak},
                         {"fraction_of_fma_peak", peak > 0 ? gflops / peak : 0.0},
@@ -183,11 +219,14 @@ int main(int argc, char** argv) {
     if (a == "--threads" && i + 1 < argc) args.threads = std::atoi(argv[++i]);
     else if (a == "--steps" && i + 1 < argc) args.steps = std::atoi(argv[++i]);
     else if (a == "--medium") args.medium = true;
+    else if (a == "--precision" && i + 1 < argc) args.precision = argv[++i];
+    else if (a == "--only" && i + 1 < argc) args.only = argv[++i];
     else if (a == "--one" && i + 2 < argc) {
       args.one_model = argv[++i];
       args.one_method = argv[++i];
     } else {
-      std::cerr << "usage: train_bench [--threads N] [--steps N] [--medium] | --one MODEL METHOD\n";
+      std::cerr << "usage: train_bench [--threads N] [--steps N] [--medium] [--precision fp32|bf16|both] "
+                   "[--only MODEL:METHOD,...] | --one MODEL METHOD\n";
       return 2;
     }
   }
@@ -202,13 +241,29 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> models = {"stories260K", "small"};
   if (args.medium) models.push_back("medium");
+  const std::vector<std::string> precisions =
+      args.precision == "both" ? std::vector<std::string>{"fp32", "bf16"} : std::vector<std::string>{args.precision};
   for (const std::string& model : models) {
     for (const char* method : {"lora", "qlora", "dora", "full"}) {
+      if (!args.only.empty() && ("," + args.only + ",").find("," + model + ":" + method + ",") == std::string::npos) continue;
       const int steps = model == "medium" ? std::min(args.steps, 3) : args.steps;
-      const std::string command = std::string(argv[0]) + " --threads " + std::to_string(args.threads) + " --steps " +
-                                  std::to_string(steps) + " --one " + model + " " + method;
-      std::fflush(stdout);
-      if (std::system(command.c_str()) == -1) return 1;
+      std::vector<nlohmann::json> lines;
+      for (const std::string& precision : precisions) {
+        const std::string command = std::string(argv[0]) + " --threads " + std::to_string(args.threads) + " --steps " +
+                                    std::to_string(steps) + " --precision " + precision + " --one " + model + " " + method;
+        std::fflush(stdout);
+        lines.push_back(run_child(command));
+        std::cout << lines.back().dump() << std::endl;
+      }
+      if (lines.size() == 2 && lines[0].contains("tokens_per_second") && lines[1].contains("tokens_per_second")) {
+        auto ratio = [&](const char* key) { return lines[1][key].get<double>() / lines[0][key].get<double>(); };
+        std::cout << nlohmann::json{{"model", model},
+                                    {"method", method},
+                                    {"bf16_speedup", ratio("tokens_per_second")},
+                                    {"bf16_speedup_per_cpu_second", ratio("tokens_per_cpu_second")}}
+                         .dump()
+                  << std::endl;
+      }
     }
   }
   return 0;

@@ -224,7 +224,8 @@ void print_final_json(const engine::TrainResult& result, const engine::TrainConf
                       {"trained_tokens", result.trained_tokens},
                       {"memory_bytes", result.memory.to_json()},
                       {"adapter_path", config.adapter_path},
-                      {"unquantized_layers", result.unquantized_layers}};
+                      {"unquantized_layers", result.unquantized_layers},
+                      {"precision", engine::precision_name(result.precision)}};
   add_memory_metrics(line, result.memory);
   if (result.val_preference) {  // DPO: no perplexities
     line.erase("val_ppl");
@@ -317,6 +318,8 @@ Command add_train_command(CLI::App& root) {
   json_option<std::string>(app, "--lr-schedule", o->flags, "lr_schedule", "constant | cosine | linear");
   json_option<double>(app, "--weight-decay", o->flags, "weight_decay", "AdamW weight decay");
   json_option<double>(app, "--max-grad-norm", o->flags, "max_grad_norm", "Clip gradients to this global norm");
+  json_option<std::string>(app, "--precision", o->flags, "precision",
+                           "Products: fp32 (default) | bf16 (bf16 products, fp32 sums; AVX-512 BF16)");
   app->add_flag_callback("--grad-checkpoint", [o] { o->flags["grad_checkpoint"] = true; }, "Recompute activations per block");
   json_option<int>(app, "--grad-accumulation-steps", o->flags, "grad_accumulation_steps", "Micro-batches per step");
   app->add_flag_callback("--mask-prompt", [o] { o->flags["mask_prompt"] = true; }, "Loss on completions only");

@@ -276,7 +276,11 @@ TrainableModel load_adapted_model(Model base, const std::filesystem::path& dir) 
 }
 
 TrainableModel load_trainable_model(const std::filesystem::path& model_folder, AdapterConfig config, uint64_t seed) {
-  if (!ModelConfig::load(model_folder).quantization) return TrainableModel(Model::load(model_folder), config, seed);
+  if (!ModelConfig::load(model_folder).quantization) {
+    // Frozen bases keep a 16-bit checkpoint's dtype; full fine-tuning widens what it trains.
+    const LoadOptions options{.keep_16bit = config.type != FineTuneType::kFull};
+    return TrainableModel(Model::load(model_folder, options), config, seed);
+  }
   QuantizedModel q = load_quantized_model(model_folder);
   if (config.type == FineTuneType::kFull) {
     throw InvalidInput(model_folder.string() + " is quantized: full fine-tuning needs a float model");

@@ -20,8 +20,9 @@ Matrix embed(const Model& model, std::span<const TokenId> ids) {
       throw InvalidInput("token id " + std::to_string(id) + " is outside the vocabulary (size " +
                          std::to_string(model.config.vocab_size) + ")");
     }
-    x.row(static_cast<Eigen::Index>(i)) = model.embed_tokens.row(id) * model.embed_scale;
+    model.embedding_row(id, x.row(static_cast<Eigen::Index>(i)).data());
   }
+  x *= model.embed_scale;
   return x;
 }
 
@@ -81,7 +82,7 @@ Matrix head_logits(const Model& model, const Matrix& x) {
   Matrix normed;
   norm(model, model.final_norm, x, normed);
   Matrix logits;
-  matmul(normed, false, model.head(), true, logits);
+  weight_matmul(normed, false, model.head_weights(), true, logits);
   const auto cap = static_cast<float>(model.config.final_logit_softcapping);
   if (cap > 0) logits = cap * (logits / cap).array().tanh();
   return logits;

@@ -33,7 +33,13 @@ Matrix stack_rows(std::initializer_list<const Matrix*> parts) {
 
 }  // namespace
 
-void save_model_folder(const Model& model, const std::filesystem::path& source, const std::filesystem::path& out) {
+void save_model_folder(const Model& source_model, const std::filesystem::path& source, const std::filesystem::path& out) {
+  Model widened;  // a model with 16-bit weights is written as float32, like every fused model
+  if (source_model.has_16bit()) {
+    widened = source_model;
+    widened.widen();
+  }
+  const Model& model = source_model.has_16bit() ? widened : source_model;
   const ModelConfig& c = model.config;
   std::map<std::string, TensorData> t;
   t["model.embed_tokens.weight"] = matrix_tensor(model.embed_tokens);

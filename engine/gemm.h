@@ -9,8 +9,13 @@
 // CPU time of 1-thread ones. Here threads meet only at the OpenMP barrier,
 // which honours OMP_WAIT_POLICY. Results are deterministic for a given thread
 // count (every element is computed by one thread in a fixed order).
+//
+// Under bf16 products (engine/precision.h) the packed kernel rounds both
+// operands to bf16 while packing and accumulates in fp32; thin and small
+// products stay fp32.
 #pragma once
 
+#include "engine/half_matrix.h"
 #include "engine/tensor.h"
 
 namespace lorafarm::engine {
@@ -23,5 +28,23 @@ void gemm(Eigen::Ref<const Matrix> a, bool transpose_a, Eigen::Ref<const Matrix>
 // c = alpha·op(a)·op(b), resizing c.
 void matmul(Eigen::Ref<const Matrix> a, bool transpose_a, Eigen::Ref<const Matrix> b, bool transpose_b, Matrix& c,
             float alpha = 1.0f);
+
+// A frozen weight as a product operand: float32, or 16-bit values widened
+// while they are packed (never widened whole). The referenced matrix must
+// outlive the product.
+struct WeightRef {
+  WeightRef(const Matrix& m) : f32(m.data()), rows(m.rows()), cols(m.cols()) {}  // NOLINT: implicit by design
+  WeightRef(const HalfMatrix& h) : half(&h), rows(h.rows), cols(h.cols) {}       // NOLINT: implicit by design
+
+  const float* f32 = nullptr;
+  const HalfMatrix* half = nullptr;
+  Eigen::Index rows = 0, cols = 0;
+};
+
+// gemm and matmul with a weight (float32 or 16-bit) as the second operand.
+void weight_gemm(Eigen::Ref<const Matrix> a, bool transpose_a, const WeightRef& b, bool transpose_b,
+                 Eigen::Ref<Matrix> c, float alpha = 1.0f, float beta = 0.0f);
+void weight_matmul(Eigen::Ref<const Matrix> a, bool transpose_a, const WeightRef& b, bool transpose_b, Matrix& c,
+                   float alpha = 1.0f);
 
 }  // namespace lorafarm::engine

@@ -1,5 +1,6 @@
 // A single-threaded packed SGEMM for AVX-512 machines, used by gemm.cpp for
-// each thread's block of a product instead of Eigen's 48×4 kernel.
+// each thread's block of a product instead of Eigen's 48×4 kernel, and its
+// bf16 twin (AVX-512 BF16 `vdpbf16ps`: bf16 products, fp32 sums).
 //
 // Why: on the 2-core AVX-512 machines lorafarm is measured on, Eigen 3.4's
 // kernel reaches about 65 % of the FMA peak on the model's products; this one
@@ -11,18 +12,25 @@
 
 #include <cstdint>
 
+#include "engine/half_matrix.h"
+
 namespace lorafarm::engine {
 
 // Row-major operand: element (i, j) of op(x) is data[i·ld + j], or
-// data[j·ld + i] when transposed.
+// data[j·ld + i] when transposed. With `half` set the values are 16-bit
+// (half[...] instead of data[...]) and are widened while packing.
 struct GemmOperand {
   const float* data = nullptr;
   std::int64_t ld = 0;
   bool transposed = false;
+  const std::uint16_t* half = nullptr;
+  HalfType half_type = HalfType::kBF16;
 };
 
 // Whether this build and CPU run packed_gemm (AVX-512F compiled in).
 bool packed_gemm_available();
+// Whether packed_gemm_bf16 runs here (AVX-512F built in, AVX-512 BF16 in the CPU).
+bool packed_gemm_bf16_available();
 
 // c[m×n] (row stride ldc) = alpha·op(a)[m×k]·op(b)[k×n] + beta·c, beta 0 or 1.
 // Every element is summed over k in the same order whatever the blocking
@@ -30,5 +38,10 @@ bool packed_gemm_available();
 // block starts.
 void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, GemmOperand b, float* c,
                  std::int64_t ldc, float alpha, float beta);
+
+// The same product with a and b rounded to bf16 (to nearest, ties to even)
+// and summed in fp32, two steps of k per instruction.
+void packed_gemm_bf16(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, GemmOperand b, float* c,
+                      std::int64_t ldc, float alpha, float beta);
 
 }  // namespace lorafarm::engine

@@ -82,17 +82,20 @@ void AdaptedLinear::set_active_rank(int rank, float scale) {
 void AdaptedLinear::make_trainable() {
   if (quantized_) throw InvalidInput("a quantized base cannot be fine-tuned in full");
   train_base_ = true;
+  base_->widen();  // full fine-tuning trains (and keeps) float32 weights
   weight_grad_ = Matrix::Zero(base_->weight.rows(), base_->weight.cols());
   if (base_->has_bias()) bias_grad_ = Vector::Zero(base_->bias.size());
 }
 
-Matrix AdaptedLinear::base_weight() const { return quantized_ ? quantized_base_dense(*quantized_) : base_->weight; }
+Matrix AdaptedLinear::base_weight() const {
+  return quantized_ ? quantized_base_dense(*quantized_) : base_->dense_weight();
+}
 
 void AdaptedLinear::base_product(const Matrix& x, Matrix& y) const {
   if (quantized_) {
     quantized_base_product(*quantized_, x, y);
   } else {
-    matmul(x, false, base_->weight, true, y);
+    weight_matmul(x, false, base_->weight_ref(), true, y);
   }
 }
 
@@ -100,7 +103,7 @@ void AdaptedLinear::base_transposed_product(const Matrix& g, Matrix& dx) const {
   if (quantized_) {
     quantized_base_input_grad(*quantized_, g, dx);  // dequantized on the fly, a tile at a time
   } else {
-    gemm(g, false, base_->weight, false, dx, 1.0f, 1.0f);
+    weight_gemm(g, false, base_->weight_ref(), false, dx, 1.0f, 1.0f);
   }
 }
 

@@ -2,10 +2,12 @@
 // projections split and tied embeddings resolved.
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
@@ -13,9 +15,20 @@
 namespace lorafarm::engine {
 namespace {
 
-Matrix load_matrix(const Checkpoint& checkpoint, const std::string& name, int64_t rows, int64_t cols) {
-  const std::vector<float> values = checkpoint.tensor(name, {rows, cols}).to_float();
-  return Eigen::Map<const Matrix>(values.data(), rows, cols);
+bool is_16bit(DType dtype) { return dtype == DType::kBF16 || dtype == DType::kF16; }
+
+// A (rows, cols) matrix of the checkpoint into `wide` (float32), or into
+// `half` when kept 16-bit; the mapped bytes are released after the copy.
+void load_matrix(const Checkpoint& checkpoint, const std::string& name, int64_t rows, int64_t cols, bool keep_16bit,
+                 Matrix& wide, HalfMatrix& half) {
+  const TensorView& view = checkpoint.tensor(name, {rows, cols});
+  if (keep_16bit && is_16bit(view.dtype)) {
+    half = HalfMatrix::from_tensor(view, rows, cols);
+  } else {
+    const std::vector<float> values = view.to_float();
+    wide = Eigen::Map<const Matrix>(values.data(), rows, cols);
+  }
+  view.release_pages();
 }
 
 Vector load_vector(const Checkpoint& checkpoint, const std::string& name, int64_t size) {
@@ -23,17 +36,22 @@ Vector load_vector(const Checkpoint& checkpoint, const std::string& name, int64_
   return Eigen::Map<const Vector>(values.data(), size);
 }
 
-Linear load_linear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out, int64_t in, bool bias) {
+Linear load_linear(const Checkpoint& checkpoint, const std::string& prefix, int64_t out, int64_t in, bool bias,
+                   bool keep_16bit) {
   Linear linear;
-  linear.weight = load_matrix(checkpoint, prefix + ".weight", out, in);
+  load_matrix(checkpoint, prefix + ".weight", out, in, keep_16bit, linear.weight, linear.half);
   if (bias) linear.bias = load_vector(checkpoint, prefix + ".bias", out);
   return linear;
 }
 
 // Rows [begin, begin + count) of a fused projection as a layer of its own.
-Linear slice_rows(const Matrix& fused, Eigen::Index begin, Eigen::Index count) {
+Linear slice_rows(const Linear& fused, Eigen::Index begin, Eigen::Index count) {
   Linear linear;
-  linear.weight = fused.middleRows(begin, count);
+  if (fused.is_half()) {
+    linear.half = HalfMatrix::from_rows(fused.half, begin, count);
+  } else {
+    linear.weight = fused.weight.middleRows(begin, count);
+  }
   return linear;
 }
 
@@ -90,7 +108,7 @@ const char* mlp_norm_name(const ModelConfig& config) {
   return config.sandwich_norms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight";
 }
 
-Model Model::load(const std::filesystem::path& folder) {
+Model Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
   Model model;
   model.config = ModelConfig::load(folder);
   const ModelConfig& c = model.config;
@@ -101,17 +119,18 @@ Model Model::load(const std::filesystem::path& folder) {
   const int64_t h = c.hidden_size, q = int64_t{c.num_heads} * c.head_dim, kv = int64_t{c.num_kv_heads} * c.head_dim;
   const int64_t ff = c.intermediate_size;
 
+  const bool keep = options.keep_16bit;
   // transformers stores only one of a tied pair (TinyStories-656K keeps just lm_head.weight).
-  if (checkpoint.contains("model.embed_tokens.weight")) {
-    model.embed_tokens = load_matrix(checkpoint, "model.embed_tokens.weight", c.vocab_size, h);
-    model.embed_scale = embedding_scale(c, checkpoint.tensor("model.embed_tokens.weight").dtype);
-  } else if (c.tie_word_embeddings && checkpoint.contains("lm_head.weight")) {
-    model.embed_tokens = load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h);
-    model.embed_scale = embedding_scale(c, checkpoint.tensor("lm_head.weight").dtype);
-  } else {
-    throw InvalidInput("model is missing tensor 'model.embed_tokens.weight'");
+  std::string embedding = "model.embed_tokens.weight";
+  if (!checkpoint.contains(embedding)) {
+    if (!(c.tie_word_embeddings && checkpoint.contains("lm_head.weight"))) {
+      throw InvalidInput("model is missing tensor 'model.embed_tokens.weight'");
+    }
+    embedding = "lm_head.weight";
   }
-  if (!c.tie_word_embeddings) model.lm_head = load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h);
+  load_matrix(checkpoint, embedding, c.vocab_size, h, keep, model.embed_tokens, model.embed_tokens_half);
+  model.embed_scale = embedding_scale(c, checkpoint.tensor(embedding).dtype);
+  if (!c.tie_word_embeddings) load_matrix(checkpoint, "lm_head.weight", c.vocab_size, h, keep, model.lm_head, model.lm_head_half);
 
   model.blocks.resize(static_cast<std::size_t>(c.num_layers));
   for (int i = 0; i < c.num_layers; ++i) {
@@ -119,25 +138,25 @@ Model Model::load(const std::filesystem::path& folder) {
     DecoderBlock& b = model.blocks[static_cast<std::size_t>(i)];
     for (const NormSlot& slot : block_norm_slots(c, b)) *slot.weight = load_vector(checkpoint, p + slot.name, slot.size);
     if (c.fused_qkv) {
-      const Matrix qkv = load_matrix(checkpoint, p + "self_attn.qkv_proj.weight", q + 2 * kv, h);
+      const Linear qkv = load_linear(checkpoint, p + "self_attn.qkv_proj", q + 2 * kv, h, false, keep);
       b.q_proj = slice_rows(qkv, 0, q);
       b.k_proj = slice_rows(qkv, q, kv);
       b.v_proj = slice_rows(qkv, q + kv, kv);
     } else {
-      b.q_proj = load_linear(checkpoint, p + "self_attn.q_proj", q, h, c.attention_bias);
-      b.k_proj = load_linear(checkpoint, p + "self_attn.k_proj", kv, h, c.attention_bias);
-      b.v_proj = load_linear(checkpoint, p + "self_attn.v_proj", kv, h, c.attention_bias);
+      b.q_proj = load_linear(checkpoint, p + "self_attn.q_proj", q, h, c.attention_bias, keep);
+      b.k_proj = load_linear(checkpoint, p + "self_attn.k_proj", kv, h, c.attention_bias, keep);
+      b.v_proj = load_linear(checkpoint, p + "self_attn.v_proj", kv, h, c.attention_bias, keep);
     }
-    b.o_proj = load_linear(checkpoint, p + "self_attn.o_proj", h, q, false);
+    b.o_proj = load_linear(checkpoint, p + "self_attn.o_proj", h, q, false, keep);
     if (c.fused_gate_up) {
-      const Matrix gate_up = load_matrix(checkpoint, p + "mlp.gate_up_proj.weight", 2 * ff, h);
+      const Linear gate_up = load_linear(checkpoint, p + "mlp.gate_up_proj", 2 * ff, h, false, keep);
       b.gate_proj = slice_rows(gate_up, 0, ff);
       b.up_proj = slice_rows(gate_up, ff, ff);
     } else {
-      b.gate_proj = load_linear(checkpoint, p + "mlp.gate_proj", ff, h, false);
-      b.up_proj = load_linear(checkpoint, p + "mlp.up_proj", ff, h, false);
+      b.gate_proj = load_linear(checkpoint, p + "mlp.gate_proj", ff, h, false, keep);
+      b.up_proj = load_linear(checkpoint, p + "mlp.up_proj", ff, h, false, keep);
     }
-    b.down_proj = load_linear(checkpoint, p + "mlp.down_proj", h, ff, false);
+    b.down_proj = load_linear(checkpoint, p + "mlp.down_proj", h, ff, false, keep);
   }
   model.final_norm = load_vector(checkpoint, "model.norm.weight", h);
   return model;
@@ -195,6 +214,37 @@ Model Model::random(const ModelConfig& config, uint64_t seed) {
 }
 
 int64_t Model::parameter_count() const { return config.parameter_count(); }
+
+WeightRef Model::head_weights() const {
+  if (config.tie_word_embeddings) return embed_tokens_half.empty() ? WeightRef(embed_tokens) : WeightRef(embed_tokens_half);
+  return lm_head_half.empty() ? WeightRef(lm_head) : WeightRef(lm_head_half);
+}
+
+void Model::embedding_row(int64_t id, float* out) const {
+  if (embed_tokens_half.empty()) {
+    std::copy_n(embed_tokens.row(id).data(), embed_tokens.cols(), out);
+  } else {
+    embed_tokens_half.row_to_float(id, out);
+  }
+}
+
+bool Model::has_16bit() const {
+  if (!embed_tokens_half.empty() || !lm_head_half.empty()) return true;
+  for (const DecoderBlock& b : blocks) {
+    for (const Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
+      if (l->is_half()) return true;
+    }
+  }
+  return false;
+}
+
+void Model::widen() {
+  if (!embed_tokens_half.empty()) embed_tokens = std::exchange(embed_tokens_half, HalfMatrix()).to_float();
+  if (!lm_head_half.empty()) lm_head = std::exchange(lm_head_half, HalfMatrix()).to_float();
+  for (DecoderBlock& b : blocks) {
+    for (Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) l->widen();
+  }
+}
 
 std::vector<std::pair<std::string, int64_t>> checkpoint_bytes_by_dtype(const std::filesystem::path& folder) {
   const Checkpoint checkpoint = Checkpoint::open(folder);

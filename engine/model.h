@@ -1,5 +1,5 @@
-// A LLaMA-family causal language model in memory: its config and float32
-// weights (fp16/bf16 checkpoints are widened on load).
+// A LLaMA-family causal language model in memory: its config and weights,
+// float32, or (frozen, on request) kept in the checkpoint's bf16/fp16.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/half_matrix.h"
 #include "engine/linear.h"
 #include "engine/model_config.h"
 #include "engine/safetensors.h"
@@ -30,21 +31,38 @@ struct DecoderBlock {
   Vector attention_out_norm, mlp_out_norm;
 };
 
+// How Model::load stores a 16-bit checkpoint's matrices.
+struct LoadOptions {
+  // Keep bf16/fp16 embeddings, head and linear weights in that dtype (for
+  // frozen weights: LoRA/DoRA/QLoRA bases, eval, generate). Norms, biases and
+  // float32 checkpoints are float32 either way.
+  bool keep_16bit = false;
+};
+
 struct Model {
   ModelConfig config;
-  Matrix embed_tokens;  // (vocab, hidden)
+  Matrix embed_tokens;  // (vocab, hidden); empty when kept 16-bit
   std::vector<DecoderBlock> blocks;
   Vector final_norm;    // (hidden)
-  Matrix lm_head;       // (vocab, hidden); empty when tied to embed_tokens
+  Matrix lm_head;       // (vocab, hidden); empty when tied to embed_tokens or kept 16-bit
+  HalfMatrix embed_tokens_half, lm_head_half;  // the 16-bit forms, when kept
   // Gemma: looked-up embeddings × √hidden, that factor rounded to the
   // embedding's checkpoint dtype as transformers computes it; 1 otherwise.
   float embed_scale = 1.0f;
 
+  // The float32 head (empty when kept 16-bit: see head_weights()).
   const Matrix& head() const { return config.tie_word_embeddings ? embed_tokens : lm_head; }
+  // The head as a product operand, in whichever form it is kept.
+  WeightRef head_weights() const;
+  // Row `id` of the embedding as float32 (unscaled), into `out` (hidden values).
+  void embedding_row(int64_t id, float* out) const;
+  // Makes every 16-bit matrix float32 (full fine-tuning trains them).
+  void widen();
+  bool has_16bit() const;
 
   // Loads config.json and the safetensors weights of a HF model folder.
   // Checks every tensor's presence and shape against the config.
-  static Model load(const std::filesystem::path& folder);
+  static Model load(const std::filesystem::path& folder, const LoadOptions& options = {});
   // Weights drawn from N(0, 0.02²) (norms at 1), for benchmarks and tests.
   static Model random(const ModelConfig& config, uint64_t seed);
 

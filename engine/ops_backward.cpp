@@ -83,7 +83,7 @@ void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, 
   }
 }
 
-double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
+double head_cross_entropy(const Matrix& x, const WeightRef& head, std::span<const TokenId> targets,
                           std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad,
                           float softcap) {
   // 128 rows of a 32000-token vocabulary are 16 MB: below glibc's largest
@@ -97,7 +97,7 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
   for (Eigen::Index first = 0; first < rows; first += kChunk) {
     const Eigen::Index count = std::min(kChunk, rows - first);
     const auto xc = x.middleRows(first, count);
-    matmul(xc, false, head, true, logits);
+    weight_matmul(xc, false, head, true, logits);
 #pragma omp parallel for schedule(static)
     for (Eigen::Index i = 0; i < count; ++i) {
       const auto r = static_cast<std::size_t>(first + i);
@@ -125,7 +125,7 @@ double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const T
       }
     }
     if (!dx) continue;
-    gemm(logits, false, head, false, dx->middleRows(first, count));
+    weight_gemm(logits, false, head, false, dx->middleRows(first, count));
     if (head_grad) gemm(logits, true, xc, false, *head_grad, 1.0f, 1.0f);
   }
   double total = 0;

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/gemm.h"
 #include "engine/ops.h"
 #include "engine/tensor.h"
 #include "engine/tokenizer.h"
@@ -46,7 +47,7 @@ void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, 
 // dx = Σ_r loss_scale·weights[r]·(softmax_r − onehot_r) H  (and dH += its
 // transpose product with x when head_grad is given). Rows are processed in
 // chunks so the full (rows, vocab) logits never exist at once.
-double head_cross_entropy(const Matrix& x, const Matrix& head, std::span<const TokenId> targets,
+double head_cross_entropy(const Matrix& x, const WeightRef& head, std::span<const TokenId> targets,
                           std::span<const float> weights, float loss_scale, Matrix* dx, Matrix* head_grad,
                           float softcap = 0);
 

@@ -456,7 +456,7 @@ Model dequantize_model(QuantizedModel qm) {
 
 Model load_model_dequantized(const std::filesystem::path& folder) {
   if (ModelConfig::load(folder).quantization) return dequantize_model(load_quantized_model(folder));
-  return Model::load(folder);
+  return Model::load(folder, {.keep_16bit = true});
 }
 
 }  // namespace lorafarm::engine

@@ -68,7 +68,7 @@ void copy_tokenizer_files(const std::filesystem::path& from, const std::filesyst
 Model dequantize_model(QuantizedModel model);
 
 // Any model folder as a float Model: quantized folders are dequantized, plain
-// ones go through Model::load. For eval, generate and fuse.
+// ones go through Model::load (16-bit weights kept 16-bit). For eval, generate and fuse.
 Model load_model_dequantized(const std::filesystem::path& folder);
 
 }  // namespace lorafarm::engine

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/half_matrix.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -21,31 +22,6 @@ using nlohmann::json;
 
 // The header may not be larger than this (the reference implementation uses 100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1f;
-  uint32_t mantissa = h & 0x3ff;
-  uint32_t bits;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      bits = sign;
-    } else {  // subnormal: renormalise
-      exponent = 127 - 15 + 1;
-      while ((mantissa & 0x400) == 0) {
-        mantissa <<= 1;
-        --exponent;
-      }
-      mantissa &= 0x3ff;
-      bits = sign | (exponent << 23) | (mantissa << 13);
-    }
-  } else if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
 
 std::string where(const std::filesystem::path& path) { return path.string() + ": "; }
 
@@ -89,6 +65,13 @@ int64_t TensorView::num_elements() const {
   return n;
 }
 
+void TensorView::release_pages() const {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(bytes.data()) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 std::vector<float> TensorView::to_float() const {
   const auto n = static_cast<std::size_t>(num_elements());
   std::vector<float> out(n);
@@ -100,7 +83,7 @@ std::vector<float> TensorView::to_float() const {
       for (std::size_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, bytes.data() + 2 * i, 2);
-        out[i] = half_to_float(h);
+        out[i] = half_to_float(h, HalfType::kF16);
       }
       break;
     case DType::kBF16:

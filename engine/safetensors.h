@@ -32,6 +32,10 @@ struct TensorView {
   int64_t num_elements() const;
   // The values widened to float32 (F32, F16, BF16 only).
   std::vector<float> to_float() const;
+  // Drops the mapped pages wholly inside the tensor from the process's memory
+  // (they are read from the file again if touched), so a copy made on load
+  // does not count twice in the peak RSS.
+  void release_pages() const;
 };
 
 // A read-only, memory-mapped safetensors file.

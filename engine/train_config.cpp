@@ -27,7 +27,8 @@ void check_known_options(const nlohmann::json& j) {
       "bias_correction", "max_grad_norm", "grad_checkpoint", "grad_accumulation_steps", "mask_prompt",
       "steps_per_report", "steps_per_eval", "val_batches", "test_batches", "save_every", "seed", "max_seq_length",
       "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train",
-      "checkpoint_every", "checkpoint_dir", "resume_checkpoint", "train_mode", "beta", "loss_type", "label_smoothing"};
+      "checkpoint_every", "checkpoint_dir", "resume_checkpoint", "train_mode", "beta", "loss_type", "label_smoothing",
+      "precision"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) throw InvalidInput("unknown training option '" + key + "'");
   }
@@ -120,6 +121,7 @@ void parse_run_options(const nlohmann::json& j, TrainConfig& c) {
   if (j.contains("checkpoint_dir")) c.checkpoint_dir = field<std::string>(j, "checkpoint_dir", "");
   if (j.contains("resume_checkpoint") && !j["resume_checkpoint"].is_null())
     c.resume_checkpoint = field<std::string>(j, "resume_checkpoint", "");
+  if (j.contains("precision")) c.precision = parse_precision(field<std::string>(j, "precision", ""));
 }
 
 // Preference training: train_mode and DPO's options (TRL's names).
@@ -182,7 +184,8 @@ nlohmann::json TrainConfig::to_json() const {
                       {"save_every", save_every},
                       {"seed", seed},
                       {"max_seq_length", max_seq_length},
-                      {"batch_order", batch_order}};
+                      {"batch_order", batch_order},
+                      {"precision", precision_name(precision)}};
   if (train_mode != "sft") {
     j["train_mode"] = train_mode;
     j["beta"] = dpo.beta;

@@ -120,6 +120,7 @@ void TrainableModel::init(uint64_t seed, std::vector<std::map<std::string, Quant
 
 // Full fine-tuning: every weight trains, with a gradient buffer of its own.
 void TrainableModel::make_base_trainable() {
+  model_->widen();  // what trains is float32, whatever the checkpoint's dtype
   for (AdaptedLinear& l : layers_) l.make_trainable();
   embed_grad_ = Matrix::Zero(model_->embed_tokens.rows(), model_->embed_tokens.cols());
   if (!model_->config.tie_word_embeddings) head_grad_ = Matrix::Zero(model_->lm_head.rows(), model_->lm_head.cols());
@@ -213,12 +214,13 @@ void TrainableModel::quantize_base(const QuantizationConfig& q,
         }
         continue;
       }
-      if (base.weight.cols() % q.group_size != 0) {
+      if (base.in_features() % q.group_size != 0) {
         unquantized_.push_back(layer_name(block, static_cast<Module>(m)));
         continue;
       }
-      l.set_quantized_base(quantize_for_qlora(base.weight, q));
+      l.set_quantized_base(quantize_for_qlora(base.dense_weight(), q));
       base.weight = Matrix();  // the dense copy goes: memory must actually drop
+      base.half = HalfMatrix();
     }
   }
   if (unquantized_.size() == layers_.size()) {
@@ -263,8 +265,9 @@ Matrix TrainableModel::embed(const std::vector<TokenId>& ids) const {
       throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (size " +
                          std::to_string(c.vocab_size) + ")");
     }
-    x.row(static_cast<Eigen::Index>(i)) = model_->embed_tokens.row(ids[i]) * model_->embed_scale;
+    model_->embedding_row(ids[i], x.row(static_cast<Eigen::Index>(i)).data());
   }
+  x *= model_->embed_scale;
   return x;
 }
 
@@ -296,7 +299,7 @@ TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, f
   Vector inv;
   block_norm(model_->final_norm, x, normed, &inv);
   Matrix* head_grad = full ? (c.tie_word_embeddings ? &embed_grad_ : &head_grad_) : nullptr;
-  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad,
+  result.sum = head_cross_entropy(normed, model_->head_weights(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad,
                                   static_cast<float>(c.final_logit_softcapping));
   block_norm_backward(model_->final_norm, x, inv, d_normed, dx, final_norm_grad_);
 
@@ -325,7 +328,7 @@ TrainableModel::Loss TrainableModel::loss(const TrainBatch& batch) const {
   block_norm(model_->final_norm, x, normed, nullptr);
   Loss result;
   result.tokens = batch.loss_tokens();
-  result.sum = head_cross_entropy(normed, model_->head(), batch.targets, batch.weights, 1.0f, nullptr, nullptr,
+  result.sum = head_cross_entropy(normed, model_->head_weights(), batch.targets, batch.weights, 1.0f, nullptr, nullptr,
                                   static_cast<float>(c.final_logit_softcapping));
   return result;
 }
@@ -358,13 +361,18 @@ Model TrainableModel::merged_model() const {
   merged.config.quantization.reset();
   merged.embed_tokens = model_->embed_tokens;
   merged.lm_head = model_->lm_head;
+  merged.embed_tokens_half = model_->embed_tokens_half;
+  merged.lm_head_half = model_->lm_head_half;
   merged.embed_scale = model_->embed_scale;
   merged.final_norm = model_->final_norm;
   merged.blocks = model_->blocks;
   for (int block = 0; block < merged.config.num_layers; ++block) {
     for (int m = 0; m < 7; ++m) {
-      module_linear(merged.blocks[static_cast<std::size_t>(block)], static_cast<Module>(m)).weight =
-          layer(block, static_cast<Module>(m)).merged_weight();
+      const AdaptedLinear& source = layer(block, static_cast<Module>(m));
+      if (!source.has_adapter() && !source.quantized()) continue;  // kept as it is (16-bit or not)
+      Linear& target = module_linear(merged.blocks[static_cast<std::size_t>(block)], static_cast<Module>(m));
+      target.weight = source.merged_weight();
+      target.half = HalfMatrix();
     }
   }
   return merged;
@@ -381,7 +389,12 @@ std::string model_fingerprint(const Model& model) {
   for (int v : {c.hidden_size, c.intermediate_size, c.num_layers, c.num_heads, c.num_kv_heads, c.vocab_size}) {
     mix(&v, sizeof v);
   }
-  mix(model.embed_tokens.data(), static_cast<std::size_t>(model.embed_tokens.size()) * sizeof(float));
+  // The float32 values, whichever form the embedding is kept in.
+  std::vector<float> row(static_cast<std::size_t>(c.hidden_size));
+  for (int64_t id = 0; id < c.vocab_size; ++id) {
+    model.embedding_row(id, row.data());
+    mix(row.data(), row.size() * sizeof(float));
+  }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return hex;

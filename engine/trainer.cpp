@@ -33,11 +33,12 @@ int64_t float_bytes(const Vector& v) { return static_cast<int64_t>(v.size()) * 4
 }  // namespace
 
 int64_t float_weight_bytes(const Model& m) {
-  int64_t bytes = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm);
+  int64_t bytes = float_bytes(m.embed_tokens) + float_bytes(m.lm_head) + float_bytes(m.final_norm) +
+                  m.embed_tokens_half.bytes() + m.lm_head_half.bytes();
   for (const DecoderBlock& b : m.blocks) {
     for (const auto& slot : block_norm_slots(m.config, b)) bytes += float_bytes(*slot.weight);
     for (const Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
-      bytes += float_bytes(l->weight) + float_bytes(l->bias);
+      bytes += float_bytes(l->weight) + l->half.bytes() + float_bytes(l->bias);
     }
   }
   return bytes;
@@ -302,9 +303,13 @@ class TrainingLoop {
 TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   config.validate();
   set_num_threads(config.threads);
+  const ScopedPrecision products(config.precision);
+  if (!products.note().empty() && callbacks.on_message) callbacks.on_message(products.note());
   if (config.train_mode == "dpo") {
     TrainableModel tm = prepare_model(config, callbacks);
-    return train_preferences(config, callbacks, tm);
+    TrainResult preference_result = train_preferences(config, callbacks, tm);
+    preference_result.precision = product_precision();
+    return preference_result;
   }
   const Splits splits = load_splits(config);
   TrainableModel tm = prepare_model(config, callbacks);
@@ -332,6 +337,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
   result.peak_rss_mb = peak_rss_mb();
   result.memory = training_memory_tally(tm, loop.optimizer(), config, config.batch_size, max_length);
+  result.precision = product_precision();
   return result;
 }
 

@@ -21,6 +21,7 @@
 #include "engine/lr_schedule.h"
 #include "engine/memory.h"
 #include "engine/optimizer.h"
+#include "engine/precision.h"
 #include "engine/trainable_model.h"
 
 namespace lorafarm::engine {
@@ -61,6 +62,9 @@ struct TrainConfig {
   // "sft" (next-token loss) or "dpo": preference pairs, engine/preference_training.h.
   std::string train_mode = "sft";
   DpoOptions dpo;  // beta, loss_type, label_smoothing (train_mode "dpo")
+  // Products in fp32, or bf16 with fp32 sums (engine/precision.h); weights,
+  // optimizer state and the loss stay fp32.
+  Precision precision = Precision::kF32;
 
   // mlx-lm style JSON (unknown keys are an error naming them).
   static TrainConfig from_json(const nlohmann::json& json);
@@ -106,6 +110,7 @@ struct TrainResult {
   std::vector<double> step_losses;  // train loss of every optimizer step
   MemoryTally memory;
   std::vector<std::string> unquantized_layers;
+  Precision precision = Precision::kF32;  // the products' precision in effect (fp32 where bf16 is unsupported)
 };
 
 struct TrainCallbacks {

@@ -1,0 +1,114 @@
+// bf16 mixed-precision products (engine/precision.h): the packed bf16 kernel
+// against a float64 product of the bf16-rounded inputs (rounded here by
+// Eigen::bfloat16, not by the engine), and the setting's parsing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "engine/error.h"
+#include "engine/gemm.h"
+#include "engine/precision.h"
+
+namespace lorafarm::engine {
+namespace {
+
+Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  Matrix x(rows, cols);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
+  return x;
+}
+
+Eigen::MatrixXd bf16_rounded(const Matrix& m, bool transpose) {
+  Eigen::MatrixXd d(m.rows(), m.cols());
+  for (Eigen::Index i = 0; i < m.rows(); ++i)
+    for (Eigen::Index j = 0; j < m.cols(); ++j) d(i, j) = double(float(Eigen::bfloat16(m(i, j))));
+  if (transpose) d.transposeInPlace();
+  return d;
+}
+
+// Shapes the packed kernel takes (every thread's block at least 24×64×32):
+// partial tiles, odd k (a half-empty last pair), k beyond one 512-deep pass,
+// n beyond one 1024-column block, and a long k split over threads.
+const std::array<std::array<Eigen::Index, 3>, 6> kShapes = {
+    {{24, 64, 32}, {25, 65, 33}, {100, 70, 301}, {193, 97, 1031}, {37, 1030, 64}, {64, 64, 600}}};
+
+TEST(GemmBf16, EqualsAFloat64ProductOfTheBf16RoundedInputs) {
+  if (!bf16_products_supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const ScopedPrecision bf16(Precision::kBF16);
+  std::mt19937 rng(3);
+  for (const auto& [m, n, k] : kShapes) {
+    for (int flags = 0; flags < 4; ++flags) {
+      const bool ta = flags & 1, tb = flags & 2;
+      const Matrix a = ta ? random_matrix(k, m, rng) : random_matrix(m, k, rng);
+      const Matrix b = tb ? random_matrix(n, k, rng) : random_matrix(k, n, rng);
+      const Matrix c0 = random_matrix(m, n, rng);
+      for (const float beta : {0.0f, 1.0f}) {
+        Matrix c = c0;
+        gemm(a, ta, b, tb, c, 0.5f, beta);
+        const Eigen::MatrixXd want = 0.5 * bf16_rounded(a, ta) * bf16_rounded(b, tb) + double(beta) * c0.cast<double>();
+        // Products of bf16 values are exact in fp32; only the fp32 sums round (≈ √k·ε growth).
+        const double tolerance = 1e-5 * std::sqrt(double(k)) * 4;
+        EXPECT_LT((c.cast<double>() - want).cwiseAbs().maxCoeff(), tolerance)
+            << m << "×" << n << "×" << k << " ta=" << ta << " tb=" << tb << " beta=" << beta;
+        // ... and the inputs really were rounded: the full-precision product is further away.
+        const Eigen::MatrixXd exact = 0.5 * (ta ? Eigen::MatrixXd(a.cast<double>().transpose()) : a.cast<double>()) *
+                                          (tb ? Eigen::MatrixXd(b.cast<double>().transpose()) : b.cast<double>()) +
+                                      double(beta) * c0.cast<double>();
+        EXPECT_GT((c.cast<double>() - exact).cwiseAbs().maxCoeff(), tolerance);
+      }
+    }
+  }
+}
+
+TEST(GemmBf16, A16BitWeightOperandTakesTheSamePath) {
+  if (!bf16_products_supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const ScopedPrecision bf16(Precision::kBF16);
+  std::mt19937 rng(5);
+  const Matrix x = random_matrix(96, 256, rng), w = random_matrix(300, 256, rng);
+  HalfMatrix half{HalfType::kBF16, w.rows(), w.cols(), {}};
+  for (Eigen::Index i = 0; i < w.size(); ++i) {
+    const Eigen::bfloat16 h(w.data()[i]);
+    uint16_t bits;
+    std::memcpy(&bits, &h, 2);
+    half.bits.push_back(bits);
+  }
+  Matrix y;
+  weight_matmul(x, false, half, true, y);
+  const Eigen::MatrixXd want = bf16_rounded(x, false) * bf16_rounded(w, true);
+  EXPECT_LT((y.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-5 * 16 * 4);
+}
+
+TEST(GemmBf16, PrecisionNamesParseAndUnknownOnesAreNamed) {
+  EXPECT_EQ(parse_precision("bf16"), Precision::kBF16);
+  EXPECT_EQ(parse_precision("fp32"), Precision::kF32);
+  EXPECT_STREQ(precision_name(Precision::kBF16), "bf16");
+  try {
+    parse_precision("fp8");
+    FAIL() << "fp8 accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("'fp8'"), std::string::npos);
+  }
+}
+
+TEST(GemmBf16, Fp32ProductsAreUnchangedOutsideTheScope) {
+  std::mt19937 rng(9);
+  // Large enough that every thread's block takes the packed kernel.
+  const Matrix a = random_matrix(128, 128, rng), b = random_matrix(128, 256, rng);
+  Matrix before, inside, after;
+  matmul(a, false, b, false, before);
+  {
+    const ScopedPrecision bf16(Precision::kBF16);
+    matmul(a, false, b, false, inside);
+  }
+  matmul(a, false, b, false, after);
+  EXPECT_EQ(product_precision(), Precision::kF32);
+  EXPECT_TRUE(before == after);
+  if (bf16_products_supported()) {
+    EXPECT_FALSE(before == inside);
+  }
+}
+
+}  // namespace
+}  // namespace lorafarm::engine
