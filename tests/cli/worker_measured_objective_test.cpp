@@ -106,7 +106,10 @@ TEST(WorkerMeasuredObjective, AnEngineTrialsOwnPeakIsKeptApartAndEachColumnNames
   ASSERT_TRUE(result->metrics.contains("reported_peak_rss_mb")) << result->metrics.dump();
   EXPECT_EQ(*result->metric("peak_rss_mb"), *result->peak_rss_mb);
   // Both measure the same process: the worker's figure covers its whole life.
-  EXPECT_GE(*result->peak_rss_mb, result->metrics["reported_peak_rss_mb"].get<double>());
+  // They read the kernel's RSS counter at different moments, and that counter
+  // is summed lazily from per-CPU batches (tens of pages), so the engine's
+  // VmHWM may lead by a fraction of a MB (measured: 0.09 MB).
+  EXPECT_GE(*result->peak_rss_mb, result->metrics["reported_peak_rss_mb"].get<double>() - 1.0);
 
   const auto md = run_lorafarm({"report", "peaks", "--db", db, "--format", "md"});
   ASSERT_EQ(md.exit_code, 0) << md.err;
