@@ -2,9 +2,8 @@
 #include "engine/dataset.h"
 
 #include <algorithm>
-#include <numeric>
-#include <sstream>
 
+#include "engine/batch_order.h"
 #include "engine/chat_spans.h"
 #include "engine/error.h"
 #include "engine/jsonl.h"
@@ -165,74 +164,10 @@ TrainBatch make_batch(const std::vector<Sample>& samples, std::span<const std::s
 
 std::vector<std::vector<std::size_t>> length_sorted_batches(const std::vector<Sample>& samples, int batch_size,
                                                             bool keep_partial) {
-  std::vector<std::size_t> order(samples.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return samples[a].tokens.size() < samples[b].tokens.size(); });
-  std::vector<std::vector<std::size_t>> batches;
-  const auto size = static_cast<std::size_t>(batch_size);
-  for (std::size_t first = 0; first < order.size(); first += size) {
-    if (first + size > order.size() && !keep_partial) break;
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(first),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), first + size)));
-  }
-  return batches;
-}
-
-void seeded_shuffle(std::vector<std::size_t>& items, std::mt19937_64& rng) {
-  for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng() % i]);
-}
-
-BatchStream::BatchStream(const std::vector<Sample>& samples, int batch_size, uint64_t seed, Order order)
-    : samples_(samples), batch_size_(batch_size), order_(order), rng_(seed) {
-  if (batch_size < 1) throw InvalidInput("batch_size must be at least 1");
-  if (static_cast<int64_t>(samples.size()) < batch_size) {
-    throw InvalidInput("the training set has " + std::to_string(samples.size()) +
-                       " samples, fewer than batch_size " + std::to_string(batch_size));
-  }
-  if (order_ == Order::kSortedGroups) batches_ = length_sorted_batches(samples, batch_size, false);
-}
-
-void BatchStream::new_epoch() {
-  ++epoch_;
-  position_ = 0;
-  if (order_ == Order::kSortedGroups) {
-    order_of_batches_.resize(batches_.size());
-    std::iota(order_of_batches_.begin(), order_of_batches_.end(), 0);
-    seeded_shuffle(order_of_batches_, rng_);
-    return;
-  }
-  std::vector<std::size_t> perm(samples_.size());
-  std::iota(perm.begin(), perm.end(), 0);
-  seeded_shuffle(perm, rng_);
-  batches_.clear();
-  const auto size = static_cast<std::size_t>(batch_size_);
-  for (std::size_t first = 0; first + size <= perm.size(); first += size) {
-    batches_.emplace_back(perm.begin() + static_cast<std::ptrdiff_t>(first),
-                          perm.begin() + static_cast<std::ptrdiff_t>(first + size));
-  }
-  order_of_batches_.resize(batches_.size());
-  std::iota(order_of_batches_.begin(), order_of_batches_.end(), 0);
-}
-
-TrainBatch BatchStream::next() {
-  if (epoch_ < 0 || position_ >= order_of_batches_.size()) new_epoch();
-  ++taken_;
-  return make_batch(samples_, batches_[order_of_batches_[position_++]]);
-}
-
-void BatchStream::skip(int64_t batches) {
-  for (int64_t i = 0; i < batches; ++i) {
-    if (epoch_ < 0 || position_ >= order_of_batches_.size()) new_epoch();
-    ++position_;
-    ++taken_;
-  }
-}
-
-std::string BatchStream::rng_state() const {
-  std::ostringstream out;
-  out << rng_;
-  return out.str();
+  std::vector<std::size_t> lengths;
+  lengths.reserve(samples.size());
+  for (const Sample& s : samples) lengths.push_back(s.tokens.size());
+  return length_sorted_groups(lengths, batch_size, keep_partial);
 }
 
 }  // namespace lorafarm::engine

@@ -2,7 +2,7 @@
 // are {"text"}, {"prompt", "completion"} or {"messages": [{"role", "content"}]},
 // tokenized with BOS (when the tokenizer adds one) and EOS appended, cut at
 // max_seq_length, optionally with the prompt masked out of the loss; batched
-// in length-sorted groups whose order is reshuffled every epoch.
+// in length-sorted groups (engine/batch_order.h orders them for training).
 //
 // Chat data (docs/chat-templates.md): `messages` records are rendered with
 // the model's own chat template (DataOptions::chat_format), or with the
@@ -18,7 +18,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -64,37 +63,5 @@ TrainBatch make_batch(const std::vector<Sample>& samples, std::span<const std::s
 // last incomplete group is kept only when keep_partial.
 std::vector<std::vector<std::size_t>> length_sorted_batches(const std::vector<Sample>& samples, int batch_size,
                                                             bool keep_partial);
-
-// An endless stream of training batches: every epoch visits the length-sorted
-// groups in a fresh seeded order ("sorted", as mlx-lm), or regroups a seeded
-// permutation of the samples ("shuffle", as the fortunes reference runs).
-class BatchStream {
- public:
-  enum class Order { kSortedGroups, kShuffled };
-  BatchStream(const std::vector<Sample>& samples, int batch_size, uint64_t seed, Order order);
-  TrainBatch next();
-  int64_t epoch() const { return epoch_; }
-  // Checkpoints: batches handed out so far, the order generator's state
-  // (std::mt19937_64's text form), and skipping ahead to a saved position
-  // without building the batches (the same order as taking them).
-  int64_t taken() const { return taken_; }
-  std::string rng_state() const;
-  void skip(int64_t batches);
-
- private:
-  void new_epoch();
-  const std::vector<Sample>& samples_;
-  int batch_size_;
-  Order order_;
-  std::mt19937_64 rng_;
-  std::vector<std::vector<std::size_t>> batches_;
-  std::vector<std::size_t> order_of_batches_;
-  std::size_t position_ = 0;
-  int64_t epoch_ = -1;
-  int64_t taken_ = 0;
-};
-
-// Seeded Fisher–Yates with rng() % n: the same order on every platform.
-void seeded_shuffle(std::vector<std::size_t>& items, std::mt19937_64& rng);
 
 }  // namespace lorafarm::engine

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/batch_order.h"
 #include "engine/error.h"
 #include "engine/jsonl.h"
 
@@ -109,54 +110,14 @@ TrainBatch make_pair_batch(const std::vector<PreferencePair>& pairs, std::span<c
 
 std::vector<std::vector<std::size_t>> length_sorted_pair_batches(const std::vector<PreferencePair>& pairs,
                                                                  int batch_size, bool keep_partial) {
-  auto length = [&](std::size_t i) { return std::max(pairs[i].chosen.tokens.size(), pairs[i].rejected.tokens.size()); };
-  std::vector<std::size_t> order(pairs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return length(a) < length(b); });
-  std::vector<std::vector<std::size_t>> batches;
-  const auto size = static_cast<std::size_t>(batch_size);
-  for (std::size_t first = 0; first < order.size(); first += size) {
-    if (first + size > order.size() && !keep_partial) break;
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(first),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), first + size)));
-  }
-  return batches;
+  return length_sorted_groups(pair_lengths(pairs), batch_size, keep_partial);
 }
 
-PairBatchStream::PairBatchStream(const std::vector<PreferencePair>& pairs, int batch_size, uint64_t seed, bool shuffle)
-    : pairs_(pairs), batch_size_(batch_size), shuffle_(shuffle), rng_(seed) {
-  if (batch_size < 1) throw InvalidInput("batch_size must be at least 1");
-  if (static_cast<int64_t>(pairs.size()) < batch_size) {
-    throw InvalidInput("the training set has " + std::to_string(pairs.size()) + " preference pairs, fewer than batch_size " +
-                       std::to_string(batch_size));
-  }
-  if (!shuffle_) batches_ = length_sorted_pair_batches(pairs, batch_size, false);
-}
-
-void PairBatchStream::new_epoch() {
-  position_ = 0;
-  if (shuffle_) {
-    std::vector<std::size_t> perm(pairs_.size());
-    std::iota(perm.begin(), perm.end(), 0);
-    seeded_shuffle(perm, rng_);
-    batches_.clear();
-    const auto size = static_cast<std::size_t>(batch_size_);
-    for (std::size_t first = 0; first + size <= perm.size(); first += size) {
-      batches_.emplace_back(perm.begin() + static_cast<std::ptrdiff_t>(first),
-                            perm.begin() + static_cast<std::ptrdiff_t>(first + size));
-    }
-  }
-  order_.resize(batches_.size());
-  std::iota(order_.begin(), order_.end(), 0);
-  if (!shuffle_) seeded_shuffle(order_, rng_);
-}
-
-const std::vector<std::size_t>& PairBatchStream::next() {
-  if (!started_ || position_ >= order_.size()) {
-    new_epoch();
-    started_ = true;
-  }
-  return batches_[order_[position_++]];
+std::vector<std::size_t> pair_lengths(const std::vector<PreferencePair>& pairs) {
+  std::vector<std::size_t> lengths;
+  lengths.reserve(pairs.size());
+  for (const PreferencePair& p : pairs) lengths.push_back(std::max(p.chosen.tokens.size(), p.rejected.tokens.size()));
+  return lengths;
 }
 
 }  // namespace lorafarm::engine

@@ -14,7 +14,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <span>
 #include <string>
 #include <utility>
@@ -45,25 +44,7 @@ TrainBatch make_pair_batch(const std::vector<PreferencePair>& pairs, std::span<c
 std::vector<std::vector<std::size_t>> length_sorted_pair_batches(const std::vector<PreferencePair>& pairs,
                                                                  int batch_size, bool keep_partial);
 
-// An endless stream of training pair batches: length-sorted groups visited in
-// a fresh seeded order every epoch ("sorted"), or groups of a seeded
-// permutation ("shuffle"), as BatchStream does for plain samples.
-class PairBatchStream {
- public:
-  PairBatchStream(const std::vector<PreferencePair>& pairs, int batch_size, uint64_t seed, bool shuffle);
-  // The pair indices of the next batch (make_pair_batch builds it).
-  const std::vector<std::size_t>& next();
-
- private:
-  void new_epoch();
-  const std::vector<PreferencePair>& pairs_;
-  int batch_size_;
-  bool shuffle_;
-  std::mt19937_64 rng_;
-  std::vector<std::vector<std::size_t>> batches_;
-  std::vector<std::size_t> order_;
-  std::size_t position_ = 0;
-  bool started_ = false;
-};
+// The sort key of each pair for batching: its longer completion's token count.
+std::vector<std::size_t> pair_lengths(const std::vector<PreferencePair>& pairs);
 
 }  // namespace lorafarm::engine

@@ -1,28 +1,15 @@
-// DPO: reference log-probabilities, the per-micro-batch loss and gradient, evaluation, the loop.
+// DPO: reference log-probabilities, the per-micro-batch loss and gradient, evaluation, the objective.
 #include "engine/preference_training.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 
-#include "engine/adapter_io.h"
-#include "engine/error.h"
 #include "engine/model_config.h"
 #include "engine/tokenizer.h"
 
 namespace lorafarm::engine {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The dropout seed of micro-batch `micro` of optimizer step `step`.
-uint64_t micro_seed(uint64_t seed, int64_t step, int micro) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(step) * 0xBF58476D1CE4E5B9ull + micro;
-  return x ^ (x >> 29);
-}
 
 // Tokens carrying loss in each row.
 std::vector<int64_t> row_tokens(const TrainBatch& batch) {
@@ -162,169 +149,80 @@ PreferenceSplits load_preference_splits(const TrainConfig& config) {
 
 namespace {
 
-// The optimizer steps of a DPO run, with the reports, evaluations and
-// checkpoints due along the way (the preference twin of trainer.cpp's loop).
-class PreferenceLoop {
- public:
-  PreferenceLoop(const TrainConfig& config, const TrainCallbacks& callbacks, TrainableModel& tm,
-                 const PreferenceSplits& splits, TrainResult& result)
-      : config_(config),
-        callbacks_(callbacks),
-        tm_(tm),
-        splits_(splits),
-        result_(result),
-        reference_(tm, config),
-        train_reference_(reference_, splits.train.size()),
-        valid_reference_(reference_, splits.valid.size()),
-        optimizer_(tm.parameters(), config.optimizer),
-        stream_(splits.train, config.batch_size, config.seed, config.batch_order == "shuffle"),
-        schedule_(config.lr_schedule),
-        format_(parse_adapter_format(config.adapter_format)),
-        saved_config_(config.to_json()) {
-    schedule_.peak = config.learning_rate;
-  }
-
-  void run() {
-    // Step 0: the policy is the reference (every reward 0), the curves' starting point.
-    if (callbacks_.on_eval) {
-      const DpoMetrics m = validate(config_.val_batches);
-      callbacks_.on_eval({0, m.loss, std::nan(""), {}, m});
-    }
-    for (int64_t step = 1; step <= config_.iters; ++step) {
-      const auto started = Clock::now();
-      const PreferenceStepPart part = optimizer_step(step);
-      const double step_loss = part.loss_sum / static_cast<double>(part.pairs);
-      if (!std::isfinite(step_loss)) {
-        throw InvalidInput("training diverged: DPO loss is " + std::to_string(step_loss) + " at step " + std::to_string(step));
-      }
-      result_.step_losses.push_back(step_loss);
-      const double seconds = seconds_since(started);
-      train_seconds_ += seconds;
-      window_.seconds += seconds;
-      window_.loss_sum += part.loss_sum;
-      window_.pairs += part.pairs;
-      window_.tokens += part.tokens;
-      result_.trained_tokens += part.tokens;
-      if (callbacks_.on_step) callbacks_.on_step(step, config_.iters);
-      if (step % config_.steps_per_report == 0 || step == config_.iters) report(step);
-      if (step % config_.steps_per_eval == 0 && step != config_.iters) {
-        const DpoMetrics m = validate(config_.val_batches);
-        if (callbacks_.on_eval) callbacks_.on_eval({step, m.loss, std::nan(""), {}, m});
-      }
-      if (config_.save_every > 0 && step % config_.save_every == 0 && step != config_.iters) checkpoint(step);
-    }
-    save_adapter(config_.adapter_path, tm_, format_, saved_config_);
-  }
-
-  DpoMetrics validate(int max_batches) {
-    return evaluate_preferences(tm_, valid_reference_, splits_.valid, config_.dpo, config_.batch_size, max_batches);
-  }
-  ReferenceModel& reference() { return reference_; }
-  const AdamW& optimizer() const { return optimizer_; }
-  double train_seconds() const { return train_seconds_; }
-
- private:
-  struct Window {
-    double loss_sum = 0, seconds = 0;
-    int64_t pairs = 0, tokens = 0;
-  };
-
-  // One optimizer step over grad_accumulation_steps micro-batches of pairs:
-  // the mean loss over each micro-batch's pairs, averaged over the micro-batches.
-  PreferenceStepPart optimizer_step(int64_t step) {
-    tm_.zero_grad();
-    PreferenceStepPart total;
-    const int accumulation = config_.grad_accumulation_steps;
-    for (int a = 0; a < accumulation; ++a) {
-      const std::vector<std::size_t> indices = stream_.next();
-      const TrainBatch batch = make_pair_batch(splits_.train, indices);
-      const auto reference = train_reference_.get(indices, batch);
-      const float scale = 1.0f / (static_cast<float>(indices.size()) * static_cast<float>(accumulation));
-      const PreferenceStepPart part = dpo_forward_backward(tm_, batch, reference, config_.dpo, scale,
-                                                           config_.grad_checkpoint, micro_seed(config_.seed, step, a));
-      total.loss_sum += part.loss_sum;
-      total.pairs += part.pairs;
-      total.tokens += part.tokens;
-    }
-    if (config_.max_grad_norm > 0) clip_grad_norm(tm_.parameters(), config_.max_grad_norm);
-    learning_rate_ = schedule_.at(step - 1, config_.iters);
-    optimizer_.step(tm_.parameters(), learning_rate_);
-    return total;
-  }
-
-  // The mean DPO loss and the speed over the steps since the last report.
-  void report(int64_t step) {
-    StepReport r;
-    r.step = step;
-    r.train_loss = window_.loss_sum / static_cast<double>(window_.pairs);
-    r.learning_rate = learning_rate_;
-    r.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
-    r.trained_tokens = result_.trained_tokens;
-    r.peak_rss_mb = peak_rss_mb();
-    if (callbacks_.on_report) callbacks_.on_report(r);
-    window_ = Window();
-  }
-
-  // A numbered copy of the adapter, and the latest one under the usual name.
-  void checkpoint(int64_t step) {
-    char name[64];
-    std::snprintf(name, sizeof name, "%07lld_%s", static_cast<long long>(step),
-                  format_ == AdapterFormat::kMlx ? "adapters.safetensors" : "adapter_model.safetensors");
-    save_adapter(config_.adapter_path, tm_, format_, saved_config_, name);
-    save_adapter(config_.adapter_path, tm_, format_, saved_config_);
-  }
-
-  const TrainConfig& config_;
-  const TrainCallbacks& callbacks_;
-  TrainableModel& tm_;
-  const PreferenceSplits& splits_;
-  TrainResult& result_;
-  ReferenceModel reference_;
-  ReferenceCache train_reference_, valid_reference_;
-  AdamW optimizer_;
-  PairBatchStream stream_;
-  LrSchedule schedule_;
-  const AdapterFormat format_;
-  const nlohmann::json saved_config_;
-  Window window_;
-  double learning_rate_ = 0;
-  double train_seconds_ = 0;
-};
-
 int longest_sequence(const std::vector<PreferencePair>& pairs) {
   std::size_t n = 0;
   for (const PreferencePair& p : pairs) n = std::max({n, p.chosen.tokens.size(), p.rejected.tokens.size()});
   return static_cast<int>(n);
 }
 
+// DPO behind the training loop: pairs of completions, the reference's
+// log-probabilities cached per pair, the DPO metrics as validation.
+class PreferenceObjective final : public TrainingObjective {
+ public:
+  PreferenceObjective(const TrainConfig& config, TrainableModel& policy)
+      : config_(config),
+        policy_(policy),
+        splits_(load_preference_splits(config)),
+        reference_(policy, config),
+        train_reference_(reference_, splits_.train.size()),
+        valid_reference_(reference_, splits_.valid.size()),
+        order_(pair_lengths(splits_.train), config.batch_size, config.seed,
+               config.batch_order == "shuffle" ? BatchOrder::Kind::kShuffled : BatchOrder::Kind::kSortedGroups,
+               "preference pairs") {}
+
+  BatchOrder& batch_order() override { return order_; }
+
+  // The mean loss over the micro-batch's pairs, averaged over the micro-batches.
+  MicroBatchSums forward_backward(std::span<const std::size_t> items, int accumulation, uint64_t dropout_seed) override {
+    const TrainBatch batch = make_pair_batch(splits_.train, items);
+    const auto reference = train_reference_.get(items, batch);
+    const float scale = 1.0f / (static_cast<float>(items.size()) * static_cast<float>(accumulation));
+    const PreferenceStepPart part =
+        dpo_forward_backward(policy_, batch, reference, config_.dpo, scale, config_.grad_checkpoint, dropout_seed);
+    return {part.loss_sum, part.pairs, part.tokens};
+  }
+
+  EvalReport validate(int64_t step, int max_batches) override {
+    const DpoMetrics m = evaluate_preferences(policy_, valid_reference_, splits_.valid, config_.dpo,
+                                              config_.batch_size, max_batches);
+    return {step, m.loss, std::nan(""), {}, m};
+  }
+
+  // Step 0: the policy is the reference (every reward 0), the curves' starting point.
+  bool validates_before_training() const override { return true; }
+  std::string_view loss_name() const override { return "DPO loss"; }
+
+  void finish(TrainResult& result, const AdamW& optimizer) override {
+    const DpoMetrics val = evaluate_preferences(policy_, valid_reference_, splits_.valid, config_.dpo,
+                                                config_.batch_size, -1);
+    result.val_preference = val;
+    result.val_loss = val.loss;
+    result.val_ppl = std::nan("");
+    if (splits_.has_test) {
+      ReferenceCache test_reference(reference_, splits_.test.size());
+      const DpoMetrics test = evaluate_preferences(policy_, test_reference, splits_.test, config_.dpo,
+                                                   config_.batch_size, config_.test_batches);
+      result.test_preference = test;
+      result.test_loss = test.loss;
+    }
+    result.memory =
+        training_memory_tally(policy_, optimizer, config_, 2 * config_.batch_size, longest_sequence(splits_.train));
+    result.memory.reference_model = reference_.bytes();
+  }
+
+ private:
+  const TrainConfig& config_;
+  TrainableModel& policy_;
+  const PreferenceSplits splits_;
+  ReferenceModel reference_;
+  ReferenceCache train_reference_, valid_reference_;
+  BatchOrder order_;
+};
+
 }  // namespace
 
-TrainResult train_preferences(const TrainConfig& config, const TrainCallbacks& callbacks, TrainableModel& tm) {
-  const PreferenceSplits splits = load_preference_splits(config);
-  TrainResult result;
-  PreferenceLoop loop(config, callbacks, tm, splits, result);
-  result.trainable_params = tm.trainable_params();
-  result.unquantized_layers = tm.unquantized_layers();
-  loop.run();
-
-  const DpoMetrics val = loop.validate(-1);
-  result.val_preference = val;
-  result.val_loss = val.loss;
-  result.val_ppl = std::nan("");
-  if (callbacks.on_eval) callbacks.on_eval({config.iters, val.loss, result.val_ppl, {}, val});
-  if (splits.has_test) {
-    ReferenceCache test_reference(loop.reference(), splits.test.size());
-    const DpoMetrics test =
-        evaluate_preferences(tm, test_reference, splits.test, config.dpo, config.batch_size, config.test_batches);
-    result.test_preference = test;
-    result.test_loss = test.loss;
-  }
-  result.train_seconds = loop.train_seconds();
-  result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
-  result.peak_rss_mb = peak_rss_mb();
-  result.memory = training_memory_tally(tm, loop.optimizer(), config, 2 * config.batch_size, longest_sequence(splits.train));
-  result.memory.reference_model = loop.reference().bytes();
-  return result;
+std::unique_ptr<TrainingObjective> make_preference_objective(const TrainConfig& config, TrainableModel& policy) {
+  return std::make_unique<PreferenceObjective>(config, policy);
 }
 
 }  // namespace lorafarm::engine

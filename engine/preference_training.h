@@ -1,6 +1,6 @@
 // DPO training (Rafailov et al., 2023): the frozen reference model, one
 // micro-batch's loss and exact gradient through the policy, the validation
-// metrics, and the training loop `train()` runs for train_mode "dpo".
+// metrics, and the objective the training loop runs for train_mode "dpo".
 //
 // The gradient: with log π(y|x) = −Σ_t CE_t over a completion's tokens,
 // ∂L/∂θ = Σ_pairs ∂L/∂log π(y_c) · ∂log π(y_c)/∂θ + (the same for y_r), so one
@@ -15,7 +15,7 @@
 
 #include "engine/dpo_loss.h"
 #include "engine/preference_data.h"
-#include "engine/trainer.h"
+#include "engine/training_objective.h"
 
 namespace lorafarm::engine {
 
@@ -72,7 +72,8 @@ DpoMetrics evaluate_preferences(const TrainableModel& policy, ReferenceCache& re
                                 const std::vector<PreferencePair>& pairs, const DpoOptions& options, int batch_size,
                                 int max_batches);
 
-// Loads the preference splits and trains `tm` with DPO.
-TrainResult train_preferences(const TrainConfig& config, const TrainCallbacks& callbacks, TrainableModel& tm);
+// DPO as the training loop's objective: loads the config's preference splits
+// and the reference for `policy`.
+std::unique_ptr<TrainingObjective> make_preference_objective(const TrainConfig& config, TrainableModel& policy);
 
 }  // namespace lorafarm::engine

@@ -225,10 +225,6 @@ void TrainConfig::validate() const {
   if (train_mode == "dpo") {
     dpo.validate();
     if (adapter.dynamic_rank) throw InvalidInput("train_mode dpo does not support lora_parameters.dynamic_rank");
-    // The preference loop (engine/preference_training.cpp) saves no checkpoints yet.
-    if (checkpoint_every > 0 || !resume_checkpoint.empty()) {
-      throw InvalidInput("train_mode dpo does not support checkpoint_every or resume_checkpoint");
-    }
   }
   if (adapter.quantization) {
     const auto& q = *adapter.quantization;

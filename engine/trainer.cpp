@@ -1,19 +1,21 @@
-// The training loop: data and model preparation, the optimizer steps, the evaluations.
+// The training loop for any objective: model preparation, the optimizer steps,
+// reports, validations, adapter copies and checkpoints.
 #include "engine/trainer.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
-#include "engine/chat_format.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/next_token_objective.h"
 #include "engine/preference_training.h"
 #include "engine/quantized_base.h"
-#include "engine/tokenizer.h"
 #include "engine/training_checkpoint.h"
+#include "engine/training_objective.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -102,28 +104,6 @@ LadderLoss evaluate_ladder(TrainableModel& model, std::span<const int> ladder, c
 
 namespace {
 
-struct Splits {
-  std::vector<Sample> train, valid, test;
-  bool has_test = false;
-};
-
-// Tokenizes the data folder's splits (test.jsonl only when asked for and present).
-Splits load_splits(const TrainConfig& config) {
-  const ModelConfig model_config = ModelConfig::load(config.model);
-  const auto tokenizer = load_tokenizer(config.model);
-  DataOptions data;
-  data.max_seq_length = std::min(config.max_seq_length, model_config.max_position_embeddings);
-  data.mask_prompt = config.mask_prompt;
-  data.add_eos = config.add_eos;
-  data.chat_format = load_chat_format(config.model);
-  Splits splits;
-  splits.train = load_split(config.data, "train", *tokenizer, data);
-  splits.valid = load_split(config.data, "valid", *tokenizer, data);
-  splits.has_test = config.test && std::filesystem::exists(std::filesystem::path(config.data) / "test.jsonl");
-  if (splits.has_test) splits.test = load_split(config.data, "test", *tokenizer, data);
-  return splits;
-}
-
 // The model with its adapters (or trainable base), resumed from an adapter file if asked.
 TrainableModel prepare_model(const TrainConfig& config, const TrainCallbacks& callbacks) {
   auto message = [&](const std::string& m) {
@@ -144,23 +124,21 @@ TrainableModel prepare_model(const TrainConfig& config, const TrainCallbacks& ca
 }
 
 // The optimizer steps of one run, with the reports, evaluations and
-// checkpoints due along the way.
+// checkpoints due along the way; what is minimised is the objective's.
 class TrainingLoop {
  public:
   TrainingLoop(const TrainConfig& config, const TrainCallbacks& callbacks, TrainableModel& tm,
-               const Splits& splits, TrainResult& result)
+               TrainingObjective& objective, TrainResult& result)
       : config_(config),
         callbacks_(callbacks),
         tm_(tm),
-        valid_set_(splits.valid),
+        objective_(objective),
         result_(result),
         optimizer_(tm.parameters(), config.optimizer),
-        stream_(splits.train, config.batch_size, config.seed,
-                config.batch_order == "shuffle" ? BatchStream::Order::kShuffled : BatchStream::Order::kSortedGroups),
         schedule_(config.lr_schedule),
         format_(parse_adapter_format(config.adapter_format)),
         saved_config_(config.to_json()),
-        // Nested ranks: the ladder scored at each validation (empty = plain adapter).
+        // Nested ranks: one prefix of the ladder trained per step (empty = plain adapter).
         ladder_(config.adapter.dynamic_rank ? rank_ladder(tm.config()) : std::vector<int>{}) {
     schedule_.peak = config.learning_rate;
     if (!ladder_.empty()) nested_step_.emplace(config.adapter.rank);
@@ -168,25 +146,23 @@ class TrainingLoop {
 
   void run() {
     const int64_t resumed = resume();
+    if (resumed == 0 && objective_.validates_before_training()) evaluate(0);
     for (int64_t step = resumed + 1; step <= config_.iters; ++step) {
       const auto started = Clock::now();
-      const auto [step_sum, step_tokens, lr] = optimizer_step(step);
-      const double step_loss = step_sum / static_cast<double>(step_tokens);
-      if (!std::isfinite(step_loss)) throw InvalidInput("training diverged: loss is " + std::to_string(step_loss) +
-                                                        " at step " + std::to_string(step));
+      const StepSums sums = optimizer_step(step);
+      const double step_loss = sums.loss_sum / static_cast<double>(sums.loss_terms);
+      if (!std::isfinite(step_loss)) {
+        throw InvalidInput("training diverged: " + std::string(objective_.loss_name()) + " is " +
+                           std::to_string(step_loss) + " at step " + std::to_string(step));
+      }
       result_.step_losses.push_back(step_loss);
       const double seconds = seconds_since(started);
       train_seconds_ += seconds;
-      window_seconds_ += seconds;
-      window_loss_ += step_sum;
-      window_tokens_ += step_tokens;
-      result_.trained_tokens += step_tokens;
+      window_.add(sums, seconds);
+      result_.trained_tokens += sums.tokens;
       if (callbacks_.on_step) callbacks_.on_step(step, config_.iters);
-      if (step % config_.steps_per_report == 0 || step == config_.iters) report(step, lr);
-      if (step % config_.steps_per_eval == 0 && step != config_.iters) {
-        const LadderLoss v = evaluate_ladder(tm_, ladder_, valid_set_, config_.batch_size, config_.val_batches);
-        if (callbacks_.on_eval) callbacks_.on_eval({step, v.full.loss, std::exp(v.full.loss), v.ranks, {}});
-      }
+      if (step % config_.steps_per_report == 0 || step == config_.iters) report(step, sums.learning_rate);
+      if (step % config_.steps_per_eval == 0 && step != config_.iters) evaluate(step);
       if (config_.save_every > 0 && step % config_.save_every == 0 && step != config_.iters) checkpoint(step);
       if (config_.checkpoint_every > 0 && step % config_.checkpoint_every == 0 && step != config_.iters) save_state(step);
     }
@@ -194,14 +170,22 @@ class TrainingLoop {
   }
 
   const AdamW& optimizer() const { return optimizer_; }
-  const std::vector<int>& ladder() const { return ladder_; }
   double train_seconds() const { return train_seconds_; }
 
  private:
-  struct StepSums {
-    double loss_sum = 0;  // nats over the step's target tokens
-    int64_t tokens = 0;
+  struct StepSums : MicroBatchSums {
     double learning_rate = 0;
+  };
+  // Sums since the last report.
+  struct Window {
+    double loss_sum = 0, seconds = 0;
+    int64_t loss_terms = 0, tokens = 0;
+    void add(const MicroBatchSums& s, double step_seconds) {
+      loss_sum += s.loss_sum;
+      loss_terms += s.loss_terms;
+      tokens += s.tokens;
+      seconds += step_seconds;
+    }
   };
 
   // One optimizer step over grad_accumulation_steps micro-batches.
@@ -210,50 +194,46 @@ class TrainingLoop {
     if (!ladder_.empty()) {  // one prefix per optimizer step, shared by its micro-batches
       tm_.set_active_rank(sample_prefix_rank(config_.adapter.rank_sampling, ladder_, config_.adapter.rank, config_.seed, step));
     }
-    std::vector<TrainBatch> micro;
-    int64_t step_tokens = 0;
-    for (int a = 0; a < config_.grad_accumulation_steps; ++a) {
-      micro.push_back(stream_.next());
-      step_tokens += micro.back().loss_tokens();
-    }
-    double step_sum = 0;
-    for (int a = 0; a < config_.grad_accumulation_steps; ++a) {
-      const TrainBatch& batch = micro[static_cast<std::size_t>(a)];
-      const int64_t tokens = batch.loss_tokens();
-      if (tokens == 0) throw InvalidInput("a training batch has no target tokens (all masked)");
-      // Mean over each micro-batch's tokens, averaged over the micro-batches (as mlx-lm).
-      const float scale = 1.0f / (static_cast<float>(tokens) * static_cast<float>(config_.grad_accumulation_steps));
-      const auto l = tm_.forward_backward(batch, scale, config_.grad_checkpoint, micro_seed(config_.seed, step, a));
-      step_sum += l.sum;
+    StepSums sums;
+    const int accumulation = config_.grad_accumulation_steps;
+    for (int a = 0; a < accumulation; ++a) {
+      const std::vector<std::size_t>& items = objective_.batch_order().next();
+      const MicroBatchSums micro = objective_.forward_backward(items, accumulation, micro_seed(config_.seed, step, a));
+      sums.loss_sum += micro.loss_sum;
+      sums.loss_terms += micro.loss_terms;
+      sums.tokens += micro.tokens;
     }
     if (config_.max_grad_norm > 0) clip_grad_norm(tm_.parameters(), config_.max_grad_norm);
-    const double lr = schedule_.at(step - 1, config_.iters);
+    sums.learning_rate = schedule_.at(step - 1, config_.iters);
     if (nested_step_) {
-      nested_step_->apply(tm_.parameters(), optimizer_, tm_.active_rank(), lr);  // only the prefix moves
+      nested_step_->apply(tm_.parameters(), optimizer_, tm_.active_rank(), sums.learning_rate);  // only the prefix moves
     } else {
-      optimizer_.step(tm_.parameters(), lr);
+      optimizer_.step(tm_.parameters(), sums.learning_rate);
     }
-    return {step_sum, step_tokens, lr};
+    return sums;
+  }
+
+  // A validation changes no training state, so it runs only when someone listens.
+  void evaluate(int64_t step) {
+    if (callbacks_.on_eval) callbacks_.on_eval(objective_.validate(step, config_.val_batches));
   }
 
   // The training loss and speed over the steps since the last report.
   void report(int64_t step, double lr) {
     StepReport r;
     r.step = step;
-    r.train_loss = window_loss_ / static_cast<double>(window_tokens_);
+    r.train_loss = window_.loss_sum / static_cast<double>(window_.loss_terms);
     r.learning_rate = lr;
-    r.tokens_per_second = static_cast<double>(window_tokens_) / window_seconds_;
+    r.tokens_per_second = static_cast<double>(window_.tokens) / window_.seconds;
     r.trained_tokens = result_.trained_tokens;
     r.peak_rss_mb = peak_rss_mb();
     if (callbacks_.on_report) callbacks_.on_report(r);
-    window_loss_ = 0;
-    window_seconds_ = 0;
-    window_tokens_ = 0;
+    window_ = Window();
   }
 
   TrainingLoopState loop_state() {
-    return {tm_.parameters(), optimizer_, stream_, nested_step_ ? &*nested_step_ : nullptr, result_.step_losses,
-            result_.trained_tokens};
+    return {tm_.parameters(), optimizer_, objective_.batch_order(), nested_step_ ? &*nested_step_ : nullptr,
+            result_.step_losses, result_.trained_tokens};
   }
   std::filesystem::path state_folder() const {
     return config_.checkpoint_dir.empty() ? std::filesystem::path(config_.adapter_path) / "checkpoint"
@@ -284,19 +264,22 @@ class TrainingLoop {
   const TrainConfig& config_;
   const TrainCallbacks& callbacks_;
   TrainableModel& tm_;
-  const std::vector<Sample>& valid_set_;
+  TrainingObjective& objective_;
   TrainResult& result_;
   AdamW optimizer_;
-  BatchStream stream_;
   LrSchedule schedule_;
   const AdapterFormat format_;
   const nlohmann::json saved_config_;
   const std::vector<int> ladder_;
   std::optional<NestedRankStep> nested_step_;
-  double window_loss_ = 0, window_seconds_ = 0;
-  int64_t window_tokens_ = 0;
+  Window window_;
   double train_seconds_ = 0;
 };
+
+std::unique_ptr<TrainingObjective> make_objective(const TrainConfig& config, TrainableModel& tm) {
+  if (config.train_mode == "dpo") return make_preference_objective(config, tm);
+  return make_next_token_objective(config, tm);
+}
 
 }  // namespace
 
@@ -305,38 +288,22 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   set_num_threads(config.threads);
   const ScopedPrecision products(config.precision);
   if (!products.note().empty() && callbacks.on_message) callbacks.on_message(products.note());
-  if (config.train_mode == "dpo") {
-    TrainableModel tm = prepare_model(config, callbacks);
-    TrainResult preference_result = train_preferences(config, callbacks, tm);
-    preference_result.precision = product_precision();
-    return preference_result;
-  }
-  const Splits splits = load_splits(config);
   TrainableModel tm = prepare_model(config, callbacks);
+  const std::unique_ptr<TrainingObjective> objective = make_objective(config, tm);
 
   TrainResult result;
-  TrainingLoop loop(config, callbacks, tm, splits, result);
+  TrainingLoop loop(config, callbacks, tm, *objective, result);
   result.trainable_params = tm.trainable_params();
   result.unquantized_layers = tm.unquantized_layers();
-  int max_length = 0;
-  for (const Sample& s : splits.train) max_length = std::max(max_length, static_cast<int>(s.tokens.size()));
   loop.run();
 
-  const LadderLoss v = evaluate_ladder(tm, loop.ladder(), splits.valid, config.batch_size, -1);
-  result.val_loss = v.full.loss;
-  result.val_ppl = std::exp(v.full.loss);
-  result.val_ranks = v.ranks;
-  if (callbacks.on_eval) callbacks.on_eval({config.iters, result.val_loss, result.val_ppl, v.ranks, {}});
-  if (splits.has_test) {
-    const LadderLoss t = evaluate_ladder(tm, loop.ladder(), splits.test, config.batch_size, config.test_batches);
-    result.test_loss = t.full.loss;
-    result.test_ppl = std::exp(t.full.loss);
-    result.test_ranks = t.ranks;
+  objective->finish(result, loop.optimizer());
+  if (callbacks.on_eval) {
+    callbacks.on_eval({config.iters, result.val_loss, result.val_ppl, result.val_ranks, result.val_preference});
   }
   result.train_seconds = loop.train_seconds();
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
   result.peak_rss_mb = peak_rss_mb();
-  result.memory = training_memory_tally(tm, loop.optimizer(), config, config.batch_size, max_length);
   result.precision = product_precision();
   return result;
 }

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/dataset.h"
+#include "engine/batch_order.h"
 #include "engine/dynamic_rank.h"
 #include "engine/optimizer.h"
 #include "engine/parameter.h"
@@ -22,7 +22,7 @@ namespace lorafarm::engine {
 struct TrainingLoopState {
   std::span<const ParamRef> params;
   AdamW& optimizer;
-  BatchStream& stream;
+  BatchOrder& stream;
   NestedRankStep* nested = nullptr;  // dynamic rank only
   std::vector<double>& step_losses;  // one per optimizer step so far
   int64_t& trained_tokens;

@@ -1,7 +1,7 @@
 // Training checkpoints: a run interrupted after a checkpoint and resumed from
 // it ends bit for bit where an uninterrupted run ends (losses of every step,
 // the final validation loss, the adapter file's bytes); a damaged checkpoint
-// is an error naming its file.
+// is an error naming its file. Next-token (LoRA, DoRA, nested ranks) and DPO runs.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -24,8 +24,8 @@ using lorafarm::testing::read_file;
 using lorafarm::testing::write_file;
 
 // The first `lines` records of a bundled split.
-void copy_head(const std::string& split, const fs::path& to, int lines) {
-  std::ifstream in(bundled_data("fortunes") / (split + ".jsonl"));
+void copy_head(const std::string& split, const fs::path& to, int lines, const std::string& data_set = "fortunes") {
+  std::ifstream in(bundled_data(data_set) / (split + ".jsonl"));
   std::string text, line;
   for (int i = 0; i < lines && std::getline(in, line); ++i) text += line + "\n";
   fs::create_directories(to);
@@ -112,6 +112,20 @@ TEST(TrainingCheckpoint, ResumedDoraAndNestedRankRunsEndBitIdentical) {
   nested.adapter.dynamic_rank = true;  // per-dimension Adam step counts are part of the state
   nested.adapter.rank = 8;
   expect_resume_is_exact("nested", nested, dir);
+}
+
+TEST(TrainingCheckpoint, ResumedDpoRunEndsBitIdentical) {
+  ScratchDir dir;
+  TrainConfig c = checkpoint_config(dir);
+  copy_head("train", dir / "dpo", 40, "fortunes-dpo");
+  copy_head("valid", dir / "dpo", 12, "fortunes-dpo");
+  c.data = (dir / "dpo").string();
+  c.train_mode = "dpo";  // the reference log-probabilities are recomputed, not saved: they never change
+  c.batch_size = 2;
+  c.max_seq_length = 128;  // room for each prompt and its completion
+  c.adapter.dropout = 0.1f;
+  c.batch_order = "shuffle";
+  expect_resume_is_exact("dpo", c, dir);
 }
 
 // Expects train() to fail with a message containing `needle`.

@@ -3,12 +3,14 @@
 // to bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "engine/adapter_io.h"
+#include "engine/batch_order.h"
 #include "engine/dataset.h"
 #include "engine/error.h"
 #include "engine/evaluate.h"
@@ -169,15 +171,24 @@ TEST(Dataset, LengthSortedBatchesAndSeededEpochOrder) {
   const auto groups = length_sorted_batches(samples, 3, false);
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0], (std::vector<std::size_t>{7, 1, 4}));  // lengths 2, 3, 4
-  BatchStream a(samples, 2, 42, BatchStream::Order::kSortedGroups), b(samples, 2, 42, BatchStream::Order::kSortedGroups);
-  std::vector<int> lengths_a, lengths_b;
+  std::vector<std::size_t> lengths;
+  for (const Sample& s : samples) lengths.push_back(s.tokens.size());
+  BatchOrder a(lengths, 2, 42, BatchOrder::Kind::kSortedGroups, "samples");
+  BatchOrder b(lengths, 2, 42, BatchOrder::Kind::kSortedGroups, "samples");
+  std::vector<std::vector<std::size_t>> batches_a, batches_b;
   for (int i = 0; i < 12; ++i) {
-    lengths_a.push_back(a.next().length);
-    lengths_b.push_back(b.next().length);
+    batches_a.push_back(a.next());
+    batches_b.push_back(b.next());
   }
-  EXPECT_EQ(lengths_a, lengths_b);
-  EXPECT_EQ(a.epoch(), 2);
-  EXPECT_THROW(BatchStream(samples, 9, 1, BatchStream::Order::kShuffled), InvalidInput);
+  EXPECT_EQ(batches_a, batches_b);
+  EXPECT_EQ(a.epoch(), 2);  // 4 groups of 2 per epoch
+  // Every epoch visits each length-sorted group once.
+  std::vector<std::vector<std::size_t>> first_epoch(batches_a.begin(), batches_a.begin() + 4);
+  std::sort(first_epoch.begin(), first_epoch.end());
+  auto sorted_groups = length_sorted_batches(samples, 2, false);
+  std::sort(sorted_groups.begin(), sorted_groups.end());
+  EXPECT_EQ(first_epoch, sorted_groups);
+  EXPECT_THROW(BatchOrder(lengths, 9, 1, BatchOrder::Kind::kShuffled, "samples"), InvalidInput);
 }
 
 TrainConfig small_config(const ScratchDir& dir, const std::string& type) {
