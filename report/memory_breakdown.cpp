@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "report/svg_plot.h"
+#include "report/text_table.h"
 #include "schema/memory_metrics.h"
 
 namespace lorafarm::report {
@@ -31,6 +32,12 @@ constexpr const char* kNote =
     "state, and its estimate of the activations one micro-batch saves for backward. \"other\" is the process's peak RSS "
     "(wait4) minus their sum: code, tokenizer, allocator slack and buffers.";
 
+TextTable memory_breakdown_table(const std::vector<MemoryBreakdown>& rows) {
+  TextTable table{"Memory by category, best trial per method", "memory", header(), {}, kNote};
+  for (const auto& row : rows) table.rows.push_back(cells(row));
+  return table;
+}
+
 }  // namespace
 
 double MemoryBreakdown::held_mb() const { return std::accumulate(category_mb.begin(), category_mb.end(), 0.0); }
@@ -54,32 +61,11 @@ std::vector<MemoryBreakdown> memory_breakdowns(const ReportData& data) {
 }
 
 std::string memory_breakdown_markdown(const std::vector<MemoryBreakdown>& rows) {
-  if (rows.empty()) return "";
-  std::string out = "\n#### Memory by category, best trial per method\n\n|";
-  const auto h = header();
-  for (const auto& title : h) out += " " + title + " |";
-  out += "\n|";
-  for (std::size_t i = 0; i < h.size(); ++i) out += i == 0 ? " --- |" : " ---: |";
-  out += "\n";
-  for (const auto& row : rows) {
-    out += "|";
-    for (const auto& text : cells(row)) out += " " + text + " |";
-    out += "\n";
-  }
-  return out + "\n" + kNote + "\n";
+  return text_table_markdown(memory_breakdown_table(rows));
 }
 
 std::string memory_breakdown_html(const std::vector<MemoryBreakdown>& rows) {
-  if (rows.empty()) return "";
-  std::string out = "<h2>Memory by category, best trial per method</h2>\n<div class=\"table-wrap\"><table class=\"memory\"><thead><tr>";
-  for (const auto& title : header()) out += "<th>" + svg::escape(title) + "</th>";
-  out += "</tr></thead><tbody>";
-  for (const auto& row : rows) {
-    out += "<tr>";
-    for (const auto& text : cells(row)) out += "<td>" + svg::escape(text) + "</td>";
-    out += "</tr>";
-  }
-  return out + "</tbody></table></div>\n<p class=\"note\">" + svg::escape(kNote) + "</p>\n";
+  return text_table_html(memory_breakdown_table(rows));
 }
 
 nlohmann::json memory_breakdown_json(const std::vector<MemoryBreakdown>& rows) {

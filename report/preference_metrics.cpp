@@ -2,6 +2,7 @@
 #include "report/preference_metrics.h"
 
 #include "report/svg_plot.h"
+#include "report/text_table.h"
 
 namespace lorafarm::report {
 namespace {
@@ -25,6 +26,12 @@ constexpr const char* kNote =
     "completion; reward accuracy is the share of pairs whose chosen completion gets the larger reward (a tie counts "
     "half), the margin the mean of chosen minus rejected reward; log-probabilities are the policy's, summed over "
     "completion tokens (per-token means with the IPO loss).";
+
+TextTable preference_table(const std::vector<PreferenceRow>& rows) {
+  TextTable table{"Preference metrics (DPO), best trial per method", "preference", header(), {}, kNote};
+  for (const auto& row : rows) table.rows.push_back(cells(row));
+  return table;
+}
 
 }  // namespace
 
@@ -51,33 +58,11 @@ std::vector<PreferenceRow> preference_rows(const ReportData& data) {
 }
 
 std::string preference_markdown(const std::vector<PreferenceRow>& rows) {
-  if (rows.empty()) return "";
-  std::string out = "\n#### Preference metrics (DPO), best trial per method\n\n|";
-  const auto h = header();
-  for (const auto& title : h) out += " " + title + " |";
-  out += "\n|";
-  for (std::size_t i = 0; i < h.size(); ++i) out += i == 0 ? " --- |" : " ---: |";
-  out += "\n";
-  for (const auto& row : rows) {
-    out += "|";
-    for (const auto& text : cells(row)) out += " " + text + " |";
-    out += "\n";
-  }
-  return out + "\n" + kNote + "\n";
+  return text_table_markdown(preference_table(rows));
 }
 
 std::string preference_html(const std::vector<PreferenceRow>& rows) {
-  if (rows.empty()) return "";
-  std::string out = "<h2>Preference metrics (DPO), best trial per method</h2>\n<div class=\"table-wrap\"><table class=\"preference\"><thead><tr>";
-  for (const auto& title : header()) out += "<th>" + svg::escape(title) + "</th>";
-  out += "</tr></thead><tbody>";
-  for (const auto& row : rows) {
-    out += "<tr>";
-    const auto texts = cells(row);
-    for (std::size_t i = 0; i < texts.size(); ++i) out += (i == 0 ? "<td>" : "<td class=\"num\">") + svg::escape(texts[i]) + "</td>";
-    out += "</tr>";
-  }
-  return out + "</tbody></table></div>\n<p class=\"note\">" + svg::escape(kNote) + "</p>\n";
+  return text_table_html(preference_table(rows));
 }
 
 nlohmann::json preference_json(const std::vector<PreferenceRow>& rows) {
