@@ -3,20 +3,14 @@
 // JIT-compiled where available.
 #include "engine/tokenizer_regex.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "engine/error.h"
 #include "engine/onig_translation.h"
+#include "regex/pcre2_code.h"
 
 namespace lorafarm::engine {
 
-struct TokenizerRegex::Code {
-  pcre2_code* code = nullptr;
-  explicit Code(pcre2_code* c) : code(c) {}
-  ~Code() { pcre2_code_free(code); }
-  Code(const Code&) = delete;
-  Code& operator=(const Code&) = delete;
+struct TokenizerRegex::Code : regex::Pcre2Code {
+  using Pcre2Code::Pcre2Code;
 };
 
 namespace {
@@ -42,27 +36,17 @@ MatchState& match_state() {
   return state;
 }
 
-std::string error_text(int code) {
-  PCRE2_UCHAR message[256];
-  pcre2_get_error_message(code, message, sizeof message);
-  return reinterpret_cast<const char*>(message);
-}
-
 }  // namespace
 
 TokenizerRegex::TokenizerRegex(std::string_view pattern) : pattern_(pattern) {
   const std::string translated = onig_to_pcre2(pattern);
-  int error = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | PCRE2_MATCH_INVALID_UTF, &error,
-                                   &offset, nullptr);
-  if (!code) {
-    throw InvalidInput("regex \"" + pattern_ + "\": " + error_text(error) + " (at offset " + std::to_string(offset) +
+  try {
+    code_ = std::make_shared<const Code>(translated,
+                                         PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | PCRE2_MATCH_INVALID_UTF);
+  } catch (const regex::Pcre2CompileError& e) {
+    throw InvalidInput("regex \"" + pattern_ + "\": " + e.what() + " (at offset " + std::to_string(e.offset()) +
                        " of its PCRE2 translation)");
   }
-  code_ = std::make_shared<const Code>(code);
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // the interpreter runs where there is no JIT
 }
 
 std::vector<ByteSpan> TokenizerRegex::find_all(std::string_view text) const {
@@ -71,9 +55,9 @@ std::vector<ByteSpan> TokenizerRegex::find_all(std::string_view text) const {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   std::size_t start = 0;
   while (start <= text.size()) {
-    const int rc = pcre2_match(code_->code, subject, text.size(), start, 0, state.data, state.context);
+    const int rc = pcre2_match(code_->get(), subject, text.size(), start, 0, state.data, state.context);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) throw InvalidInput("regex \"" + pattern_ + "\": matching failed: " + error_text(rc));
+    if (rc < 0) throw InvalidInput("regex \"" + pattern_ + "\": matching failed: " + regex::pcre2_error_message(rc));
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(state.data);
     const ByteSpan span{ovector[0], ovector[1]};
     if (span.end > span.begin) {

@@ -3,17 +3,12 @@
 
 #include <cstdint>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+#include "regex/pcre2_code.h"
 
 namespace lorafarm::schema {
 
-struct RegexPattern::Code {
-  pcre2_code* code = nullptr;
-  explicit Code(pcre2_code* c) : code(c) {}
-  ~Code() { pcre2_code_free(code); }
-  Code(const Code&) = delete;
-  Code& operator=(const Code&) = delete;
+struct RegexPattern::Code : regex::Pcre2Code {
+  using Pcre2Code::Pcre2Code;
 };
 
 namespace {
@@ -38,19 +33,12 @@ std::vector<std::string> group_names_of(const pcre2_code* code) {
 }  // namespace
 
 RegexPattern::RegexPattern(const std::string& pattern) : text_(pattern) {
-  int error = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
-                                   &error, &offset, nullptr);
-  if (!code) {
-    PCRE2_UCHAR message[256];
-    pcre2_get_error_message(error, message, sizeof message);
-    throw RegexError(std::string(reinterpret_cast<const char*>(message)) + " at offset " + std::to_string(offset));
+  try {
+    code_ = std::make_shared<const Code>(pattern, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF);
+  } catch (const regex::Pcre2CompileError& e) {
+    throw RegexError(std::string(e.what()) + " at offset " + std::to_string(e.offset()));
   }
-  code_ = std::make_shared<const Code>(code);
-  // Faster matching where the JIT exists; the interpreter is used otherwise.
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-  names_ = group_names_of(code);
+  names_ = group_names_of(code_->get());
 }
 
 int RegexPattern::group_number(std::string_view name) const {
@@ -60,10 +48,10 @@ int RegexPattern::group_number(std::string_view name) const {
 }
 
 std::optional<RegexPattern::Captures> RegexPattern::match(std::string_view line) const {
-  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> data(pcre2_match_data_create_from_pattern(code_->code, nullptr),
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> data(pcre2_match_data_create_from_pattern(code_->get(), nullptr),
                                                                       [](pcre2_match_data* d) { pcre2_match_data_free(d); });
   if (!data) return std::nullopt;
-  const int found = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(line.data()), line.size(), 0, 0, data.get(), nullptr);
+  const int found = pcre2_match(code_->get(), reinterpret_cast<PCRE2_SPTR>(line.data()), line.size(), 0, 0, data.get(), nullptr);
   if (found <= 0) return std::nullopt;
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data.get());
   Captures captures(names_.size());
