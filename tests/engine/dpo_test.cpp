@@ -14,9 +14,10 @@
 #include "engine/error.h"
 #include "engine/gradient_check.h"
 #include "engine/model_config.h"
-#include "engine/tokenizer.h"
 #include "engine/preference_data.h"
 #include "engine/preference_training.h"
+#include "engine/tokenizer.h"
+#include "engine/trainable_fixtures.h"
 #include "engine/trainable_model.h"
 #include "engine/trainer.h"
 #include "test_support.h"
@@ -93,28 +94,6 @@ TEST(DpoLoss, MetricsAverageThePairsAndCountATieAsHalf) {
   EXPECT_THROW(DpoMetricsSum().mean(), InvalidInput);
 }
 
-// A tiny random model with weights large enough that the log-probabilities differ.
-Model tiny_model() {
-  Model m = Model::random(preset_config("tiny"), 11);
-  m.embed_tokens *= 15.0f;
-  for (DecoderBlock& b : m.blocks) {
-    for (Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) l->weight *= 15.0f;
-  }
-  return m;
-}
-
-void perturb_adapters(TrainableModel& tm) {
-  uint64_t seed = 200;
-  for (int block = 0; block < tm.model().config.num_layers; ++block) {
-    for (int m = 0; m < 7; ++m) {
-      AdaptedLinear& l = tm.layer(block, static_cast<Module>(m));
-      if (!l.has_adapter()) continue;
-      l.lora_b().array() = random_matrix(l.lora_b().rows(), l.lora_b().cols(), 0.3f, ++seed).array();
-      if (l.is_dora()) l.magnitude() += random_matrix(l.magnitude().size(), 1, 0.1f, ++seed);
-    }
-  }
-}
-
 Sample sample(std::vector<TokenId> tokens, int prompt_tokens) { return {std::move(tokens), prompt_tokens}; }
 
 // Two pairs: shared prompts (masked), completions of unequal lengths (padding).
@@ -150,9 +129,9 @@ TEST(DpoBatch, LossOfAHandBuiltBatchEqualsAFloat64Reference) {
   AdapterConfig config;
   config.rank = 3;
   config.scale = 2.0f;
-  TrainableModel policy(tiny_model(), config, 1);
-  perturb_adapters(policy);
-  const TrainableModel base(tiny_model(), config, 1);  // B = 0: the base model exactly
+  TrainableModel policy(sharpened_tiny_model(), config, 1);
+  perturb_adapters(policy, 200);
+  const TrainableModel base(sharpened_tiny_model(), config, 1);  // B = 0: the base model exactly
   const auto pairs = hand_built_pairs();
   const std::vector<std::size_t> both{0, 1};
   const TrainBatch batch = make_pair_batch(pairs, both);
@@ -202,7 +181,7 @@ void check_dpo_gradients(TrainableModel& policy, const DpoOptions& o, const std:
   // The reference: the untouched base's scores (fixed during the check).
   AdapterConfig plain;
   plain.rank = 1;
-  const TrainableModel base(tiny_model(), plain, 1);
+  const TrainableModel base(sharpened_tiny_model(), plain, 1);
   const auto base_losses = base.sequence_losses(batch, std::nullopt);
   const std::vector<std::pair<double, double>> ref{{-base_losses[0], -base_losses[1]}, {-base_losses[2], -base_losses[3]}};
   policy.zero_grad();
@@ -220,8 +199,8 @@ TEST(DpoGradient, LoraSigmoidWithLabelSmoothingMatchesFiniteDifferences) {
   AdapterConfig config;
   config.rank = 3;
   config.scale = 2.0f;
-  TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  TrainableModel tm(sharpened_tiny_model(), config, 1);
+  perturb_adapters(tm, 200);
   check_dpo_gradients(tm, options_for("sigmoid", 0.5, 0.1), "", 2);
 }
 
@@ -229,8 +208,8 @@ TEST(DpoGradient, LoraIpoAveragedLogProbsMatchFiniteDifferences) {
   AdapterConfig config;
   config.rank = 2;
   config.scale = 2.0f;
-  TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  TrainableModel tm(sharpened_tiny_model(), config, 1);
+  perturb_adapters(tm, 200);
   check_dpo_gradients(tm, options_for("ipo", 0.5, 0), "", 2);
 }
 
@@ -240,15 +219,15 @@ TEST(DpoGradient, DoraMagnitudesMatchFiniteDifferences) {
   config.type = FineTuneType::kDora;
   config.rank = 2;
   config.scale = 2.0f;
-  TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  TrainableModel tm(sharpened_tiny_model(), config, 1);
+  perturb_adapters(tm, 200);
   check_dpo_gradients(tm, options_for("robust", 0.5, 0.2), ".m", 3);
 }
 
 TEST(DpoGradient, FullFineTuningMatchesFiniteDifferences) {
   AdapterConfig config;
   config.type = FineTuneType::kFull;
-  TrainableModel tm(tiny_model(), config, 1);
+  TrainableModel tm(sharpened_tiny_model(), config, 1);
   // Move the policy off the reference so the pairs' losses differ from log 2.
   for (const ParamRef& p : tm.parameters()) {
     if (p.name.find("down_proj") != std::string::npos) {
@@ -263,9 +242,9 @@ TEST(DpoReference, AdaptersOffScoreTheBaseModelExactly) {
     AdapterConfig config;
     config.rank = 3;
     if (quantized) config.quantization = QuantizationConfig{QuantizationConfig::Mode::kAffine, 4, 32};
-    TrainableModel policy(tiny_model(), config, 1);
-    const TrainableModel base(tiny_model(), config, 1);
-    perturb_adapters(policy);
+    TrainableModel policy(sharpened_tiny_model(), config, 1);
+    const TrainableModel base(sharpened_tiny_model(), config, 1);
+    perturb_adapters(policy, 200);
     TrainConfig train;
     train.adapter = config;
     ReferenceModel reference(policy, train);

@@ -17,6 +17,7 @@
 #include "engine/gradient_check.h"
 #include "engine/optimizer.h"
 #include "engine/tokenizer.h"
+#include "engine/trainable_fixtures.h"
 #include "engine/trainer.h"
 #include "test_support.h"
 
@@ -28,46 +29,6 @@ using lorafarm::testing::ScratchDir;
 using lorafarm::testing::bundled_data;
 using lorafarm::testing::bundled_model;
 using lorafarm::testing::run_lorafarm;
-
-// A tiny random model with weights large enough that the loss is not flat.
-Model tiny_model() {
-  Model m = Model::random(preset_config("tiny"), 11);
-  m.embed_tokens *= 15.0f;
-  for (DecoderBlock& b : m.blocks) {
-    for (Linear* l : {&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj}) {
-      l->weight *= 15.0f;
-    }
-  }
-  return m;
-}
-
-TrainBatch tiny_batch() {
-  TrainBatch b;
-  b.batch = 2;
-  b.length = 7;
-  b.inputs = {1, 5, 9, 33, 2, 17, 40, 1, 60, 3, 8, 0, 0, 0};
-  b.targets = {5, 9, 33, 2, 17, 40, 12, 60, 3, 8, 21, 0, 0, 0};
-  b.weights = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
-  return b;
-}
-
-// Every B (and DoRA m) gets non-trivial values, so every rank dimension matters.
-void perturb_adapters(TrainableModel& tm) {
-  uint64_t seed = 200;
-  for (int block = 0; block < tm.model().config.num_layers; ++block) {
-    for (int m = 0; m < 7; ++m) {
-      AdaptedLinear& l = tm.layer(block, static_cast<Module>(m));
-      if (!l.has_adapter()) continue;
-      l.lora_b().array() = random_matrix(l.lora_b().rows(), l.lora_b().cols(), 0.3f, ++seed).array();
-      if (l.is_dora()) l.magnitude() += random_matrix(l.magnitude().size(), 1, 0.1f, ++seed);
-    }
-  }
-}
-
-double mean_loss(const TrainableModel& tm, const TrainBatch& batch) {
-  const auto l = tm.loss(batch);
-  return l.sum / static_cast<double>(l.tokens);
-}
 
 AdapterConfig dynamic_config(FineTuneType type, int rank, float scale) {
   AdapterConfig c;
@@ -224,8 +185,8 @@ void check_truncated_prefix(FineTuneType type, RankScale rule) {
   constexpr int kRank = 4, kPrefix = 2;
   AdapterConfig config = dynamic_config(type, kRank, 2.0f);
   config.rank_scale = rule;
-  TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  TrainableModel tm(sharpened_tiny_model(), config, 1);
+  perturb_adapters(tm, 200);
   const TrainBatch batch = tiny_batch();
   const double full_loss = mean_loss(tm, batch);
   tm.set_active_rank(kPrefix);
@@ -237,7 +198,7 @@ void check_truncated_prefix(FineTuneType type, RankScale rule) {
   fixed_config.dynamic_rank = false;
   fixed_config.rank = kPrefix;
   fixed_config.scale = prefix_scale(config, kPrefix);
-  TrainableModel fixed(tiny_model(), fixed_config, 1);
+  TrainableModel fixed(sharpened_tiny_model(), fixed_config, 1);
   for (int block = 0; block < tm.model().config.num_layers; ++block) {
     for (int m = 0; m < 7; ++m) {
       const AdaptedLinear& from = tm.layer(block, static_cast<Module>(m));
@@ -308,8 +269,8 @@ TEST(DynamicRankGradient, DoraPrefixMatchesFixedRankAndFiniteDifferencesOnMagnit
 }
 
 TEST(DynamicRankGradient, MergedWeightUsesThePrefix) {
-  TrainableModel tm(tiny_model(), dynamic_config(FineTuneType::kLora, 4, 2.0f), 1);
-  perturb_adapters(tm);
+  TrainableModel tm(sharpened_tiny_model(), dynamic_config(FineTuneType::kLora, 4, 2.0f), 1);
+  perturb_adapters(tm, 200);
   const AdaptedLinear& l = tm.layer(1, kQ);
   // The whole adapter runs at α/r_max = 2/4, a prefix of 2 at 2/2.
   Matrix expected = l.base_weight() + 0.5f * (l.lora_a() * l.lora_b()).transpose();
@@ -330,29 +291,29 @@ void expect_invalid(const std::function<void()>& f, const std::string& fragment)
 
 TEST(DynamicRankErrors, NameTheFieldOrValue) {
   AdapterConfig full = dynamic_config(FineTuneType::kFull, 4, 2.0f);
-  expect_invalid([&] { TrainableModel(tiny_model(), full, 1); }, "dynamic_rank needs an adapter");
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), full, 1); }, "dynamic_rank needs an adapter");
   AdapterConfig big = dynamic_config(FineTuneType::kLora, 4, 2.0f);
   big.rank_ladder = {1, 8};
-  expect_invalid([&] { TrainableModel(tiny_model(), big, 1); }, "rank_ladder entry 8 is outside 1..4");
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), big, 1); }, "rank_ladder entry 8 is outside 1..4");
   AdapterConfig order = dynamic_config(FineTuneType::kLora, 4, 2.0f);
   order.rank_ladder = {2, 1};
-  expect_invalid([&] { TrainableModel(tiny_model(), order, 1); }, "strictly increasing");
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), order, 1); }, "strictly increasing");
   AdapterConfig off;
   off.rank_ladder = {1, 2};
-  expect_invalid([&] { TrainableModel(tiny_model(), off, 1); }, "dynamic_rank is off");
-  TrainableModel plain(tiny_model(), AdapterConfig{}, 1);
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), off, 1); }, "dynamic_rank is off");
+  TrainableModel plain(sharpened_tiny_model(), AdapterConfig{}, 1);
   expect_invalid([&] { plain.set_active_rank(2); }, "needs an adapter trained with dynamic_rank");
-  TrainableModel nested(tiny_model(), dynamic_config(FineTuneType::kLora, 4, 2.0f), 1);
+  TrainableModel nested(sharpened_tiny_model(), dynamic_config(FineTuneType::kLora, 4, 2.0f), 1);
   expect_invalid([&] { nested.set_active_rank(5); }, "rank 5 is out of range for this adapter: use 1..4");
   expect_invalid([&] { nested.set_active_rank(0); }, "rank 0 is out of range");
   expect_invalid([] { parse_rank_sampling("geometric"); }, "rank_sampling 'geometric'");
   expect_invalid([] { parse_rank_scale("sqrt"); }, "rank_scale 'sqrt' is not one of fixed_rank, dylora");
   AdapterConfig exponent_off;
   exponent_off.rank_scale_exponent = 0.5f;
-  expect_invalid([&] { TrainableModel(tiny_model(), exponent_off, 1); }, "rank_scale_exponent is set but dynamic_rank is off");
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), exponent_off, 1); }, "rank_scale_exponent is set but dynamic_rank is off");
   AdapterConfig exponent_big = dynamic_config(FineTuneType::kLora, 4, 2.0f);
   exponent_big.rank_scale_exponent = 3.0f;
-  expect_invalid([&] { TrainableModel(tiny_model(), exponent_big, 1); }, "rank_scale_exponent 3.000000 is outside 0..2");
+  expect_invalid([&] { TrainableModel(sharpened_tiny_model(), exponent_big, 1); }, "rank_scale_exponent 3.000000 is outside 0..2");
   nlohmann::json j = {{"lora_parameters", {{"rank_ladder", "1,2"}}}};
   expect_invalid([&] { TrainConfig::from_json(j); }, "lora_parameters.rank_ladder has the wrong type");
 }

@@ -14,6 +14,7 @@
 #include "engine/optimizer.h"
 #include "engine/quantized_model_io.h"
 #include "engine/safetensors.h"
+#include "engine/trainable_fixtures.h"
 #include "engine/trainable_model.h"
 #include "test_support.h"
 
@@ -51,21 +52,6 @@ Model family_model(const std::string& type) {
     for (const NormSlot& slot : block_norm_slots(m.config, b)) *slot.weight += Vector(random_matrix(slot.size, 1, 0.2f, ++seed));
   }
   return m;
-}
-
-TrainBatch tiny_batch() {
-  TrainBatch b;
-  b.batch = 2;
-  b.length = 7;
-  b.inputs = {1, 5, 9, 33, 2, 17, 40, 1, 60, 3, 8, 0, 0, 0};
-  b.targets = {5, 9, 33, 2, 17, 40, 12, 60, 3, 8, 21, 0, 0, 0};
-  b.weights = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
-  return b;
-}
-
-double mean_loss(const TrainableModel& tm, const TrainBatch& batch) {
-  const auto l = tm.loss(batch);
-  return l.sum / static_cast<double>(l.tokens);
 }
 
 void backward(TrainableModel& tm, const TrainBatch& batch, bool checkpoint) {

@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/forward.h"
 #include "engine/gradient_check.h"
+#include "engine/trainable_fixtures.h"
 #include "test_support.h"
 
 namespace lorafarm::engine {
@@ -39,36 +40,6 @@ Model tiny_model(bool tied = true, bool bias = false) {
   return m;
 }
 
-// Two sequences (7 and 4 inputs) with padding and a masked prompt position.
-TrainBatch tiny_batch() {
-  TrainBatch b;
-  b.batch = 2;
-  b.length = 7;
-  b.inputs = {1, 5, 9, 33, 2, 17, 40, 1, 60, 3, 8, 0, 0, 0};
-  b.targets = {5, 9, 33, 2, 17, 40, 12, 60, 3, 8, 21, 0, 0, 0};
-  b.weights = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
-  return b;
-}
-
-// Gives every B (and DoRA m) non-trivial values so all gradients are non-zero.
-void perturb_adapters(TrainableModel& tm) {
-  uint64_t seed = 100;
-  for (int block = 0; block < tm.model().config.num_layers; ++block) {
-    for (int m = 0; m < 7; ++m) {
-      AdaptedLinear& l = tm.layer(block, static_cast<Module>(m));
-      if (!l.has_adapter()) continue;
-      // Assign through an expression: a moved-in matrix would swap buffers under the ParamRefs.
-      l.lora_b().array() = random_matrix(l.lora_b().rows(), l.lora_b().cols(), 0.3f, ++seed).array();
-      if (l.is_dora()) l.magnitude() += random_matrix(l.magnitude().size(), 1, 0.1f, ++seed);
-    }
-  }
-}
-
-double mean_loss(const TrainableModel& tm, const TrainBatch& batch) {
-  const auto l = tm.loss(batch);
-  return l.sum / static_cast<double>(l.tokens);
-}
-
 void check_model_gradients(TrainableModel& tm, bool checkpoint, int samples) {
   const TrainBatch batch = tiny_batch();
   tm.zero_grad();
@@ -85,7 +56,7 @@ TEST(TrainableModelGradient, LoraWholeModelLossMatchesFiniteDifferences) {
   config.rank = 3;
   config.scale = 2.0f;
   TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  perturb_adapters(tm, 100);
   check_model_gradients(tm, false, 6);
 }
 
@@ -96,7 +67,7 @@ TEST(TrainableModelGradient, DoraWholeModelLossMatchesFiniteDifferencesOnMagnitu
   config.rank = 3;
   config.scale = 2.0f;
   TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  perturb_adapters(tm, 100);
   const TrainBatch batch = tiny_batch();
   tm.zero_grad();
   tm.forward_backward(batch, 1.0f / static_cast<float>(batch.loss_tokens()), false, 0);
@@ -152,7 +123,7 @@ TEST(TrainableModelGradient, LastLayersSubsetOfKeysWithCheckpointing) {
   config.num_layers = 1;
   config.keys = {"v_proj", "mlp.down_proj"};
   TrainableModel tm(tiny_model(), config, 1);
-  perturb_adapters(tm);
+  perturb_adapters(tm, 100);
   EXPECT_EQ(tm.parameters().size(), 4u);
   check_model_gradients(tm, true, 8);
 }
@@ -163,8 +134,8 @@ TEST(TrainableModel, GradientCheckpointingGivesTheSameGradients) {
     config.type = type;
     config.dropout = 0.1f;
     TrainableModel a(tiny_model(), config, 5), b(tiny_model(), config, 5);
-    perturb_adapters(a);
-    perturb_adapters(b);
+    perturb_adapters(a, 100);
+    perturb_adapters(b, 100);
     a.zero_grad();
     b.zero_grad();
     const TrainBatch batch = tiny_batch();
