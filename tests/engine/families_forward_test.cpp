@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/golden_logits.h"
 #include "engine/forward.h"
 #include "engine/model.h"
 #include "test_support.h"
@@ -16,33 +17,8 @@
 namespace lorafarm::engine {
 namespace {
 
+using namespace testing_support;
 using nlohmann::json;
-
-std::filesystem::path fixture(const std::string& name) {
-  return testing::source_dir() / "tests/engine/config_semantics" / name;
-}
-
-Matrix forward_one(const Model& model, const std::vector<TokenId>& tokens) {
-  const std::vector<std::vector<TokenId>> one{tokens};
-  return forward(model, TokenBatch::from_sequences(one));
-}
-
-// The largest |lorafarm − reference| over every logit of the fixture's cases.
-double deviation(const Model& model, const std::string& name) {
-  std::ifstream in(fixture(name) / "golden.json");
-  const json golden = json::parse(in);
-  double worst = 0;
-  for (const json& c : golden["cases"]) {
-    const Matrix logits = forward_one(model, c["tokens"].get<std::vector<TokenId>>());
-    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
-      const auto expected = c["logits"][static_cast<std::size_t>(t)].get<std::vector<double>>();
-      for (Eigen::Index v = 0; v < logits.cols(); ++v) {
-        worst = std::max(worst, std::abs(logits(t, v) - expected[static_cast<std::size_t>(v)]));
-      }
-    }
-  }
-  return worst;
-}
 
 // Tolerance: bf16/fp16 weights widen to float32 exactly, so every dtype runs
 // the same float32 arithmetic on the same values the float64 reference uses;
@@ -58,37 +34,37 @@ void expect_matches_reference(const std::string& family) {
   for (const char* dtype : kDtypes) {
     const std::string name = family + "_" + dtype;
     SCOPED_TRACE(name);
-    const Model model = Model::load(fixture(name));
-    EXPECT_LT(deviation(model, name), kTolerance);
+    const Model model = Model::load(semantics_fixture(name));
+    EXPECT_LT(deviation_from_reference(model, name), kTolerance);
   }
 }
 
 TEST(FamilyForward, Qwen3PerHeadQkNormMatchesTheReference) {
   expect_matches_reference("qwen3");
-  const Model model = Model::load(fixture("qwen3_f32"));
+  const Model model = Model::load(semantics_fixture("qwen3_f32"));
   EXPECT_TRUE(model.config.qk_norm);
   EXPECT_FALSE(model.config.tie_word_embeddings);  // Qwen3Config's default
   EXPECT_EQ(model.config.attention_window(2), 3);   // max_window_layers 2
   EXPECT_EQ(model.config.attention_window(1), 0);
   Model no_norm = model;
   no_norm.config.qk_norm = false;
-  EXPECT_GT(deviation(no_norm, "qwen3_f32"), kMoved);
+  EXPECT_GT(deviation_from_reference(no_norm, "qwen3_f32"), kMoved);
 }
 
 TEST(FamilyForward, SmolLm3LayersWithoutRopeMatchTheReference) {
   expect_matches_reference("smollm3");
-  const Model model = Model::load(fixture("smollm3_f32"));
+  const Model model = Model::load(semantics_fixture("smollm3_f32"));
   EXPECT_EQ(model.config.rope_layers, (std::vector<bool>{true, false, true}));  // no_rope_layer_interval 2
   EXPECT_EQ(model.config.rope_theta, 2000000.0);                               // SmolLM3Config's default
   EXPECT_TRUE(model.config.tie_word_embeddings);
   Model all_rope = model;
   all_rope.config.rope_layers.clear();
-  EXPECT_GT(deviation(all_rope, "smollm3_f32"), kMoved);
+  EXPECT_GT(deviation_from_reference(all_rope, "smollm3_f32"), kMoved);
 }
 
 TEST(FamilyForward, Gemma3MatchesTheReferenceAndEachSemanticMatters) {
   expect_matches_reference("gemma3_text");
-  const Model model = Model::load(fixture("gemma3_text_f32"));
+  const Model model = Model::load(semantics_fixture("gemma3_text_f32"));
   EXPECT_EQ(model.config.sliding_layers, (std::vector<bool>{true, true, false}));  // sliding_window_pattern 3
   for (auto undo : std::vector<void (*)(Model&)>{
            [](Model& m) { m.config.rope_local_theta = 0; },        // sliding layers on the global RoPE
@@ -99,26 +75,26 @@ TEST(FamilyForward, Gemma3MatchesTheReferenceAndEachSemanticMatters) {
            [](Model& m) { m.embed_scale = 1.0f; }}) {
     Model changed = model;
     undo(changed);
-    EXPECT_GT(deviation(changed, "gemma3_text_f32"), kMoved);
+    EXPECT_GT(deviation_from_reference(changed, "gemma3_text_f32"), kMoved);
   }
   // √20 rounded to bf16 (4.46875) as transformers multiplies bf16 embeddings.
-  Model bf16 = Model::load(fixture("gemma3_text_bf16"));
+  Model bf16 = Model::load(semantics_fixture("gemma3_text_bf16"));
   EXPECT_EQ(bf16.embed_scale, 4.46875f);
-  EXPECT_EQ(Model::load(fixture("gemma3_text_f16")).embed_scale, 4.47265625f);
+  EXPECT_EQ(Model::load(semantics_fixture("gemma3_text_f16")).embed_scale, 4.47265625f);
   bf16.embed_scale = std::sqrt(20.0f);
-  EXPECT_GT(deviation(bf16, "gemma3_text_bf16"), kTolerance);
+  EXPECT_GT(deviation_from_reference(bf16, "gemma3_text_bf16"), kTolerance);
 }
 
 TEST(FamilyForward, Gemma2SoftCappingMatchesTheReference) {
   expect_matches_reference("gemma2");
-  const Model model = Model::load(fixture("gemma2_f32"));
+  const Model model = Model::load(semantics_fixture("gemma2_f32"));
   EXPECT_FALSE(model.config.qk_norm);
   EXPECT_FALSE(model.config.tie_word_embeddings);
   for (auto undo : std::vector<void (*)(Model&)>{[](Model& m) { m.config.attn_logit_softcapping = 0; },
                                                  [](Model& m) { m.config.final_logit_softcapping = 0; }}) {
     Model changed = model;
     undo(changed);
-    EXPECT_GT(deviation(changed, "gemma2_f32"), kMoved);
+    EXPECT_GT(deviation_from_reference(changed, "gemma2_f32"), kMoved);
   }
 }
 
@@ -126,7 +102,7 @@ TEST(FamilyForward, Gemma2SoftCappingMatchesTheReference) {
 TEST(FamilyForward, IncrementalDecodingEqualsTheBatchForward) {
   for (const char* name : {"qwen3_f32", "smollm3_f32", "gemma3_text_f32", "gemma2_bf16"}) {
     SCOPED_TRACE(name);
-    const Model model = Model::load(fixture(name));
+    const Model model = Model::load(semantics_fixture(name));
     const std::vector<TokenId> tokens = {3, 7, 1, 20, 5, 9, 11, 2};
     const Matrix batch = forward_one(model, tokens);
     KvCache cache(model.config, 16);
@@ -173,7 +149,7 @@ TEST(FamilyConfig, DefaultsOfEachConfigClass) {
 TEST(FamilyConfig, WrittenConfigsReadBackTheSame) {
   for (const char* name : {"qwen3_f32", "smollm3_f32", "gemma3_text_f32", "gemma2_f32"}) {
     SCOPED_TRACE(name);
-    const ModelConfig c = ModelConfig::load(fixture(name));
+    const ModelConfig c = ModelConfig::load(semantics_fixture(name));
     const ModelConfig back = ModelConfig::from_json(c.to_json());
     EXPECT_EQ(back.to_json(), c.to_json());
     EXPECT_EQ(back.parameter_count(), c.parameter_count());
@@ -183,7 +159,7 @@ TEST(FamilyConfig, WrittenConfigsReadBackTheSame) {
 // transformers 5 writes Gemma 3's RoPE per layer type; the fixture's
 // version-4 fields in that form give the same settings.
 TEST(FamilyConfig, Gemma3PerLayerTypeRopeParameters) {
-  std::ifstream in(fixture("gemma3_text_f32") / "config.json");
+  std::ifstream in(semantics_fixture("gemma3_text_f32") / "config.json");
   json j = json::parse(in);
   const ModelConfig v4 = ModelConfig::from_json(j);
   for (const char* field : {"rope_theta", "rope_scaling", "rope_local_base_freq"}) j.erase(field);

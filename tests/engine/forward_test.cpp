@@ -10,12 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/forward.h"
+#include "engine/golden_logits.h"
 #include "engine/model.h"
 #include "test_support.h"
 
 namespace lorafarm::engine {
 namespace {
 
+using namespace testing_support;
 using nlohmann::json;
 
 json load_golden(const std::string& model) {
@@ -99,32 +101,6 @@ TEST(Forward, TokenOutsideVocabularyIsAnError) {
   const Model model = Model::load(testing::bundled_model("stories260K"));
   const std::vector<std::vector<TokenId>> one{{1, 600}};
   EXPECT_THROW(forward(model, TokenBatch::from_sequences(one)), InvalidInput);
-}
-
-std::filesystem::path semantics_fixture(const std::string& name) {
-  return testing::source_dir() / "tests/engine/config_semantics" / name;
-}
-
-Matrix forward_one(const Model& model, const std::vector<TokenId>& tokens) {
-  const std::vector<std::vector<TokenId>> one{tokens};
-  return forward(model, TokenBatch::from_sequences(one));
-}
-
-// The largest |lorafarm − reference| over every logit of the fixture's cases.
-double deviation_from_reference(const Model& model, const std::string& fixture) {
-  std::ifstream in(semantics_fixture(fixture) / "golden.json");
-  const json golden = json::parse(in);
-  double worst = 0;
-  for (const json& c : golden["cases"]) {
-    const Matrix logits = forward_one(model, c["tokens"].get<std::vector<TokenId>>());
-    for (Eigen::Index t = 0; t < logits.rows(); ++t) {
-      const auto expected = c["logits"][static_cast<std::size_t>(t)].get<std::vector<double>>();
-      for (Eigen::Index v = 0; v < logits.cols(); ++v) {
-        worst = std::max(worst, std::abs(logits(t, v) - expected[static_cast<std::size_t>(v)]));
-      }
-    }
-  }
-  return worst;
 }
 
 // Each fixture is checked to tell: with the config semantics under test
