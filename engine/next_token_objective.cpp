@@ -3,37 +3,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
-#include "engine/chat_format.h"
+#include "engine/data_splits.h"
 #include "engine/dynamic_rank.h"
 #include "engine/error.h"
-#include "engine/tokenizer.h"
 
 namespace lorafarm::engine {
 namespace {
 
-struct Splits {
-  std::vector<Sample> train, valid, test;
-  bool has_test = false;
-};
-
-// Tokenizes the data folder's splits (test.jsonl only when asked for and present).
-Splits load_splits(const TrainConfig& config) {
-  const ModelConfig model_config = ModelConfig::load(config.model);
-  const auto tokenizer = load_tokenizer(config.model);
-  DataOptions data;
-  data.max_seq_length = std::min(config.max_seq_length, model_config.max_position_embeddings);
-  data.mask_prompt = config.mask_prompt;
-  data.add_eos = config.add_eos;
-  data.chat_format = load_chat_format(config.model);
-  Splits splits;
-  splits.train = load_split(config.data, "train", *tokenizer, data);
-  splits.valid = load_split(config.data, "valid", *tokenizer, data);
-  splits.has_test = config.test && std::filesystem::exists(std::filesystem::path(config.data) / "test.jsonl");
-  if (splits.has_test) splits.test = load_split(config.data, "test", *tokenizer, data);
-  return splits;
-}
+using Splits = DataSplits<Sample>;
 
 std::vector<std::size_t> sample_lengths(const std::vector<Sample>& samples) {
   std::vector<std::size_t> lengths;
@@ -47,7 +25,7 @@ class NextTokenObjective final : public TrainingObjective {
   NextTokenObjective(const TrainConfig& config, TrainableModel& model)
       : config_(config),
         model_(model),
-        splits_(load_splits(config)),
+        splits_(load_data_splits<Sample>(config, load_split)),
         order_(sample_lengths(splits_.train), config.batch_size, config.seed,
                config.batch_order == "shuffle" ? BatchOrder::Kind::kShuffled : BatchOrder::Kind::kSortedGroups,
                "samples"),

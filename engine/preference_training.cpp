@@ -3,10 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
-#include "engine/model_config.h"
-#include "engine/tokenizer.h"
+#include "engine/data_splits.h"
 
 namespace lorafarm::engine {
 namespace {
@@ -126,28 +124,7 @@ DpoMetrics evaluate_preferences(const TrainableModel& policy, ReferenceCache& re
 
 namespace {
 
-struct PreferenceSplits {
-  std::vector<PreferencePair> train, valid, test;
-  bool has_test = false;
-};
-
-PreferenceSplits load_preference_splits(const TrainConfig& config) {
-  const ModelConfig model_config = ModelConfig::load(config.model);
-  const auto tokenizer = load_tokenizer(config.model);
-  DataOptions data;
-  data.max_seq_length = std::min(config.max_seq_length, model_config.max_position_embeddings);
-  data.add_eos = config.add_eos;
-  PreferenceSplits s;
-  s.train = load_preference_split(config.data, "train", *tokenizer, data);
-  s.valid = load_preference_split(config.data, "valid", *tokenizer, data);
-  s.has_test = config.test && std::filesystem::exists(std::filesystem::path(config.data) / "test.jsonl");
-  if (s.has_test) s.test = load_preference_split(config.data, "test", *tokenizer, data);
-  return s;
-}
-
-}  // namespace
-
-namespace {
+using PreferenceSplits = DataSplits<PreferencePair>;
 
 int longest_sequence(const std::vector<PreferencePair>& pairs) {
   std::size_t n = 0;
@@ -162,7 +139,7 @@ class PreferenceObjective final : public TrainingObjective {
   PreferenceObjective(const TrainConfig& config, TrainableModel& policy)
       : config_(config),
         policy_(policy),
-        splits_(load_preference_splits(config)),
+        splits_(load_data_splits<PreferencePair>(config, load_preference_split)),
         reference_(policy, config),
         train_reference_(reference_, splits_.train.size()),
         valid_reference_(reference_, splits_.valid.size()),
