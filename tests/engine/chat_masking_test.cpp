@@ -8,8 +8,10 @@
 
 #include "engine/chat_format.h"
 #include "engine/chat_spans.h"
+#include "engine/data_splits.h"
 #include "engine/dataset.h"
 #include "engine/error.h"
+#include "engine/preference_data.h"
 #include "test_support.h"
 
 namespace lorafarm::engine {
@@ -198,10 +200,8 @@ TEST(ChatMasking, ConversationWithoutAssistantMessageHasNoLossAndIsAnError) {
   }
 }
 
-// A sentencepiece model spells "<s>" with ordinary pieces; the BOS a template
-// writes must still be the BOS id, once. `generate --chat` renders the same way.
-TEST(ChatMasking, TemplateBosIsOneBosIdWithSentencepieceAndGenerateChatUsesTheTemplate) {
-  ScratchDir model;
+// The bundled model copied into `model` with a small chat template added.
+void write_templated_bundled_model(const ScratchDir& model) {
   for (const auto& entry : std::filesystem::directory_iterator(lorafarm::testing::bundled_model())) {
     if (entry.is_regular_file()) std::filesystem::copy_file(entry.path(), model / entry.path().filename().string());
   }
@@ -210,6 +210,13 @@ TEST(ChatMasking, TemplateBosIsOneBosIdWithSentencepieceAndGenerateChatUsesTheTe
       "{{ bos_token }}{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}"
       "{% if add_generation_prompt %}<assistant> {% endif %}";
   write_file(model / "tokenizer_config.json", config.dump());
+}
+
+// A sentencepiece model spells "<s>" with ordinary pieces; the BOS a template
+// writes must still be the BOS id, once. `generate --chat` renders the same way.
+TEST(ChatMasking, TemplateBosIsOneBosIdWithSentencepieceAndGenerateChatUsesTheTemplate) {
+  ScratchDir model;
+  write_templated_bundled_model(model);
   const auto tokenizer = load_tokenizer(model.path());
   ASSERT_NE(tokenizer->encode("<s>").size(), 1u);  // the case this test is about
 
@@ -234,6 +241,26 @@ TEST(ChatMasking, TemplateBosIsOneBosIdWithSentencepieceAndGenerateChatUsesTheTe
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(nlohmann::json::parse(plain.out)["prompt_tokens"].get<std::size_t>(),
             1 + tokenizer->encode("### User:\nhi\n\n### Assistant:\n").size());
+}
+
+// DPO's chat-form records are rendered with the model's template too.
+TEST(ChatMasking, PreferenceTrainingDataUsesTheModelsTemplate) {
+  ScratchDir model;
+  write_templated_bundled_model(model);
+  ScratchDir data;
+  write_file(data / "train.jsonl", R"({"messages": [{"role": "user", "content": "Hi"}], "chosen": {"role": "assistant", "content": "Yo"}, "rejected": {"role": "assistant", "content": "No"}})" "\n");
+  write_file(data / "valid.jsonl", lorafarm::testing::read_file(data / "train.jsonl"));
+  TrainConfig config;
+  config.model = model.path().string();
+  config.data = data.path().string();
+  config.train_mode = "dpo";
+  config.test = false;
+  const auto splits = load_data_splits<PreferencePair>(config, load_preference_split);
+  const auto tokenizer = load_tokenizer(model.path());
+  std::vector<TokenId> expected = {*tokenizer->bos_id()};
+  const auto rest = tokenizer->encode("<user> Hi\n<assistant> Yo\n");
+  expected.insert(expected.end(), rest.begin(), rest.end());
+  EXPECT_EQ(splits.train.at(0).chosen.tokens, expected);
 }
 
 }  // namespace
