@@ -401,6 +401,7 @@ nlohmann::json parallel_mixed_problems(const Args& args) {
       sequential.push_back(parallel_cell(name, args.budgets[k], seq[k], seq_ms));
       nlohmann::json p = parallel_cell(name, args.budgets[k], par[k], par_ms);
       p["sequential_median_log10_regret"] = quantile(seq[k], 0.5);
+      p["sequential_log10_regrets"] = seq[k];
       p["decades_behind_sequential"] = quantile(par[k], 0.5) - quantile(seq[k], 0.5);
       p["a12_vs_sequential"] = vargha_delaney_a12(par[k], seq[k]);
       p["max_pending_at_proposal"] = max_pending;

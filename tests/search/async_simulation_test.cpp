@@ -91,6 +91,15 @@ TEST(AsyncSimulation, TheGpSamplerNeverProposesARunningConfiguration) {
   EXPECT_EQ(first_wave.size(), 8u);
 }
 
+TEST(AsyncSimulation, RunningTrialsAreFantasisedByKindOfSpace) {
+  const SearchSpace floats = SearchSpace::from_json(nlohmann::json::parse(R"({"lr": {"type": "float", "low": 0, "high": 1}})"));
+  EXPECT_EQ(GpSampler(floats, 1).pending_strategy(), PendingStrategy::KrigingBeliever);
+  EXPECT_EQ(GpSampler(one_int_space(), 1).pending_strategy(), PendingStrategy::ConstantLiarMean);
+  GpSamplerOptions chosen;
+  chosen.pending = PendingStrategy::ConstantLiarMin;
+  EXPECT_EQ(GpSampler(one_int_space(), 1, chosen).pending_strategy(), PendingStrategy::ConstantLiarMin);
+}
+
 TEST(BenchmarkStats, VarghaDelaneyA12MatchesAHandCount) {
   // a = {1, 2, 3}, b = {2, 2, 4}: pairs a < b: (1,2),(1,2),(1,4),(2,4),(3,4) = 5;
   // ties (2,2),(2,2) = 2 × ½; A12 = 6/9.
