@@ -7,11 +7,17 @@
 //                [--multi-objective] [--budget N]
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
 //                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
+//                [--parallel N [--trial-cost equal|random]]
 //
 // --problems runs the mixed spaces (issue 21): the synthetic mixed function
 // and the tabular LoRA benchmarks of bench/data (nearest stored configuration,
 // search/tabular_benchmark.h). Each seed runs to the largest budget and the
-// regret is reported at every budget ("problem@budget").
+// regret is reported at every budget ("problem@budget"). With --parallel N > 1
+// each seed also runs on N simulated asynchronous workers (one suggestion each
+// time a worker frees, with the other N−1 trials pending; equal trial costs, or
+// seeded log-normal ones) and both are printed: a list of two runs, sequential
+// and parallel, the parallel results carrying the difference in decades and
+// A12 against the sequential run at the same number of finished trials.
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -21,10 +27,13 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "search/async_simulation.h"
+#include "search/benchmark_stats.h"
 #include "search/gp_sampler.h"
 #include "search/pareto.h"
 #include "search/random_sampler.h"
@@ -45,6 +54,7 @@ struct Args {
   std::vector<int> budgets = {30, 60};
   std::string sampler = "gp";
   std::string tables = LORAFARM_SOURCE_DIR "/bench/data";
+  std::string trial_cost = "equal";  // --problems with --parallel: equal or random durations
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -58,7 +68,8 @@ std::vector<std::string> split_list(const std::string& text) {
   std::cerr << "search_bench: " << why
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
-               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n";
+               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
+               "                    [--parallel N [--trial-cost equal|random]]\n";
   std::exit(2);
 }
 
@@ -78,6 +89,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--problems") a.problems = split_list(value());
     else if (s == "--sampler") a.sampler = value();
     else if (s == "--tables") a.tables = value();
+    else if (s == "--trial-cost") a.trial_cost = value();
     else if (s == "--budgets") {
       a.budgets.clear();
       for (const auto& b : split_list(value())) a.budgets.push_back(std::stoi(b));
@@ -85,6 +97,7 @@ Args parse(int argc, char** argv) {
   }
   if (a.seeds < 1 || a.parallel < 1) usage("--seeds and --parallel must be positive");
   if (a.sampler != "gp" && a.sampler != "random") usage("--sampler must be gp or random");
+  if (a.trial_cost != "equal" && a.trial_cost != "random") usage("--trial-cost must be equal or random");
   if (a.budgets.empty() || *std::min_element(a.budgets.begin(), a.budgets.end()) < 1) usage("--budgets must be positive");
   return a;
 }
@@ -105,14 +118,6 @@ Eigen::VectorXd point_of(const Params& params, int dim) {
   Eigen::VectorXd x(dim);
   for (int j = 0; j < dim; ++j) x(j) = params.at("x" + std::to_string(j)).get<double>();
   return x;
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
 struct Run {
@@ -316,10 +321,109 @@ nlohmann::json mixed_problems(const Args& args) {
   return out;
 }
 
+// A trial's simulated duration: 1 for equal costs, else log-normal (σ = 0.5)
+// drawn from (seed, trial), so the workers free in a shuffled order.
+std::function<double(int, const Params&)> trial_duration(const std::string& cost, std::uint64_t seed) {
+  if (cost == "equal") return [](int, const Params&) { return 1.0; };
+  return [seed](int trial, const Params&) {
+    std::mt19937_64 rng(mix_seed(seed ^ 0xD0A7ull, static_cast<std::uint64_t>(trial)));
+    return std::lognormal_distribution<double>(0.0, 0.5)(rng);
+  };
+}
+
+// One simulated run of `workers` workers to the largest budget: per budget, the
+// log10 regret after that many finished trials.
+struct AsyncResult {
+  std::vector<double> log10_regrets;  // per budget
+  int max_pending = 0;                // running trials the sampler saw when proposing
+  int pending_repeats = 0;            // proposals equal to a running configuration
+  double seconds = 0.0;
+};
+
+AsyncResult async_run(const Args& args, const MixedProblem& problem, int seed, int workers) {
+  auto sampler = make_sampler(args.sampler, problem.space, static_cast<std::uint64_t>(seed));
+  const int trials = *std::max_element(args.budgets.begin(), args.budgets.end());
+  const auto objective = [&](const Params& p) {
+    problem.space.validate(p);  // a sampler must never propose an invalid configuration
+    return problem.f(p);
+  };
+  const AsyncSimulation sim = simulate_async(*sampler, {workers, trials}, objective,
+                                             trial_duration(args.trial_cost, static_cast<std::uint64_t>(seed)));
+  AsyncResult r;
+  const auto best = sim.best_after_completions();
+  for (const int b : args.budgets)
+    r.log10_regrets.push_back(std::log10(std::max(best[static_cast<std::size_t>(b - 1)] - problem.minimum, 1e-12)));
+  for (std::size_t i = 0; i < sim.history.size(); ++i) {
+    const auto& running = sim.running_at_proposal[i];
+    r.max_pending = std::max(r.max_pending, static_cast<int>(running.size()));
+    for (const int j : running)
+      if (sim.history[static_cast<std::size_t>(j)].params == sim.history[i].params) ++r.pending_repeats;
+  }
+  r.seconds = sim.suggest_seconds;
+  return r;
+}
+
+nlohmann::json parallel_cell(const std::string& name, int budget, const std::vector<double>& regrets,
+                             const std::vector<double>& ms_per_trial) {
+  nlohmann::json r = summary(regrets, "log10_regret");
+  r["suggest_ms_per_trial"] = quantile(ms_per_trial, 0.5);
+  r["function"] = name + "@" + std::to_string(budget);
+  r["budget"] = budget;
+  r["seeds"] = static_cast<int>(regrets.size());
+  r["final_log10_regrets"] = regrets;
+  return r;
+}
+
+// --problems with --parallel N: the sequential and the N-worker run of every
+// seed, side by side (two search_bench runs in one list).
+nlohmann::json parallel_mixed_problems(const Args& args) {
+  nlohmann::json sequential = nlohmann::json::array(), parallel = nlohmann::json::array();
+  for (const auto& name : args.problems) {
+    const MixedProblem problem = mixed_problem(name, args.tables);
+    std::vector<std::vector<double>> seq(args.budgets.size()), par(args.budgets.size());
+    int max_pending = 0, repeats = 0;
+    std::vector<double> seq_ms, par_ms;
+    const double trials = *std::max_element(args.budgets.begin(), args.budgets.end());
+    for (int seed = 0; seed < args.seeds; ++seed) {
+      const AsyncResult one = async_run(args, problem, seed, 1), many = async_run(args, problem, seed, args.parallel);
+      for (std::size_t k = 0; k < args.budgets.size(); ++k) {
+        seq[k].push_back(one.log10_regrets[k]);
+        par[k].push_back(many.log10_regrets[k]);
+      }
+      seq_ms.push_back(1e3 * one.seconds / trials);
+      par_ms.push_back(1e3 * many.seconds / trials);
+      max_pending = std::max(max_pending, many.max_pending);
+      repeats += many.pending_repeats;
+      std::fprintf(stderr, "%s seed %d: log10 regret %.3f sequential, %.3f with %d workers\n", name.c_str(), seed,
+                   one.log10_regrets.back(), many.log10_regrets.back(), args.parallel);
+    }
+    for (std::size_t k = 0; k < args.budgets.size(); ++k) {
+      sequential.push_back(parallel_cell(name, args.budgets[k], seq[k], seq_ms));
+      nlohmann::json p = parallel_cell(name, args.budgets[k], par[k], par_ms);
+      p["sequential_median_log10_regret"] = quantile(seq[k], 0.5);
+      p["sequential_log10_regrets"] = seq[k];
+      p["decades_behind_sequential"] = quantile(par[k], 0.5) - quantile(seq[k], 0.5);
+      p["a12_vs_sequential"] = vargha_delaney_a12(par[k], seq[k]);
+      p["max_pending_at_proposal"] = max_pending;
+      p["proposals_equal_to_a_running_trial"] = repeats;
+      parallel.push_back(p);
+    }
+  }
+  const auto run = [&](int workers, nlohmann::json results) {
+    return nlohmann::json{{"sampler", "lorafarm-" + args.sampler}, {"parallel", workers}, {"mode", "single_objective"},
+                          {"trial_cost", args.trial_cost}, {"results", std::move(results)}};
+  };
+  return nlohmann::json::array({run(1, std::move(sequential)), run(args.parallel, std::move(parallel))});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
+  if (!args.problems.empty() && args.parallel > 1) {
+    std::cout << parallel_mixed_problems(args).dump(2) << "\n";
+    return 0;
+  }
   nlohmann::json out;
   out["sampler"] = "lorafarm-" + args.sampler;
   out["parallel"] = args.parallel;

@@ -10,6 +10,10 @@
 # When optuna-tpe is among them, a second table gives each sampler's
 # Vargha–Delaney A12 against TPE on the final regrets of the same seeds:
 # P(regret < TPE's) + ½ P(equal); 0.5 is a draw, above 0.5 the sampler wins.
+# For search_bench's parallel runs (--problems with --parallel N) a third
+# table gives the N-worker median against the sequential one (decades: positive
+# means the parallel run is behind), A12 of parallel against sequential, and
+# how many seeds reached regret 0 (floored at 1e-12) in each.
 set -euo pipefail
 if [ $# -lt 1 ]; then
   echo "usage: scripts/compare_search.sh RESULT.json [RESULT.json ...]" >&2
@@ -83,7 +87,26 @@ def a12_table(reference="optuna-tpe"):
         print(row)
     print()
 
+def parallel_table():
+    # search_bench --problems ... --parallel N: the N-worker run against the
+    # sequential run of the same seeds at the same number of finished trials.
+    rows = [(n, res) for n, r in runs for res in r["results"] if "decades_behind_sequential" in res]
+    if not rows:
+        return
+    print("parallel vs sequential (median log10 regret at the same number of finished trials)")
+    print("function".ljust(22) + "run".rjust(16) + "sequential".rjust(12) + "parallel".rjust(10)
+          + "decades".rjust(9) + "A12".rjust(7) + "at best (seq/par)".rjust(19))
+    for n, res in rows:
+        seq_best = sum(v <= -12 for v in res.get("sequential_log10_regrets", []))
+        par_best = sum(v <= -12 for v in res["final_log10_regrets"])
+        at_best = f"{seq_best}/{par_best}" if "sequential_log10_regrets" in res else "-"
+        print(res["function"].ljust(22) + n.rjust(16) + f"{res['sequential_median_log10_regret']:.2f}".rjust(12)
+              + f"{res['median_log10_regret']:.2f}".rjust(10) + f"{res['decades_behind_sequential']:+.2f}".rjust(9)
+              + f"{res['a12_vs_sequential']:.2f}".rjust(7) + at_best.rjust(19))
+    print()
+
 table("single_objective", "log10_regret", "low")
 a12_table()
+parallel_table()
 table("multi_objective", "hypervolume", "high")
 PY

@@ -169,10 +169,18 @@ struct BayesOptimizer::Batch {
     running.push_back(x);
   }
 
-  // A far-enough random point; the last resort when a discrete space is nearly exhausted.
+  bool away_from_running(const Eigen::VectorXd& x) const {
+    return min_distance(x, running) >= optimizer.options_.min_separation;
+  }
+
+  // A far-enough random point; the last resort when a discrete space is nearly
+  // exhausted. When every configuration has run or is running, a finished one
+  // is repeated rather than a running one duplicated: a repeat still measures
+  // noise, a duplicate of a running trial only waits for the same answer.
   Eigen::VectorXd fallback() {
     Eigen::VectorXd x = random_point();
     for (int attempt = 0; attempt < 1000 && !far_enough(x); ++attempt) x = random_point();
+    for (int attempt = 0; attempt < 1000 && !away_from_running(x); ++attempt) x = random_point();
     return x;
   }
 

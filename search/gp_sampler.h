@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "search/bayes_optimizer.h"
@@ -16,8 +17,12 @@
 namespace lorafarm::search {
 
 struct GpSamplerOptions {
-  BayesOptions bayes;   // bayes.seed is replaced by the sampler's seed
+  BayesOptions bayes;   // bayes.seed and bayes.pending are replaced (seed, and `pending` below)
   double parego_rho = 0.05;
+  // How running trials are fantasised. Unset: the constant liar at the mean
+  // when the space has an int or a categorical, the kriging believer when all
+  // parameters are floats (docs/search.md, "Parallel").
+  std::optional<PendingStrategy> pending;
 };
 
 class GpSampler : public Sampler {
@@ -39,6 +44,7 @@ class GpSampler : public Sampler {
 
   // The encoding the model sees; public for tests.
   int model_dimensions() const { return dim_; }
+  PendingStrategy pending_strategy() const { return options_.bayes.pending; }
   Eigen::VectorXd to_model(const Params& params) const;
   Params from_model(const Eigen::VectorXd& x) const;
   // Snaps a point of [0,1]^model_dimensions() to a valid encoded configuration.
