@@ -7,11 +7,18 @@
 //                [--multi-objective] [--budget N]
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
 //                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
+//   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
+//                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped last|exclude]
+//                [--methods bohb,asha_random,gp_full,gp_asha]
 //
 // --problems runs the mixed spaces (issue 21): the synthetic mixed function
 // and the tabular LoRA benchmarks of bench/data (nearest stored configuration,
 // search/tabular_benchmark.h). Each seed runs to the largest budget and the
 // regret is reported at every budget ("problem@budget").
+//
+// --multi-fidelity compares BOHB-style search with ASHA on random proposals and
+// the GP at full budget at equal training spent (bench/multi_fidelity_mode.h);
+// there --budgets counts full-budget trials' worth of training.
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -25,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/multi_fidelity_mode.h"
 #include "search/gp_sampler.h"
 #include "search/pareto.h"
 #include "search/random_sampler.h"
@@ -45,6 +53,8 @@ struct Args {
   std::vector<int> budgets = {30, 60};
   std::string sampler = "gp";
   std::string tables = LORAFARM_SOURCE_DIR "/bench/data";
+  bool multi_fidelity = false;
+  lorafarm::bench::MultiFidelityArgs fidelity;  // its own options; seeds, problems, budgets, tables copied in
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -58,7 +68,9 @@ std::vector<std::string> split_list(const std::string& text) {
   std::cerr << "search_bench: " << why
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
-               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n";
+               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
+               "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
+               "                    [--eta 2] [--random-fraction R] [--stopped last|exclude] [--methods a,b] [--seeds N]\n";
   std::exit(2);
 }
 
@@ -78,6 +90,11 @@ Args parse(int argc, char** argv) {
     else if (s == "--problems") a.problems = split_list(value());
     else if (s == "--sampler") a.sampler = value();
     else if (s == "--tables") a.tables = value();
+    else if (s == "--multi-fidelity") a.multi_fidelity = true;
+    else if (s == "--eta") a.fidelity.reduction_factor = std::stod(value());
+    else if (s == "--random-fraction") a.fidelity.random_fraction = std::stod(value());
+    else if (s == "--stopped") a.fidelity.stopped = value();
+    else if (s == "--methods") a.fidelity.methods = split_list(value());
     else if (s == "--budgets") {
       a.budgets.clear();
       for (const auto& b : split_list(value())) a.budgets.push_back(std::stoi(b));
@@ -320,6 +337,16 @@ nlohmann::json mixed_problems(const Args& args) {
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
+  if (args.multi_fidelity) {
+    auto fidelity = args.fidelity;
+    fidelity.seeds = args.seeds;
+    fidelity.budgets = args.budgets;
+    fidelity.tables = args.tables;
+    if (!args.problems.empty()) fidelity.problems = args.problems;
+    if (fidelity.stopped != "last" && fidelity.stopped != "exclude") usage("--stopped must be last or exclude");
+    std::cout << lorafarm::bench::multi_fidelity(fidelity).dump(2) << "\n";
+    return 0;
+  }
   nlohmann::json out;
   out["sampler"] = "lorafarm-" + args.sampler;
   out["parallel"] = args.parallel;
