@@ -44,7 +44,9 @@ Method make_method(const std::string& name, const TabularBenchmark& table, std::
     options.budgets = Asha(asha).rungs(0);
     options.budgets.push_back(asha.max_resource);
     options.random_fraction = args.random_fraction;
-    options.stopped = args.stopped == "exclude" ? StoppedTrials::Exclude : StoppedTrials::LastValue;
+    options.stopped = args.stopped == "exclude" ? StoppedTrials::Exclude
+                      : args.stopped == "last"  ? StoppedTrials::LastValue
+                                                : StoppedTrials::Shifted;
     return {std::make_unique<MultiFidelitySampler>(table.space(), seed, options), Asha(asha)};
   }
   throw std::invalid_argument("unknown method " + name + " (choices: bohb, asha_random, gp_full, gp_asha)");

@@ -8,7 +8,7 @@
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
 //                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
 //   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
-//                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped last|exclude]
+//                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
 //                [--methods bohb,asha_random,gp_full,gp_asha]
 //
 // --problems runs the mixed spaces (issue 21): the synthetic mixed function
@@ -70,7 +70,7 @@ std::vector<std::string> split_list(const std::string& text) {
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
                "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
                "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
-               "                    [--eta 2] [--random-fraction R] [--stopped last|exclude] [--methods a,b] [--seeds N]\n";
+               "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--methods a,b] [--seeds N]\n";
   std::exit(2);
 }
 
@@ -343,7 +343,8 @@ int main(int argc, char** argv) {
     fidelity.budgets = args.budgets;
     fidelity.tables = args.tables;
     if (!args.problems.empty()) fidelity.problems = args.problems;
-    if (fidelity.stopped != "last" && fidelity.stopped != "exclude") usage("--stopped must be last or exclude");
+    if (fidelity.stopped != "shifted" && fidelity.stopped != "last" && fidelity.stopped != "exclude")
+      usage("--stopped must be shifted, last or exclude");
     std::cout << lorafarm::bench::multi_fidelity(fidelity).dump(2) << "\n";
     return 0;
   }

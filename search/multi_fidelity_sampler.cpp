@@ -65,16 +65,35 @@ std::vector<Observation> MultiFidelitySampler::budget_history(std::size_t k, std
       seen.objectives = {*value};
     } else if (o.status == ObservationStatus::Running) {
       // Pending at this budget (it may still get there).
-    } else if (o.status == ObservationStatus::Pruned && options_.stopped == StoppedTrials::LastValue &&
-               !o.intermediate.empty()) {
+    } else if (const auto stood_for = o.status == ObservationStatus::Pruned ? stopped_value(o, k, history) : std::nullopt) {
       seen.status = ObservationStatus::Completed;
-      seen.objectives = {o.intermediate.back().value};
+      seen.objectives = {*stood_for};
     } else {
       continue;  // stopped below this budget, or completed without a report here: nothing to learn
     }
     out.push_back(std::move(seen));
   }
   return out;
+}
+
+std::optional<double> MultiFidelitySampler::stopped_value(const Observation& o, std::size_t k,
+                                                         std::span<const Observation> history) const {
+  if (options_.stopped == StoppedTrials::Exclude || o.intermediate.empty()) return std::nullopt;
+  if (options_.stopped == StoppedTrials::LastValue) return o.intermediate.back().value;
+  std::optional<std::size_t> reached;
+  for (std::size_t j = 0; j < k; ++j)
+    if (value_at(o, j)) reached = j;
+  if (!reached) return o.intermediate.back().value;
+  std::vector<double> changes;
+  for (const auto& other : history) {
+    const auto from = value_at(other, *reached), to = value_at(other, k);
+    if (from && to) changes.push_back(*to - *from);
+  }
+  const double at = *value_at(o, *reached);
+  if (changes.empty()) return at;
+  const auto middle = changes.begin() + static_cast<std::ptrdiff_t>(changes.size() / 2);
+  std::nth_element(changes.begin(), middle, changes.end());
+  return at + *middle;
 }
 
 std::size_t MultiFidelitySampler::model_budget(std::span<const Observation> history) const {

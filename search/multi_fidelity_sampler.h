@@ -20,6 +20,10 @@ namespace lorafarm::search {
 enum class StoppedTrials {
   Exclude,    // BOHB: a budget's model sees only the trials that reached it
   LastValue,  // the value it was stopped at (pessimistic: the curve only falls)
+  // The value at the last budget it reached, plus the median change from that
+  // budget to this one over the trials that reached both: the model sees it on
+  // this budget's scale, without a jump between stopped and promoted trials.
+  Shifted,
 };
 
 struct MultiFidelityOptions {
@@ -28,7 +32,7 @@ struct MultiFidelityOptions {
   // (BOHB's N_min) and the GP's initial design size.
   int min_points = 0;
   double random_fraction = 0.0;  // BOHB's ρ: this share of suggestions is uniform random
-  StoppedTrials stopped = StoppedTrials::LastValue;
+  StoppedTrials stopped = StoppedTrials::Shifted;
   GpSamplerOptions gp;
 };
 
@@ -57,6 +61,8 @@ class MultiFidelitySampler : public Sampler {
 
  private:
   bool random_draw(std::uint64_t index) const;
+  // The value a trial stopped below budget k stands for there (per `stopped`).
+  std::optional<double> stopped_value(const Observation& o, std::size_t k, std::span<const Observation> history) const;
 
   SearchSpace space_;
   std::uint64_t seed_;

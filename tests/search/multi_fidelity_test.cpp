@@ -77,6 +77,12 @@ TEST(MultiFidelitySampler, EachBudgetSeesTheValuesReportedThere) {
   EXPECT_EQ(at3[2].status, ObservationStatus::Completed);  // running, but past 3
   EXPECT_EQ(at3[2].objectives, std::vector<double>{5.0});
 
+  // Shifted: trial 1's 6.0 at 3, plus the median change from 3 to the budget
+  // over the trials with both (trial 0 only: 4 → 3 at 9, 4 → 2 at 27).
+  const MultiFidelitySampler shifted(unit_line(), 1, budgets_3_9_27(3, StoppedTrials::Shifted));
+  EXPECT_EQ(shifted.budget_history(1, history)[1].objectives, std::vector<double>{5.0});
+  EXPECT_EQ(shifted.budget_history(2, history)[1].objectives, std::vector<double>{4.0});
+
   const MultiFidelitySampler exclude(unit_line(), 1, budgets_3_9_27(3, StoppedTrials::Exclude));
   const auto excluded = exclude.budget_history(1, history);
   ASSERT_EQ(excluded.size(), 3u);
