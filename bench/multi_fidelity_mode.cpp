@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 
 #include "search/gp_sampler.h"
@@ -29,6 +30,14 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+// Vargha–Delaney A12: P(a's regret < b's) + ½ P(equal), over all pairs of seeds.
+double a12(const std::vector<double>& a, const std::vector<double>& b) {
+  double wins = 0.0;
+  for (double x : a)
+    for (double y : b) wins += x < y ? 1.0 : x == y ? 0.5 : 0.0;
+  return wins / static_cast<double>(a.size() * b.size());
+}
+
 struct Method {
   std::unique_ptr<Sampler> sampler;
   std::optional<Asha> pruner;
@@ -44,6 +53,7 @@ Method make_method(const std::string& name, const TabularBenchmark& table, std::
     options.budgets = Asha(asha).rungs(0);
     options.budgets.push_back(asha.max_resource);
     options.random_fraction = args.random_fraction;
+    options.min_points = args.min_points;
     options.stopped = args.stopped == "exclude" ? StoppedTrials::Exclude
                       : args.stopped == "last"  ? StoppedTrials::LastValue
                                                 : StoppedTrials::Shifted;
@@ -84,7 +94,10 @@ nlohmann::json problem_results(const std::string& problem, const MultiFidelityAr
     for (std::size_t k = 0; k < args.budgets.size(); ++k) {
       std::vector<double> logs;
       for (double r : regrets[k]) logs.push_back(std::log10(std::max(r, 1e-12)));
+      const auto at_best = std::count(regrets[k].begin(), regrets[k].end(), 0.0);
       per_budget[k][method] = {{"median_regret", quantile(regrets[k], 0.5)},
+                               {"mean_regret", std::accumulate(regrets[k].begin(), regrets[k].end(), 0.0) / args.seeds},
+                               {"seeds_at_table_best", at_best},
                                {"q25", quantile(regrets[k], 0.25)},
                                {"q75", quantile(regrets[k], 0.75)},
                                {"median_log10_regret", quantile(logs, 0.5)},
@@ -92,12 +105,19 @@ nlohmann::json problem_results(const std::string& problem, const MultiFidelityAr
                                {"regrets", regrets[k]}};
     }
   }
-  for (std::size_t k = 0; k < args.budgets.size(); ++k)
+  for (std::size_t k = 0; k < args.budgets.size(); ++k) {
+    nlohmann::json versus = nlohmann::json::object();  // > 0.5: bohb's regret is lower
+    if (per_budget[k].contains("bohb"))
+      for (const auto& [method, r] : per_budget[k].items())
+        if (method != "bohb")
+          versus[method] = a12(per_budget[k]["bohb"]["regrets"].get<std::vector<double>>(), r["regrets"].get<std::vector<double>>());
     out.push_back({{"problem", problem},
                    {"budget_full_trials", args.budgets[k]},
                    {"budget_iterations", full * args.budgets[k]},
                    {"minimum", table.minimum()},
-                   {"methods", per_budget[k]}});
+                   {"methods", per_budget[k]},
+                   {"a12_bohb_vs", versus}});
+  }
   return out;
 }
 
@@ -109,6 +129,7 @@ nlohmann::json multi_fidelity(const MultiFidelityArgs& args) {
                         {"reduction_factor", args.reduction_factor},
                         {"random_fraction", args.random_fraction},
                         {"stopped", args.stopped},
+                        {"min_points", args.min_points},
                         {"results", nlohmann::json::array()}};
   for (const auto& problem : args.problems) {
     if (problem.rfind("lora_", 0) != 0) throw std::invalid_argument("--multi-fidelity runs the LoRA tables only, not " + problem);

@@ -14,6 +14,7 @@ struct MultiFidelityArgs {
   std::vector<int> budgets = {30, 60};  // in full-budget trials' worth of training
   double reduction_factor = 2.0;        // ASHA's η (rungs from the table's first curve step)
   double random_fraction = 0.0;         // BOHB's ρ
+  int min_points = 0;                   // values a budget needs for its model; 0 = the sampler's default
   std::string stopped = "shifted";      // "shifted" | "last" | "exclude": stopped trials in higher budgets' models
   std::vector<std::string> methods = {"bohb", "asha_random", "gp_full", "gp_asha"};
   std::string tables;

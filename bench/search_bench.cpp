@@ -9,7 +9,7 @@
 //                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
 //   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
 //                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
-//                [--methods bohb,asha_random,gp_full,gp_asha]
+//                [--min-points N] [--methods bohb,asha_random,gp_full,gp_asha]
 //
 // --problems runs the mixed spaces (issue 21): the synthetic mixed function
 // and the tabular LoRA benchmarks of bench/data (nearest stored configuration,
@@ -70,7 +70,7 @@ std::vector<std::string> split_list(const std::string& text) {
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
                "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
                "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
-               "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--methods a,b] [--seeds N]\n";
+               "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--min-points N] [--methods a,b] [--seeds N]\n";
   std::exit(2);
 }
 
@@ -94,6 +94,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--eta") a.fidelity.reduction_factor = std::stod(value());
     else if (s == "--random-fraction") a.fidelity.random_fraction = std::stod(value());
     else if (s == "--stopped") a.fidelity.stopped = value();
+    else if (s == "--min-points") a.fidelity.min_points = std::stoi(value());
     else if (s == "--methods") a.fidelity.methods = split_list(value());
     else if (s == "--budgets") {
       a.budgets.clear();
