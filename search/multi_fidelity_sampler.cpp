@@ -53,6 +53,8 @@ std::optional<double> MultiFidelitySampler::value_at(const Observation& o, std::
 }
 
 std::vector<Observation> MultiFidelitySampler::budget_history(std::size_t k, std::span<const Observation> history) const {
+  const auto shifts = options_.stopped == StoppedTrials::Shifted ? median_changes(k, history)
+                                                                 : std::vector<std::optional<double>>(k);
   std::vector<Observation> out;
   for (const auto& o : history) {
     Observation seen{o.trial_number, o.params, o.status, {}, o.constraints, {}};
@@ -65,7 +67,7 @@ std::vector<Observation> MultiFidelitySampler::budget_history(std::size_t k, std
       seen.objectives = {*value};
     } else if (o.status == ObservationStatus::Running) {
       // Pending at this budget (it may still get there).
-    } else if (const auto stood_for = o.status == ObservationStatus::Pruned ? stopped_value(o, k, history) : std::nullopt) {
+    } else if (const auto stood_for = o.status == ObservationStatus::Pruned ? stopped_value(o, k, shifts) : std::nullopt) {
       seen.status = ObservationStatus::Completed;
       seen.objectives = {*stood_for};
     } else {
@@ -76,24 +78,31 @@ std::vector<Observation> MultiFidelitySampler::budget_history(std::size_t k, std
   return out;
 }
 
+std::vector<std::optional<double>> MultiFidelitySampler::median_changes(std::size_t k,
+                                                                       std::span<const Observation> history) const {
+  std::vector<std::optional<double>> out(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    std::vector<double> changes;
+    for (const auto& o : history) {
+      const auto from = value_at(o, j), to = value_at(o, k);
+      if (from && to) changes.push_back(*to - *from);
+    }
+    if (changes.empty()) continue;
+    const auto middle = changes.begin() + static_cast<std::ptrdiff_t>(changes.size() / 2);
+    std::nth_element(changes.begin(), middle, changes.end());
+    out[j] = *middle;
+  }
+  return out;
+}
+
 std::optional<double> MultiFidelitySampler::stopped_value(const Observation& o, std::size_t k,
-                                                         std::span<const Observation> history) const {
+                                                         const std::vector<std::optional<double>>& shifts) const {
   if (options_.stopped == StoppedTrials::Exclude || o.intermediate.empty()) return std::nullopt;
   if (options_.stopped == StoppedTrials::LastValue) return o.intermediate.back().value;
-  std::optional<std::size_t> reached;
-  for (std::size_t j = 0; j < k; ++j)
-    if (value_at(o, j)) reached = j;
-  if (!reached) return o.intermediate.back().value;
-  std::vector<double> changes;
-  for (const auto& other : history) {
-    const auto from = value_at(other, *reached), to = value_at(other, k);
-    if (from && to) changes.push_back(*to - *from);
+  for (std::size_t j = k; j-- > 0;) {
+    if (const auto at = value_at(o, j)) return *at + shifts[j].value_or(0.0);  // the last budget it reached
   }
-  const double at = *value_at(o, *reached);
-  if (changes.empty()) return at;
-  const auto middle = changes.begin() + static_cast<std::ptrdiff_t>(changes.size() / 2);
-  std::nth_element(changes.begin(), middle, changes.end());
-  return at + *middle;
+  return o.intermediate.back().value;  // stopped before the first budget
 }
 
 std::size_t MultiFidelitySampler::model_budget(std::span<const Observation> history) const {

@@ -61,8 +61,11 @@ class MultiFidelitySampler : public Sampler {
 
  private:
   bool random_draw(std::uint64_t index) const;
+  // Per budget j < k: the median of (value at k − value at j) over the trials with both.
+  std::vector<std::optional<double>> median_changes(std::size_t k, std::span<const Observation> history) const;
   // The value a trial stopped below budget k stands for there (per `stopped`).
-  std::optional<double> stopped_value(const Observation& o, std::size_t k, std::span<const Observation> history) const;
+  std::optional<double> stopped_value(const Observation& o, std::size_t k,
+                                      const std::vector<std::optional<double>>& shifts) const;
 
   SearchSpace space_;
   std::uint64_t seed_;
