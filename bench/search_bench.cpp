@@ -8,6 +8,9 @@
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
 //                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
 //                [--parallel N [--trial-cost equal|random]]
+//   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
+//                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
+//                [--min-points N] [--methods bohb,asha_random,gp_full,gp_asha]
 //
 // --problems runs the mixed spaces (issue 21): the synthetic mixed function
 // and the tabular LoRA benchmarks of bench/data (nearest stored configuration,
@@ -18,6 +21,10 @@
 // seeded log-normal ones) and both are printed: a list of two runs, sequential
 // and parallel, the parallel results carrying the difference in decades and
 // A12 against the sequential run at the same number of finished trials.
+//
+// --multi-fidelity compares BOHB-style search with ASHA on random proposals and
+// the GP at full budget at equal training spent (bench/multi_fidelity_mode.h);
+// there --budgets counts full-budget trials' worth of training.
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -34,6 +41,7 @@
 
 #include "search/async_simulation.h"
 #include "search/benchmark_stats.h"
+#include "bench/multi_fidelity_mode.h"
 #include "search/gp_sampler.h"
 #include "search/pareto.h"
 #include "search/random_sampler.h"
@@ -55,6 +63,8 @@ struct Args {
   std::string sampler = "gp";
   std::string tables = LORAFARM_SOURCE_DIR "/bench/data";
   std::string trial_cost = "equal";  // --problems with --parallel: equal or random durations
+  bool multi_fidelity = false;
+  lorafarm::bench::MultiFidelityArgs fidelity;  // its own options; seeds, problems, budgets, tables copied in
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -69,7 +79,9 @@ std::vector<std::string> split_list(const std::string& text) {
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
                "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
-               "                    [--parallel N [--trial-cost equal|random]]\n";
+               "                    [--parallel N [--trial-cost equal|random]]\n"
+               "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
+               "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--min-points N] [--methods a,b] [--seeds N]\n";
   std::exit(2);
 }
 
@@ -90,6 +102,12 @@ Args parse(int argc, char** argv) {
     else if (s == "--sampler") a.sampler = value();
     else if (s == "--tables") a.tables = value();
     else if (s == "--trial-cost") a.trial_cost = value();
+    else if (s == "--multi-fidelity") a.multi_fidelity = true;
+    else if (s == "--eta") a.fidelity.reduction_factor = std::stod(value());
+    else if (s == "--random-fraction") a.fidelity.random_fraction = std::stod(value());
+    else if (s == "--stopped") a.fidelity.stopped = value();
+    else if (s == "--min-points") a.fidelity.min_points = std::stoi(value());
+    else if (s == "--methods") a.fidelity.methods = split_list(value());
     else if (s == "--budgets") {
       a.budgets.clear();
       for (const auto& b : split_list(value())) a.budgets.push_back(std::stoi(b));
@@ -420,6 +438,17 @@ nlohmann::json parallel_mixed_problems(const Args& args) {
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
+  if (args.multi_fidelity) {
+    auto fidelity = args.fidelity;
+    fidelity.seeds = args.seeds;
+    fidelity.budgets = args.budgets;
+    fidelity.tables = args.tables;
+    if (!args.problems.empty()) fidelity.problems = args.problems;
+    if (fidelity.stopped != "shifted" && fidelity.stopped != "last" && fidelity.stopped != "exclude")
+      usage("--stopped must be shifted, last or exclude");
+    std::cout << lorafarm::bench::multi_fidelity(fidelity).dump(2) << "\n";
+    return 0;
+  }
   if (!args.problems.empty() && args.parallel > 1) {
     std::cout << parallel_mixed_problems(args).dump(2) << "\n";
     return 0;

@@ -2,15 +2,39 @@
 // schema::known_algorithms().
 #include "coordinator/sampler_factory.h"
 
+#include <algorithm>
+
+#include "search/asha.h"
 #include "search/enqueued_sampler.h"
 #include "search/gp_sampler.h"
 #include "search/grid_sampler.h"
+#include "search/multi_fidelity_sampler.h"
 #include "search/random_sampler.h"
 #include "search/sobol_sampler.h"
 
 namespace lorafarm::coordinator {
 
 namespace {
+
+// "bohb": one model per budget, the budgets being every rung of the scheduler's
+// brackets and its full budget (the spec parser checked the scheduler is ASHA).
+std::unique_ptr<search::Sampler> make_multi_fidelity(const schema::SweepSpec& spec, std::uint64_t seed) {
+  const auto& s = spec.scheduler;
+  search::MultiFidelityOptions options;
+  options.gp.bayes.initial_points = spec.initial_trials;
+  options.random_fraction = spec.algorithm_options.value("random_fraction", 0.0);
+  try {
+    const search::Asha asha({s.min_resource, s.max_resource, s.reduction_factor, s.brackets});
+    for (int b = 0; b < s.brackets; ++b)
+      for (double r : asha.rungs(b)) options.budgets.push_back(r);
+    options.budgets.push_back(s.max_resource);
+    std::sort(options.budgets.begin(), options.budgets.end());
+    options.budgets.erase(std::unique(options.budgets.begin(), options.budgets.end()), options.budgets.end());
+    return std::make_unique<search::MultiFidelitySampler>(spec.space, seed, options);
+  } catch (const std::invalid_argument& e) {
+    throw schema::SpecError(std::string("search.algorithm: ") + e.what());
+  }
+}
 
 std::unique_ptr<search::Sampler> make_algorithm(const schema::SweepSpec& spec, std::vector<search::Observation> warm_start) {
   // The sampler's seed is derived, not equal to the experiment seed, so it is
@@ -35,6 +59,7 @@ std::unique_ptr<search::Sampler> make_algorithm(const schema::SweepSpec& spec, s
     gp->warm_start(std::move(warm_start));
     return gp;
   }
+  if (spec.algorithm == "bohb") return make_multi_fidelity(spec, seed);
   throw schema::SpecError("search.algorithm: '" + spec.algorithm + "' is not available in this build");
 }
 

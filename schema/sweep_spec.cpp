@@ -237,7 +237,7 @@ double Constraint::violation(double value) const { return (op == "<=" || op == "
 std::string Constraint::to_string() const { return metric + " " + op + " " + json(bound).dump(); }
 
 const std::vector<std::string>& known_algorithms() {
-  static const std::vector<std::string> names{"random", "sobol", "grid", "gp"};
+  static const std::vector<std::string> names{"random", "sobol", "grid", "gp", "bohb"};
   return names;
 }
 
@@ -344,6 +344,7 @@ void parse_search(std::string_view source, const json& s, SweepSpec& spec) {
   std::set<std::string> allowed = {"algorithm", "enqueue"};
   if (spec.algorithm == "grid") allowed.insert("shuffle");
   if (spec.algorithm == "gp") allowed.insert({"warm_start", "initial_trials"});
+  if (spec.algorithm == "bohb") allowed.insert({"initial_trials", "random_fraction"});
   check_keys(source, "search", s, allowed);
   if (s.contains("shuffle") && !s["shuffle"].is_boolean()) fail(source, "search.shuffle", "must be true or false, got " + shown(s["shuffle"]));
   if (s.contains("warm_start")) {
@@ -352,6 +353,18 @@ void parse_search(std::string_view source, const json& s, SweepSpec& spec) {
     spec.warm_start = s["warm_start"].get<std::string>();
   }
   if (s.contains("initial_trials")) spec.initial_trials = static_cast<int>(get_int(source, s["initial_trials"], "search.initial_trials", 1));
+  if (s.contains("random_fraction") && !(get_number(source, s["random_fraction"], "search.random_fraction", 0.0) < 1.0))
+    fail(source, "search.random_fraction", "must be a number in [0, 1), got " + shown(s["random_fraction"]));
+}
+
+// "bohb" models the values trials report at ASHA's rungs: it needs the
+// scheduler, and models one objective.
+void check_multi_fidelity(std::string_view source, const SweepSpec& spec) {
+  if (spec.algorithm != "bohb") return;
+  if (spec.scheduler.type != "asha")
+    fail(source, "search.algorithm", "\"bohb\" needs \"scheduler\": {\"type\": \"asha\", ...}: its models are fitted at the scheduler's rungs");
+  if (!spec.more_objectives.empty())
+    fail(source, "search.algorithm", "\"bohb\" models one objective; use \"gp\" for several");
 }
 
 // `search_space`, then the `search.enqueue` configurations it must accept.
@@ -413,6 +426,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   if (doc.contains("search")) parse_search(source, doc["search"], spec);
   parse_search_space(source, doc, spec);
   parse_fixed_and_rank_selection(source, doc, spec);
+  check_multi_fidelity(source, spec);
   if (spec.trial.preset) parse_trial_preset(source, doc["trial"], spec);
   parse_trial_metrics(source, doc["trial"], spec);
   if (doc["trial"].contains("resources")) spec.trial.resources = parse_resource_request(source, doc["trial"]["resources"], spec.space);

@@ -42,6 +42,8 @@ class GpSampler : public Sampler {
   // they were this one's (their trial numbers are ignored).
   void warm_start(std::vector<Observation> previous);
 
+  // The Sobol design size (the automatic one unless the options set it).
+  int initial_points() const { return options_.bayes.initial_points; }
   // The encoding the model sees; public for tests.
   int model_dimensions() const { return dim_; }
   PendingStrategy pending_strategy() const { return options_.bayes.pending; }

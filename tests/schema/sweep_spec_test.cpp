@@ -217,6 +217,28 @@ TEST(SweepSpec, ParsesSearchOptionsAndRejectsUnknownOrInvalidOnes) {
   EXPECT_THAT(error_of(shuffle), HasSubstr("search.shuffle"));
 }
 
+// "bohb" is fitted at the scheduler's rungs: without ASHA it has no budgets.
+TEST(SweepSpec, BohbNeedsAnAshaSchedulerAndOneObjective) {
+  auto d = valid();
+  d["search"] = {{"algorithm", "bohb"}, {"random_fraction", 0.2}, {"initial_trials", 6}};
+  EXPECT_THAT(error_of(d), AllOf(HasSubstr("search.algorithm"), HasSubstr("bohb"), HasSubstr("asha")));
+  d["scheduler"] = {{"type", "asha"}, {"max_resource", 24}, {"min_resource", 6}, {"reduction_factor", 2}};
+  const auto spec = parse_sweep_spec(d.dump(), "/tmp");
+  EXPECT_EQ(spec.algorithm, "bohb");
+  EXPECT_EQ(spec.initial_trials, 6);
+  EXPECT_EQ(spec.algorithm_options["random_fraction"], 0.2);
+  auto fraction = d;
+  fraction["search"]["random_fraction"] = 1.0;
+  EXPECT_THAT(error_of(fraction), HasSubstr("search.random_fraction"));
+  auto warm = d;
+  warm["search"]["warm_start"] = "yesterday";  // only gp warm-starts
+  EXPECT_THAT(error_of(warm), HasSubstr("warm_start"));
+  auto two = d;
+  two.erase("objective");
+  two["objectives"] = {{{"metric", "val_loss"}}, {{"metric", "peak_rss_mb"}}};
+  EXPECT_THAT(error_of(two), AllOf(HasSubstr("bohb"), HasSubstr("one objective")));
+}
+
 TEST(SweepSpec, ParsesAnAshaSchedulerWithDefaultsFromTheObjective) {
   auto d = valid();
   d["objective"] = {{"metric", "val_acc"}, {"direction", "maximize"}};
