@@ -28,6 +28,8 @@ void seeded_shuffle(std::vector<std::size_t>& items, std::mt19937_64& rng);
 class BatchOrder {
  public:
   enum class Kind { kSortedGroups, kShuffled };
+  // The config's batch_order: "shuffle" is kShuffled, anything else ("sorted") kSortedGroups.
+  static Kind kind_named(std::string_view name) { return name == "shuffle" ? Kind::kShuffled : Kind::kSortedGroups; }
 
   // `lengths`: one per item (the sort key of kSortedGroups). Fewer items than
   // batch_size is an InvalidInput naming `items_name` ("samples", ...).

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "engine/data_splits.h"
 #include "engine/dynamic_rank.h"
@@ -26,13 +27,22 @@ class NextTokenObjective final : public TrainingObjective {
       : config_(config),
         model_(model),
         splits_(load_data_splits<Sample>(config, load_split)),
-        order_(sample_lengths(splits_.train), config.batch_size, config.seed,
-               config.batch_order == "shuffle" ? BatchOrder::Kind::kShuffled : BatchOrder::Kind::kSortedGroups,
-               "samples"),
         // Nested ranks: the ladder scored at each validation (empty = plain adapter).
         ladder_(config.adapter.dynamic_rank ? rank_ladder(model.config()) : std::vector<int>{}) {}
 
-  BatchOrder& batch_order() override { return order_; }
+  BatchOrder& batch_order() override {
+    if (!order_) {
+      order_.emplace(sample_lengths(splits_.train), config_.batch_size, config_.seed,
+                     BatchOrder::kind_named(config_.batch_order), "samples");
+    }
+    return *order_;
+  }
+
+  int longest_sequence() const override {
+    std::size_t longest = 1;
+    for (const Sample& s : splits_.train) longest = std::max(longest, s.tokens.size());
+    return static_cast<int>(longest);
+  }
 
   MicroBatchSums forward_backward(std::span<const std::size_t> items, int accumulation, uint64_t dropout_seed) override {
     const TrainBatch batch = make_batch(splits_.train, items);
@@ -63,16 +73,14 @@ class NextTokenObjective final : public TrainingObjective {
       result.test_ppl = std::exp(t.full.loss);
       result.test_ranks = t.ranks;
     }
-    std::size_t longest = 0;
-    for (const Sample& s : splits_.train) longest = std::max(longest, s.tokens.size());
-    result.memory = training_memory_tally(model_, optimizer, config_, config_.batch_size, static_cast<int>(longest));
+    result.memory = training_memory_tally(model_, optimizer, config_, config_.batch_size, longest_sequence());
   }
 
  private:
   const TrainConfig& config_;
   TrainableModel& model_;
   const Splits splits_;
-  BatchOrder order_;
+  std::optional<BatchOrder> order_;  // made at first use, with the batch size settled by then
   const std::vector<int> ladder_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "engine/data_splits.h"
 
@@ -126,7 +127,7 @@ namespace {
 
 using PreferenceSplits = DataSplits<PreferencePair>;
 
-int longest_sequence(const std::vector<PreferencePair>& pairs) {
+int longest_pair_sequence(const std::vector<PreferencePair>& pairs) {
   std::size_t n = 0;
   for (const PreferencePair& p : pairs) n = std::max({n, p.chosen.tokens.size(), p.rejected.tokens.size()});
   return static_cast<int>(n);
@@ -142,12 +143,17 @@ class PreferenceObjective final : public TrainingObjective {
         splits_(load_data_splits<PreferencePair>(config, load_preference_split)),
         reference_(policy, config),
         train_reference_(reference_, splits_.train.size()),
-        valid_reference_(reference_, splits_.valid.size()),
-        order_(pair_lengths(splits_.train), config.batch_size, config.seed,
-               config.batch_order == "shuffle" ? BatchOrder::Kind::kShuffled : BatchOrder::Kind::kSortedGroups,
-               "preference pairs") {}
+        valid_reference_(reference_, splits_.valid.size()) {}
 
-  BatchOrder& batch_order() override { return order_; }
+  BatchOrder& batch_order() override {
+    if (!order_) {
+      order_.emplace(pair_lengths(splits_.train), config_.batch_size, config_.seed,
+                     BatchOrder::kind_named(config_.batch_order), "preference pairs");
+    }
+    return *order_;
+  }
+
+  int longest_sequence() const override { return longest_pair_sequence(splits_.train); }
 
   // The mean loss over the micro-batch's pairs, averaged over the micro-batches.
   MicroBatchSums forward_backward(std::span<const std::size_t> items, int accumulation, uint64_t dropout_seed) override {
@@ -183,7 +189,7 @@ class PreferenceObjective final : public TrainingObjective {
       result.test_loss = test.loss;
     }
     result.memory =
-        training_memory_tally(policy_, optimizer, config_, 2 * config_.batch_size, longest_sequence(splits_.train));
+        training_memory_tally(policy_, optimizer, config_, 2 * config_.batch_size, longest_sequence());
     result.memory.reference_model = reference_.bytes();
   }
 
@@ -193,7 +199,7 @@ class PreferenceObjective final : public TrainingObjective {
   const PreferenceSplits splits_;
   ReferenceModel reference_;
   ReferenceCache train_reference_, valid_reference_;
-  BatchOrder order_;
+  std::optional<BatchOrder> order_;  // made at first use, with the batch size settled by then
 };
 
 }  // namespace

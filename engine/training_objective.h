@@ -23,12 +23,18 @@ struct MicroBatchSums {
   int64_t tokens = 0;      // tokens that carried loss (the speed's numerator)
 };
 
+// An objective reads the TrainConfig it was made with whenever it batches, so
+// the caller may settle the batch size (batch_size auto, engine/batch_sizing.h)
+// after construction, before the first batch_order() or evaluation.
 class TrainingObjective {
  public:
   virtual ~TrainingObjective() = default;
 
-  // The order the training items are taken in; checkpoints save its position.
+  // The order the training items are taken in (made at the first call);
+  // checkpoints save its position.
   virtual BatchOrder& batch_order() = 0;
+  // Tokens in the longest training row (the length memory is predicted for).
+  virtual int longest_sequence() const = 0;
   // Adds ∂(the micro-batch's mean loss)/∂θ ÷ accumulation to the gradients.
   virtual MicroBatchSums forward_backward(std::span<const std::size_t> items, int accumulation,
                                           uint64_t dropout_seed) = 0;
