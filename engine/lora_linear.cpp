@@ -122,10 +122,10 @@ void AdaptedLinear::forward(const Matrix& x, Matrix& y, Cache* cache, std::optio
     const auto a = lora_a_.leftCols(active_rank_);
     const auto b = lora_b_.topRows(active_rank_);
     if (settings_.dropout > 0 && dropout_seed) {  // dropout only while training
-      c.drop_mask = dropout_mask(x.rows(), x.cols(), settings_.dropout, *dropout_seed);
-      matmul(x.cwiseProduct(c.drop_mask), false, a, false, c.xa);
+      c.dropout_seed = dropout_seed;
+      matmul(x.cwiseProduct(dropout_mask(x.rows(), x.cols(), settings_.dropout, *dropout_seed)), false, a, false, c.xa);
     } else {
-      c.drop_mask.resize(0, 0);
+      c.dropout_seed.reset();
       matmul(x, false, a, false, c.xa);
     }
     gemm(c.xa, false, b, false, y, active_scale_, 1.0f);
@@ -167,17 +167,19 @@ void AdaptedLinear::backward(const Matrix& x, const Cache& cache, const Matrix& 
   gemm(cache.xa, true, *g, false, b_grad, s, 1.0f);
   Matrix dxa;  // (rows, r)
   matmul(*g, false, b, true, dxa, s);
-  if (cache.drop_mask.size() > 0) {
-    gemm(x.cwiseProduct(cache.drop_mask), true, dxa, false, a_grad, 1.0f, 1.0f);
+  Matrix mask;  // the forward's dropout mask, regenerated
+  if (cache.dropout_seed) mask = dropout_mask(x.rows(), x.cols(), settings_.dropout, *cache.dropout_seed);
+  if (mask.size() > 0) {
+    gemm(x.cwiseProduct(mask), true, dxa, false, a_grad, 1.0f, 1.0f);
   } else {
     gemm(x, true, dxa, false, a_grad, 1.0f, 1.0f);
   }
   if (!dx) return;
   base_transposed_product(*g, *dx);
-  if (cache.drop_mask.size() > 0) {
+  if (mask.size() > 0) {
     Matrix through_a;
     matmul(dxa, false, a, true, through_a);
-    dx->noalias() += through_a.cwiseProduct(cache.drop_mask);
+    dx->noalias() += through_a.cwiseProduct(mask);
   } else {
     gemm(dxa, false, a, true, *dx, 1.0f, 1.0f);
   }

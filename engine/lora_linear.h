@@ -35,7 +35,9 @@ class AdaptedLinear {
   // What forward keeps for backward (the input x itself stays with the caller,
   // since q, k and v share theirs).
   struct Cache {
-    Matrix drop_mask;   // 0 or 1/(1−p) per input element; empty without dropout
+    // The dropout mask's seed, absent without dropout: backward regenerates the
+    // (rows, in) mask from it rather than keeping it (dropout_mask is a pure hash).
+    std::optional<uint64_t> dropout_seed;
     Matrix xa;          // drop(x) A, (rows, r) — (rows, b) with a rank prefix
     Matrix z;           // DoRA: the output before the magnitude scaling
     Vector dora_norm;   // DoRA: ‖W + s·(AB)ᵀ‖_row

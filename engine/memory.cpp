@@ -3,6 +3,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <string>
 
@@ -19,6 +21,46 @@ double status_field_mb(const std::string& key) {
 }
 
 constexpr int64_t kFloat = 4;
+
+using LinearShapes = std::array<std::pair<int64_t, int64_t>, 7>;  // (in, out) per module
+
+// Activations of one micro-batch, in floats: see TrainableModel::BlockCache (engine/trainable_block.h).
+int64_t activation_floats(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape,
+                          const LinearShapes& shapes) {
+  const int64_t h = c.hidden_size, ff = c.intermediate_size;
+  const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
+  const bool full = adapter.type == FineTuneType::kFull;
+  const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
+  const int blocks = full ? c.num_layers
+                          : (adapter.num_layers == -1 ? c.num_layers : std::min(adapter.num_layers, c.num_layers));
+  int64_t lin_cache = 0;  // LoRA xA, DoRA's pre-scale output (dropout masks are regenerated from their seed)
+  if (!full) {
+    for (Module m : adapter.modules()) {
+      lin_cache += n * adapter.rank;
+      if (adapter.type == FineTuneType::kDora) lin_cache += n * shapes[m].second;
+    }
+  }
+  // Kept per block: input, the residual after attention, q, k (before their
+  // norms in q/k-norm families), v, gate, up; Gemma's two pre-norm outputs.
+  const int64_t kept = n * (2 * h + qd + 2 * kvd + 2 * ff) + lin_cache + (c.sandwich_norms ? 2 * n * h : 0);
+  // Rebuilt in backward one block at a time (a checkpointed block's re-forward
+  // keeps them): both norm outputs, attention's output and probabilities, the
+  // gated activation, and q, k after their norms.
+  const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
+  const int64_t rebuilt = n * (2 * h + qd + ff) + probs + (c.qk_norm ? n * (qd + kvd) : 0);
+  const int64_t stored = (shape.grad_checkpoint ? blocks * n * h + kept : blocks * kept) + rebuilt;
+  // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...;
+  // a regenerated dropout mask and the masked input) and the head: a 128-row
+  // chunk of logits, the final norm's input/output and dx.
+  const int64_t mask_scratch = !full && adapter.dropout > 0 ? 2 * n * std::max(h, std::max(qd, ff)) : 0;
+  const int64_t temporaries =
+      n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + mask_scratch + 128 * int64_t{c.vocab_size} + 4 * n * h;
+  // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
+  int64_t widest = 0;
+  for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
+  const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
+  return stored + temporaries + dense_scratch;
+}
 
 }  // namespace
 
@@ -53,7 +95,7 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   MemoryTally t;
   const int64_t h = c.hidden_size, ff = c.intermediate_size;
   const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
-  const std::array<std::pair<int64_t, int64_t>, 7> shapes = {
+  const LinearShapes shapes = {
       std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
   const int64_t embed = int64_t{c.vocab_size} * h * (c.tie_word_embeddings ? 1 : 2);
   // Per block: the two every family has, q/k norms (qwen3, gemma3) and Gemma's output norms; plus the final one.
@@ -76,31 +118,7 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   t.gradients = trainable * kFloat;
   t.optimizer_state = 2 * trainable * kFloat;
 
-  // Activations of one micro-batch (floats), see TrainableModel::BlockCache.
-  const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
-  const int blocks = full ? c.num_layers
-                          : (adapter.num_layers == -1 ? c.num_layers : std::min(adapter.num_layers, c.num_layers));
-  int64_t lin_cache = 0;
-  if (!full) {
-    for (Module m : adapter.modules()) {
-      lin_cache += n * adapter.rank;
-      if (adapter.type == FineTuneType::kDora) lin_cache += n * shapes[m].second;
-      if (adapter.dropout > 0) lin_cache += n * shapes[m].first;
-    }
-  }
-  const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
-  // q/k before their norms, and the attention and MLP outputs before Gemma's output norms.
-  const int64_t family_extra = (c.qk_norm ? n * (qd + kvd) : 0) + (c.sandwich_norms ? 2 * n * h : 0);
-  const int64_t per_block = n * (4 * h + 2 * qd + 2 * kvd + 3 * ff) + probs + lin_cache + family_extra;
-  const int64_t stored = shape.grad_checkpoint ? blocks * n * h + per_block : blocks * per_block;
-  // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...) and
-  // the head: a 128-row chunk of logits, the final norm's input/output and dx.
-  const int64_t temporaries = n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + 128 * int64_t{c.vocab_size} + 4 * n * h;
-  // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
-  int64_t widest = 0;
-  for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
-  const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
-  t.activations = (stored + temporaries + dense_scratch) * kFloat;
+  t.activations = activation_floats(c, adapter, shape, shapes) * kFloat;
   return t;
 }
 

@@ -22,15 +22,25 @@ struct TrainableModel::Context {
   }
 };
 
+// What a block's backward needs from its forward. Kept: what only a GEMM
+// could rebuild. The rest (norm outputs, q/k after their per-head norms,
+// attention's probabilities and output, the gated activation) is dropped by a
+// lean forward and rebuilt in backward, one block at a time, by the same code
+// on the same inputs: the gradients are bit-identical either way.
 struct TrainableModel::BlockCache {
-  Matrix x;  // block input
-  Matrix normed1, q, k, v, attended, h, normed2, gate, up, act;
-  Vector inv1, inv2;
-  Matrix q_raw, k_raw;      // before the per-head q/k norms
-  Vector q_inv, k_inv;
+  bool lean = true;  // false: the forward keeps everything (a checkpointed block's re-forward)
+  // Kept.
+  Matrix x;           // block input
+  Matrix q, k, v;     // after the q/k norms and RoPE (q, k dropped by a lean forward when q_raw, k_raw are kept)
+  Matrix h;           // the residual after attention: the MLP norm's input
+  Matrix gate, up;
+  Matrix q_raw, k_raw;  // before the per-head q/k norms
   Matrix attention_out, mlp_out;  // before Gemma's output norms
   Vector attention_out_inv, mlp_out_inv;
   std::array<AdaptedLinear::Cache, 7> lin;
+  // Rebuilt in backward after a lean forward.
+  Matrix normed1, attended, normed2, act;
+  Vector inv1, inv2, q_inv, k_inv;
   std::vector<std::vector<Matrix>> probs;  // [sequence][head] softmax (n, n)
 };
 

@@ -295,18 +295,23 @@ TrainableModel::Loss TrainableModel::forward_backward(const TrainBatch& batch, f
     }
   }
 
-  Matrix normed, d_normed, dx;
-  Vector inv;
-  block_norm(model_->final_norm, x, normed, &inv);
-  Matrix* head_grad = full ? (c.tie_word_embeddings ? &embed_grad_ : &head_grad_) : nullptr;
-  result.sum = head_cross_entropy(normed, model_->head_weights(), batch.targets, batch.weights, grad_scale, &d_normed, head_grad,
-                                  static_cast<float>(c.final_logit_softcapping));
-  block_norm_backward(model_->final_norm, x, inv, d_normed, dx, final_norm_grad_);
+  Matrix dx;
+  {  // the head and final norm; their buffers go before the blocks' backward
+    Matrix normed, d_normed;
+    Vector inv;
+    block_norm(model_->final_norm, x, normed, &inv);
+    Matrix* head_grad = full ? (c.tie_word_embeddings ? &embed_grad_ : &head_grad_) : nullptr;
+    result.sum = head_cross_entropy(normed, model_->head_weights(), batch.targets, batch.weights, grad_scale, &d_normed,
+                                    head_grad, static_cast<float>(c.final_logit_softcapping));
+    block_norm_backward(model_->final_norm, x, inv, d_normed, dx, final_norm_grad_);
+    x = Matrix();
+  }
 
   for (int block = c.num_layers - 1; block >= first_block_; --block) {
     BlockCache& bc = caches[static_cast<std::size_t>(block - first_block_)];
-    if (grad_checkpoint) {
+    if (grad_checkpoint) {  // one block at a time: keep everything rather than rebuild it again in backward
       Matrix input = bc.x;
+      bc.lean = false;
       block_forward(block, ctx, input, &bc, dropout_seed);
     }
     const bool need_dx = full || block > first_block_;

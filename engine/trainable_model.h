@@ -127,7 +127,12 @@ class TrainableModel {
   void block_forward(int block, const Context& ctx, Matrix& x, BlockCache* cache, std::optional<uint64_t> seed) const;
   void attention_forward(int block, const Context& ctx, BlockCache& bc, bool keep, std::optional<uint64_t> seed) const;
   void mlp_forward(int block, Matrix& x, BlockCache& bc, bool keep, std::optional<uint64_t> seed) const;
+  // q/k norms and RoPE in place; attention's output (and probabilities) from q, k, v.
+  void finish_qk(int block, const Context& ctx, BlockCache& bc) const;
+  void attend(int block, const Context& ctx, BlockCache& bc, bool keep_probs) const;
   void block_backward(int block, const Context& ctx, BlockCache& cache, const Matrix& d_out, Matrix* dx);
+  // dL/d(the residual entering the MLP), from dL/d(the block's output).
+  void mlp_backward(int block, BlockCache& bc, const Matrix& d_out, Matrix& dh);
   // dL/d(normed input of the attention), from dL/d(attention's residual branch).
   void attention_backward(int block, const Context& ctx, BlockCache& bc, const Matrix& d_branch, Matrix& dq,
                           Matrix& dk, Matrix& dv);
