@@ -3,6 +3,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <string>
 
@@ -49,37 +51,60 @@ int64_t quantized_weight_bytes(int64_t out, int64_t in, const QuantizationConfig
   return elements * q.bits / 8 + 2 * kFloat * (elements / q.group_size);
 }
 
-MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
-  MemoryTally t;
+namespace {
+
+// The seven linears of a block as (in, out), in Module order.
+std::array<std::pair<int64_t, int64_t>, 7> linear_shapes(const ModelConfig& c) {
   const int64_t h = c.hidden_size, ff = c.intermediate_size;
   const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
-  const std::array<std::pair<int64_t, int64_t>, 7> shapes = {
-      std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
+  return {std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
+}
+
+int adapted_block_count(const ModelConfig& c, const AdapterConfig& adapter) {
+  if (adapter.type == FineTuneType::kFull || adapter.num_layers == -1) return c.num_layers;
+  return std::min(adapter.num_layers, c.num_layers);
+}
+
+// Weights as loaded: frozen matrices in the checkpoint's width (16-bit stays
+// 16-bit), trained ones (full fine-tuning) float32, QLoRA's linears packed.
+void tally_weights(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape, MemoryTally& t) {
+  const bool full = adapter.type == FineTuneType::kFull;
+  const int64_t matrix_bytes = full ? kFloat : shape.weight_value_bytes;
+  const int64_t h = c.hidden_size;
   const int64_t embed = int64_t{c.vocab_size} * h * (c.tie_word_embeddings ? 1 : 2);
   // Per block: the two every family has, q/k norms (qwen3, gemma3) and Gemma's output norms; plus the final one.
   const int64_t norms_per_block = 2 * h + (c.qk_norm ? 2 * int64_t{c.head_dim} : 0) + (c.sandwich_norms ? 2 * h : 0);
   const int64_t norms = norms_per_block * c.num_layers + h;
-  const bool full = adapter.type == FineTuneType::kFull;
-
-  // Weights.
-  t.base_weights = (embed + norms) * kFloat;
-  for (const auto& [in, out] : shapes) {
-    const int64_t dense = in * out * kFloat * c.num_layers;
+  t.base_weights = embed * matrix_bytes + norms * kFloat;
+  for (const auto& [in, out] : linear_shapes(c)) {
     if (adapter.quantization && in % adapter.quantization->group_size == 0) {
       t.quantized_weights += quantized_weight_bytes(out, in, *adapter.quantization) * c.num_layers;
     } else {
-      t.base_weights += dense;
+      t.base_weights += in * out * matrix_bytes * c.num_layers;
     }
   }
+}
+
+}  // namespace
+
+MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
+  MemoryTally t;
+  tally_weights(c, adapter, shape, t);
   const int64_t trainable = expected_trainable_params(c, adapter);
-  if (!full) t.adapter_params = trainable * kFloat;
+  if (adapter.type != FineTuneType::kFull) t.adapter_params = trainable * kFloat;
   t.gradients = trainable * kFloat;
   t.optimizer_state = 2 * trainable * kFloat;
+  t.activations = activation_bytes(c, adapter, shape);
+  return t;
+}
 
-  // Activations of one micro-batch (floats), see TrainableModel::BlockCache.
+int64_t activation_bytes(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
+  const auto shapes = linear_shapes(c);
+  const int64_t h = c.hidden_size, ff = c.intermediate_size;
+  const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
+  const bool full = adapter.type == FineTuneType::kFull;
   const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
-  const int blocks = full ? c.num_layers
-                          : (adapter.num_layers == -1 ? c.num_layers : std::min(adapter.num_layers, c.num_layers));
+  const int blocks = adapted_block_count(c, adapter);
   int64_t lin_cache = 0;
   if (!full) {
     for (Module m : adapter.modules()) {
@@ -100,14 +125,16 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   int64_t widest = 0;
   for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
   const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
-  t.activations = (stored + temporaries + dense_scratch) * kFloat;
-  return t;
+  return (stored + temporaries + dense_scratch) * kFloat;
+}
+
+double process_overhead_mb() {
+  // Code, libraries, tokenizer and allocator slack of the `lorafarm train` process.
+  return 12.0;
 }
 
 double predicted_peak_rss_mb(const MemoryTally& tally) {
-  // Code, libraries, tokenizer and allocator slack of the `lorafarm train` process.
-  constexpr double kOverheadMb = 12.0;
-  return static_cast<double>(tally.total()) / (1024.0 * 1024.0) + kOverheadMb;
+  return static_cast<double>(tally.total()) / (1024.0 * 1024.0) + process_overhead_mb();
 }
 
 }  // namespace lorafarm::engine

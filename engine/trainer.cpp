@@ -7,6 +7,7 @@
 #include <optional>
 #include <filesystem>
 
+#include "engine/batch_sizing.h"
 #include "engine/chat_format.h"
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -61,7 +62,7 @@ MemoryTally training_memory_tally(const TrainableModel& tm, const AdamW& opt, co
   if (config.adapter.type != FineTuneType::kFull) t.adapter_params = trainable;
   t.gradients = trainable;
   t.optimizer_state = opt.state_floats() * 4;
-  TrainShape shape{micro_batch_rows, seq_length, config.grad_checkpoint};
+  TrainShape shape{micro_batch_rows, seq_length, config.grad_checkpoint, 4, config.precision};
   t.activations = estimate_training_memory(m.config, tm.config(), shape).activations;
   return t;
 }
@@ -300,26 +301,62 @@ class TrainingLoop {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
-  config.validate();
-  set_num_threads(config.threads);
-  const ScopedPrecision products(config.precision);
+namespace {
+
+// The longest training sample in tokens (the length the peak is predicted for).
+int longest_sample(const std::vector<Sample>& samples) {
+  int longest = 1;
+  for (const Sample& s : samples) longest = std::max(longest, static_cast<int>(s.tokens.size()));
+  return longest;
+}
+
+// The config trained with: batch_size auto and effective_batch_size resolved
+// for sequences of `seq_length` (the choice is one line of the log), and the
+// predicted peak of what will run.
+TrainConfig sized_config(const TrainConfig& requested, int seq_length, const TrainCallbacks& callbacks,
+                         double& predicted_peak_mb) {
+  BatchChoice choice;
+  TrainConfig config = resolve_batch_size(requested, seq_length, &choice);
+  if (requested.auto_batch_size && callbacks.on_message) callbacks.on_message(choice.line);
+  const ModelConfig model = ModelConfig::load(config.model);
+  predicted_peak_mb = predicted_peak_rss_mb(
+      predict_training_tally(config, model, checkpoint_value_bytes(config.model), seq_length, config.batch_size));
+  return config;
+}
+
+void record_sizing(const TrainConfig& config, double predicted_peak_mb, TrainResult& result) {
+  result.micro_batch_size = config.batch_size;
+  result.grad_accumulation_steps = config.grad_accumulation_steps;
+  result.predicted_peak_rss_mb = predicted_peak_mb;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& requested, const TrainCallbacks& callbacks) {
+  requested.validate();
+  set_num_threads(requested.threads);
+  const ScopedPrecision products(requested.precision);
   if (!products.note().empty() && callbacks.on_message) callbacks.on_message(products.note());
-  if (config.train_mode == "dpo") {
+  double predicted_peak_mb = 0;
+  if (requested.train_mode == "dpo") {
+    // Pairs are read by the preference loop; the peak is predicted for the longest allowed sequence.
+    const int length = std::min(requested.max_seq_length, ModelConfig::load(requested.model).max_position_embeddings);
+    const TrainConfig config = sized_config(requested, length, callbacks, predicted_peak_mb);
     TrainableModel tm = prepare_model(config, callbacks);
     TrainResult preference_result = train_preferences(config, callbacks, tm);
     preference_result.precision = product_precision();
+    record_sizing(config, predicted_peak_mb, preference_result);
     return preference_result;
   }
-  const Splits splits = load_splits(config);
+  const Splits splits = load_splits(requested);
+  const int max_length = longest_sample(splits.train);
+  const TrainConfig config = sized_config(requested, max_length, callbacks, predicted_peak_mb);
   TrainableModel tm = prepare_model(config, callbacks);
 
   TrainResult result;
   TrainingLoop loop(config, callbacks, tm, splits, result);
   result.trainable_params = tm.trainable_params();
   result.unquantized_layers = tm.unquantized_layers();
-  int max_length = 0;
-  for (const Sample& s : splits.train) max_length = std::max(max_length, static_cast<int>(s.tokens.size()));
   loop.run();
 
   const LadderLoss v = evaluate_ladder(tm, loop.ladder(), splits.valid, config.batch_size, -1);
@@ -338,6 +375,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.peak_rss_mb = peak_rss_mb();
   result.memory = training_memory_tally(tm, loop.optimizer(), config, config.batch_size, max_length);
   result.precision = product_precision();
+  record_sizing(config, predicted_peak_mb, result);
   return result;
 }
 
