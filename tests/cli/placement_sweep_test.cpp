@@ -253,7 +253,9 @@ TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
   const auto trials = store.trials(experiment->id);
   ASSERT_EQ(trials.size(), 1u);
   ASSERT_EQ(trials[0].status, schema::TrialStatus::Completed) << trials[0].error << sweep.logs();
-  const json& m = trials[0].metrics;
+  const auto result = store.result(trials[0].id);
+  ASSERT_TRUE(result);
+  const json& m = result->metrics;
   EXPECT_EQ(m["micro_batch_size"], 2) << m.dump();
   EXPECT_EQ(m["grad_accumulation_steps"], 4) << m.dump();
   EXPECT_NEAR(m["predicted_peak_rss_mb"].get<double>(), peak(2), 1e-6);
