@@ -288,6 +288,39 @@ void json_option(CLI::App* app, const std::string& flag, nlohmann::json& target,
   app->add_option_function<T>(flag, [&target, key](const T& v) { target[key] = v; }, help);
 }
 
+// --batch-size N|auto, --effective-batch-size and --memory-limit (engine/batch_sizing.h).
+void add_batch_size_options(CLI::App* app, nlohmann::json& flags) {
+  app->add_option_function<std::string>(
+      "--batch-size",
+      [&flags](const std::string& v) {
+        if (v == "auto") {
+          flags["batch_size"] = "auto";
+          return;
+        }
+        try {
+          std::size_t used = 0;
+          const int n = std::stoi(v, &used);
+          if (used != v.size()) throw std::invalid_argument(v);
+          flags["batch_size"] = n;
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--batch-size", "'" + v + "' is not a number or auto");
+        }
+      },
+      "Samples per (micro-)batch, or auto: the largest whose predicted peak fits --memory-limit");
+  json_option<int>(app, "--effective-batch-size", flags, "effective_batch_size",
+                   "Samples per optimizer step, through gradient accumulation (batch-size auto: default 4)");
+  app->add_option_function<std::string>(
+      "--memory-limit",
+      [&flags](const std::string& v) {
+        try {
+          flags["memory_limit_mb"] = static_cast<double>(schema::parse_memory_size(v));
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--memory-limit", e.what());
+        }
+      },
+      "batch-size auto: the memory the run may use (2G, 1500M; default: the worker's offer, else available memory)");
+}
+
 }  // namespace
 
 Command add_train_command(CLI::App& root) {
@@ -317,35 +350,7 @@ Command add_train_command(CLI::App& root) {
   json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
   json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");
   json_option<std::string>(app, "--quant-mode", o->quantization, "mode", "QLoRA: affine | nf4");
-  app->add_option_function<std::string>(
-      "--batch-size",
-      [o](const std::string& v) {
-        if (v == "auto") {
-          o->flags["batch_size"] = "auto";
-          return;
-        }
-        try {
-          std::size_t used = 0;
-          const int n = std::stoi(v, &used);
-          if (used != v.size()) throw std::invalid_argument(v);
-          o->flags["batch_size"] = n;
-        } catch (const std::exception&) {
-          throw CLI::ValidationError("--batch-size", "'" + v + "' is not a number or auto");
-        }
-      },
-      "Samples per (micro-)batch, or auto: the largest whose predicted peak fits --memory-limit");
-  json_option<int>(app, "--effective-batch-size", o->flags, "effective_batch_size",
-                   "Samples per optimizer step, through gradient accumulation (batch-size auto: default 4)");
-  app->add_option_function<std::string>(
-      "--memory-limit",
-      [o](const std::string& v) {
-        try {
-          o->flags["memory_limit_mb"] = static_cast<double>(schema::parse_memory_size(v));
-        } catch (const std::invalid_argument& e) {
-          throw CLI::ValidationError("--memory-limit", e.what());
-        }
-      },
-      "batch-size auto: the memory the run may use (2G, 1500M; default: the worker's offer, else available memory)");
+  add_batch_size_options(app, o->flags);
   json_option<int>(app, "--iters", o->flags, "iters", "Optimizer steps");
   json_option<double>(app, "--learning-rate", o->flags, "learning_rate", "Peak learning rate");
   json_option<std::string>(app, "--lr-schedule", o->flags, "lr_schedule", "constant | cosine | linear");
