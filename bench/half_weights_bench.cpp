@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench/bf16_checkpoint.h"
 #include "engine/fuse.h"
 #include "engine/memory.h"
 #include "engine/model.h"
@@ -45,38 +46,6 @@ struct Args {
   bool grad_checkpoint = false;
   std::string one_folder, one_path;
 };
-
-uint16_t bf16_bits(float x) {  // round to nearest, ties to even
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-
-// A random-init preset model written as a bf16 Hugging Face folder.
-fs::path write_bf16_checkpoint(const std::string& preset, const fs::path& dir) {
-  const ModelConfig config = preset_config(preset);
-  fs::create_directories(dir / "f32");
-  nlohmann::json json = config.to_json();
-  json["torch_dtype"] = "bfloat16";
-  std::ofstream(dir / "f32" / "config.json") << json.dump(2);
-  save_model_folder(Model::random(config, 1), dir / "f32", dir / "f32");
-  std::map<std::string, TensorData> tensors;
-  const SafetensorsFile file = SafetensorsFile::open(dir / "f32" / "model.safetensors");
-  for (const auto& [name, view] : file.tensors()) {
-    TensorData t{DType::kBF16, view.shape, {}};
-    for (float x : view.to_float()) {
-      const uint16_t h = bf16_bits(x);
-      const auto* bytes = reinterpret_cast<const std::byte*>(&h);
-      t.bytes.insert(t.bytes.end(), bytes, bytes + 2);
-    }
-    tensors[name] = std::move(t);
-  }
-  fs::create_directories(dir / "bf16");
-  write_safetensors(dir / "bf16" / "model.safetensors", tensors);
-  fs::copy_file(dir / "f32" / "config.json", dir / "bf16" / "config.json");
-  fs::remove_all(dir / "f32");
-  return dir / "bf16";
-}
 
 TrainBatch random_batch(int vocab, int batch, int length, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -173,7 +142,7 @@ int main(int argc, char** argv) {
   }
   if (!args.one_folder.empty()) return run_one(args);
   const fs::path dir = fs::temp_directory_path() / ("half_weights_bench." + std::to_string(::getpid()));
-  const fs::path folder = write_bf16_checkpoint(args.model, dir);
+  const fs::path folder = lorafarm::bench::write_bf16_checkpoint(args.model, dir);
   int status = 0;
   try {
     const nlohmann::json widened = run_child(argv[0], args, folder, "widened");

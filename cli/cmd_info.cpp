@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "cli/input_paths.h"
 #include "engine/architecture_summary.h"
+#include "engine/batch_sizing.h"
 #include "engine/model.h"
 #include "engine/error.h"
 #include "engine/memory.h"
@@ -29,6 +30,7 @@ struct InfoOptions {
   int batch_size = 4;
   int max_seq_length = 2048;
   bool grad_checkpoint = false;
+  std::string precision = "fp32";
 };
 
 // The adapter a `lorafarm train --fine-tune-type METHOD` run with these
@@ -56,8 +58,12 @@ engine::AdapterConfig adapter_for(const InfoOptions& o) {
 nlohmann::json memory_estimate(const engine::ModelConfig& config, const InfoOptions& o) {
   const auto adapter = adapter_for(o);
   const int length = std::min(o.max_seq_length, config.max_position_embeddings);
-  const auto tally = engine::estimate_training_memory(config, adapter, {o.batch_size, length, o.grad_checkpoint});
+  // A 16-bit checkpoint's frozen matrices stay 16-bit (engine/batch_sizing.h).
+  const engine::TrainShape shape{o.batch_size, length, o.grad_checkpoint, engine::checkpoint_value_bytes(o.model),
+                                 engine::parse_precision(o.precision)};
+  const auto tally = engine::estimate_training_memory(config, adapter, shape);
   return {{"method", o.estimate},
+          {"precision", o.precision},
           {"batch_size", o.batch_size},
           {"seq_length", length},
           {"grad_checkpoint", o.grad_checkpoint},
@@ -146,6 +152,7 @@ Command add_info_command(CLI::App& root) {
   app->add_option("--batch-size", options->batch_size, "Training batch size")->capture_default_str();
   app->add_option("--max-seq-length", options->max_seq_length, "Longest training sequence (capped at the context)")->capture_default_str();
   app->add_flag("--grad-checkpoint", options->grad_checkpoint, "Recompute each block in backward");
+  app->add_option("--precision", options->precision, "Products: fp32 | bf16 (with --estimate)")->capture_default_str();
   app->footer(
       "Examples:\n  lorafarm info examples/models/stories260K\n"
       "  lorafarm info examples/models/TinyStories-656K --json\n"

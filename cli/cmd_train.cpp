@@ -16,6 +16,7 @@
 #include "engine/memory.h"
 #include "engine/trainer.h"
 #include "schema/memory_metrics.h"
+#include "schema/worker_resources.h"
 
 namespace lorafarm::cli {
 namespace {
@@ -225,7 +226,10 @@ void print_final_json(const engine::TrainResult& result, const engine::TrainConf
                       {"memory_bytes", result.memory.to_json()},
                       {"adapter_path", config.adapter_path},
                       {"unquantized_layers", result.unquantized_layers},
-                      {"precision", engine::precision_name(result.precision)}};
+                      {"precision", engine::precision_name(result.precision)},
+                      {"micro_batch_size", result.micro_batch_size},
+                      {"grad_accumulation_steps", result.grad_accumulation_steps},
+                      {"predicted_peak_rss_mb", result.predicted_peak_rss_mb}};
   add_memory_metrics(line, result.memory);
   if (result.val_preference) {  // DPO: no perplexities
     line.erase("val_ppl");
@@ -251,9 +255,10 @@ void print_final_text(const engine::TrainResult& result, const engine::TrainConf
   }
   print_ranks("val", result.val_ranks);
   print_ranks("test", result.test_ranks);
-  std::printf("%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (tally %.1f MiB)\n",
+  std::printf("%lld trainable parameters, %.0f tokens/s, %.1f s training, peak RSS %.1f MiB (predicted %.1f MiB, "
+              "tally %.1f MiB)\n",
               static_cast<long long>(result.trainable_params), result.tokens_per_second, result.train_seconds,
-              result.peak_rss_mb, predicted);
+              result.peak_rss_mb, result.predicted_peak_rss_mb, predicted);
   std::printf("adapter saved to %s\n", config.adapter_path.c_str());
 }
 
@@ -281,6 +286,39 @@ template <class T>
 void json_option(CLI::App* app, const std::string& flag, nlohmann::json& target, const std::string& key,
                  const std::string& help) {
   app->add_option_function<T>(flag, [&target, key](const T& v) { target[key] = v; }, help);
+}
+
+// --batch-size N|auto, --effective-batch-size and --memory-limit (engine/batch_sizing.h).
+void add_batch_size_options(CLI::App* app, nlohmann::json& flags) {
+  app->add_option_function<std::string>(
+      "--batch-size",
+      [&flags](const std::string& v) {
+        if (v == "auto") {
+          flags["batch_size"] = "auto";
+          return;
+        }
+        try {
+          std::size_t used = 0;
+          const int n = std::stoi(v, &used);
+          if (used != v.size()) throw std::invalid_argument(v);
+          flags["batch_size"] = n;
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--batch-size", "'" + v + "' is not a number or auto");
+        }
+      },
+      "Samples per (micro-)batch, or auto: the largest whose predicted peak fits --memory-limit");
+  json_option<int>(app, "--effective-batch-size", flags, "effective_batch_size",
+                   "Samples per optimizer step, through gradient accumulation (batch-size auto: default 4)");
+  app->add_option_function<std::string>(
+      "--memory-limit",
+      [&flags](const std::string& v) {
+        try {
+          flags["memory_limit_mb"] = static_cast<double>(schema::parse_memory_size(v));
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--memory-limit", e.what());
+        }
+      },
+      "batch-size auto: the memory the run may use (2G, 1500M; default: the worker's offer, else available memory)");
 }
 
 }  // namespace
@@ -312,7 +350,7 @@ Command add_train_command(CLI::App& root) {
   json_option<int>(app, "--bits", o->quantization, "bits", "QLoRA: bits of the quantized base (4 or 8)");
   json_option<int>(app, "--group-size", o->quantization, "group_size", "QLoRA: quantization group size");
   json_option<std::string>(app, "--quant-mode", o->quantization, "mode", "QLoRA: affine | nf4");
-  json_option<int>(app, "--batch-size", o->flags, "batch_size", "Samples per batch");
+  add_batch_size_options(app, o->flags);
   json_option<int>(app, "--iters", o->flags, "iters", "Optimizer steps");
   json_option<double>(app, "--learning-rate", o->flags, "learning_rate", "Peak learning rate");
   json_option<std::string>(app, "--lr-schedule", o->flags, "lr_schedule", "constant | cosine | linear");

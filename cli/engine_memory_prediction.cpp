@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "engine/batch_sizing.h"
 #include "engine/memory.h"
 #include "engine/model_config.h"
 #include "engine/trainer.h"
@@ -15,20 +16,17 @@ std::function<std::optional<double>(const nlohmann::json&)> engine_peak_predicto
   if (spec.trial.kind != schema::TrialKind::Engine) return {};
   // Loaded once: every trial of the sweep trains the same model.
   auto model = std::make_shared<const engine::ModelConfig>(engine::ModelConfig::load(spec.model));
+  const int value_bytes = engine::checkpoint_value_bytes(spec.model);
   nlohmann::json base = spec.fixed;  // what the ASSIGN's config holds (coordinator/assignment.cpp)
   base["model"] = spec.model;
   base["data"] = spec.data;
-  return [model, base](const nlohmann::json& params) -> std::optional<double> {
+  return [model, base, value_bytes](const nlohmann::json& params) -> std::optional<double> {
     // The same merge the worker makes before `lorafarm train --config`.
     const auto config = engine::TrainConfig::from_json(worker::engine_trial_config(base, params));
     const int length = std::min(config.max_seq_length, model->max_position_embeddings);
-    // DPO: a micro-batch holds a chosen and a rejected sequence per pair, and
-    // full fine-tuning keeps a frozen copy of the base as its reference.
-    const bool dpo = config.train_mode == "dpo";
-    const engine::TrainShape shape{config.batch_size * (dpo ? 2 : 1), length, config.grad_checkpoint};
-    auto tally = engine::estimate_training_memory(*model, config.adapter, shape);
-    if (dpo && config.adapter.type == engine::FineTuneType::kFull) tally.reference_model = tally.base_weights;
-    return engine::predicted_peak_rss_mb(tally);
+    // batch_size auto needs at least what one sequence a micro-batch needs.
+    const int micro = config.auto_batch_size ? 1 : config.batch_size;
+    return engine::predicted_peak_rss_mb(engine::predict_training_tally(config, *model, value_bytes, length, micro));
   };
 }
 

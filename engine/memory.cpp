@@ -22,46 +22,6 @@ double status_field_mb(const std::string& key) {
 
 constexpr int64_t kFloat = 4;
 
-using LinearShapes = std::array<std::pair<int64_t, int64_t>, 7>;  // (in, out) per module
-
-// Activations of one micro-batch, in floats: see TrainableModel::BlockCache (engine/trainable_block.h).
-int64_t activation_floats(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape,
-                          const LinearShapes& shapes) {
-  const int64_t h = c.hidden_size, ff = c.intermediate_size;
-  const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
-  const bool full = adapter.type == FineTuneType::kFull;
-  const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
-  const int blocks = full ? c.num_layers
-                          : (adapter.num_layers == -1 ? c.num_layers : std::min(adapter.num_layers, c.num_layers));
-  int64_t lin_cache = 0;  // LoRA xA, DoRA's pre-scale output (dropout masks are regenerated from their seed)
-  if (!full) {
-    for (Module m : adapter.modules()) {
-      lin_cache += n * adapter.rank;
-      if (adapter.type == FineTuneType::kDora) lin_cache += n * shapes[m].second;
-    }
-  }
-  // Kept per block: input, the residual after attention, q, k (before their
-  // norms in q/k-norm families), v, gate, up; Gemma's two pre-norm outputs.
-  const int64_t kept = n * (2 * h + qd + 2 * kvd + 2 * ff) + lin_cache + (c.sandwich_norms ? 2 * n * h : 0);
-  // Rebuilt in backward one block at a time (a checkpointed block's re-forward
-  // keeps them): both norm outputs, attention's output and probabilities, the
-  // gated activation, and q, k after their norms.
-  const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
-  const int64_t rebuilt = n * (2 * h + qd + ff) + probs + (c.qk_norm ? n * (qd + kvd) : 0);
-  const int64_t stored = (shape.grad_checkpoint ? blocks * n * h + kept : blocks * kept) + rebuilt;
-  // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...;
-  // a regenerated dropout mask and the masked input) and the head: a 128-row
-  // chunk of logits, the final norm's input/output and dx.
-  const int64_t mask_scratch = !full && adapter.dropout > 0 ? 2 * n * std::max(h, std::max(qd, ff)) : 0;
-  const int64_t temporaries =
-      n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + mask_scratch + 128 * int64_t{c.vocab_size} + 4 * n * h;
-  // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
-  int64_t widest = 0;
-  for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
-  const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
-  return stored + temporaries + dense_scratch;
-}
-
 }  // namespace
 
 nlohmann::json MemoryTally::to_json() const {
@@ -91,41 +51,106 @@ int64_t quantized_weight_bytes(int64_t out, int64_t in, const QuantizationConfig
   return elements * q.bits / 8 + 2 * kFloat * (elements / q.group_size);
 }
 
-MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
-  MemoryTally t;
+namespace {
+
+// The seven linears of a block as (in, out), in Module order.
+std::array<std::pair<int64_t, int64_t>, 7> linear_shapes(const ModelConfig& c) {
   const int64_t h = c.hidden_size, ff = c.intermediate_size;
   const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
-  const LinearShapes shapes = {
-      std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
+  return {std::pair{h, qd}, {h, kvd}, {h, kvd}, {qd, h}, {h, ff}, {h, ff}, {ff, h}};
+}
+
+int adapted_block_count(const ModelConfig& c, const AdapterConfig& adapter) {
+  if (adapter.type == FineTuneType::kFull || adapter.num_layers == -1) return c.num_layers;
+  return std::min(adapter.num_layers, c.num_layers);
+}
+
+// Weights as loaded: frozen matrices in the checkpoint's width (16-bit stays
+// 16-bit), trained ones (full fine-tuning) float32, QLoRA's linears packed.
+void tally_weights(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape, MemoryTally& t) {
+  const bool full = adapter.type == FineTuneType::kFull;
+  const int64_t matrix_bytes = full ? kFloat : shape.weight_value_bytes;
+  const int64_t h = c.hidden_size;
   const int64_t embed = int64_t{c.vocab_size} * h * (c.tie_word_embeddings ? 1 : 2);
   // Per block: the two every family has, q/k norms (qwen3, gemma3) and Gemma's output norms; plus the final one.
   const int64_t norms_per_block = 2 * h + (c.qk_norm ? 2 * int64_t{c.head_dim} : 0) + (c.sandwich_norms ? 2 * h : 0);
   const int64_t norms = norms_per_block * c.num_layers + h;
-  const bool full = adapter.type == FineTuneType::kFull;
-
-  // Weights.
-  t.base_weights = (embed + norms) * kFloat;
-  for (const auto& [in, out] : shapes) {
-    const int64_t dense = in * out * kFloat * c.num_layers;
+  t.base_weights = embed * matrix_bytes + norms * kFloat;
+  for (const auto& [in, out] : linear_shapes(c)) {
     if (adapter.quantization && in % adapter.quantization->group_size == 0) {
       t.quantized_weights += quantized_weight_bytes(out, in, *adapter.quantization) * c.num_layers;
     } else {
-      t.base_weights += dense;
+      t.base_weights += in * out * matrix_bytes * c.num_layers;
     }
   }
+}
+
+}  // namespace
+
+MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
+  MemoryTally t;
+  tally_weights(c, adapter, shape, t);
   const int64_t trainable = expected_trainable_params(c, adapter);
-  if (!full) t.adapter_params = trainable * kFloat;
+  if (adapter.type != FineTuneType::kFull) t.adapter_params = trainable * kFloat;
   t.gradients = trainable * kFloat;
   t.optimizer_state = 2 * trainable * kFloat;
-
-  t.activations = activation_floats(c, adapter, shape, shapes) * kFloat;
+  t.activations = activation_bytes(c, adapter, shape);
   return t;
 }
 
+// Precision adds no term: bf16 products pack their operands per call into
+// buffers freed after it (measured: bf16 peaks within 0.2 % of fp32's).
+int64_t activation_bytes(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
+  const auto shapes = linear_shapes(c);
+  const int64_t h = c.hidden_size, ff = c.intermediate_size;
+  const int64_t qd = int64_t{c.num_heads} * c.head_dim, kvd = int64_t{c.num_kv_heads} * c.head_dim;
+  const bool full = adapter.type == FineTuneType::kFull;
+  const int64_t n = int64_t{shape.batch_size} * shape.seq_length;
+  const int blocks = adapted_block_count(c, adapter);
+  int64_t lin_cache = 0;  // LoRA xA, DoRA's pre-scale output (dropout masks are regenerated from their seed)
+  if (!full) {
+    for (Module m : adapter.modules()) {
+      lin_cache += n * adapter.rank;
+      if (adapter.type == FineTuneType::kDora) lin_cache += n * shapes[m].second;
+    }
+  }
+  // Kept per block: input, the residual after attention, q, k (before their
+  // norms in q/k-norm families), v, gate, up; Gemma's two pre-norm outputs.
+  const int64_t kept = n * (2 * h + qd + 2 * kvd + 2 * ff) + lin_cache + (c.sandwich_norms ? 2 * n * h : 0);
+  // Rebuilt in backward one block at a time (a checkpointed block's re-forward
+  // keeps them): both norm outputs, attention's output and probabilities, the
+  // gated activation, and q, k after their norms.
+  const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
+  const int64_t rebuilt = n * (2 * h + qd + ff) + probs + (c.qk_norm ? n * (qd + kvd) : 0);
+  const int64_t stored = (shape.grad_checkpoint ? blocks * n * h + kept : blocks * kept) + rebuilt;
+  // Backward temporaries of one block (d_act, d_gate, d_up, dq/dk/dv, dh ...;
+  // a regenerated dropout mask and the masked input) and the head: a 128-row
+  // chunk of logits, the final norm's input/output and dx.
+  const int64_t mask_scratch = !full && adapter.dropout > 0 ? 2 * n * std::max(h, std::max(qd, ff)) : 0;
+  const int64_t temporaries =
+      n * (3 * ff + 2 * qd + 2 * kvd + 5 * h) + mask_scratch + 128 * int64_t{c.vocab_size} + 4 * n * h;
+  // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
+  int64_t widest = 0;
+  for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
+  const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
+  return (stored + temporaries + dense_scratch) * kFloat;
+}
+
+double process_overhead_mb() {
+  // Code, libraries, thread stacks, tokenizer, data set and allocator slack of
+  // `lorafarm train`: the median over bench/memory_prediction_bench's 72 cells
+  // of measured peak minus tally (14 MB of it is the binary at rest).
+  return 16.5;
+}
+
 double predicted_peak_rss_mb(const MemoryTally& tally) {
-  // Code, libraries, tokenizer and allocator slack of the `lorafarm train` process.
-  constexpr double kOverheadMb = 12.0;
-  return static_cast<double>(tally.total()) / (1024.0 * 1024.0) + kOverheadMb;
+  // A run peaks in a micro-batch's forward/backward (activations live) or when
+  // it saves at the end, which builds the file's tensors (the trainable values,
+  // the size of the gradients) beside everything else: full fine-tuning's
+  // larger peak at small batches.
+  const int64_t training = tally.total();
+  const int64_t saving = tally.total() - tally.activations + tally.gradients;
+  return static_cast<double>(std::max(training, saving)) / (1024.0 * 1024.0) + process_overhead_mb();
 }
 
 }  // namespace lorafarm::engine

@@ -28,7 +28,7 @@ void check_known_options(const nlohmann::json& j) {
       "steps_per_report", "steps_per_eval", "val_batches", "test_batches", "save_every", "seed", "max_seq_length",
       "add_eos", "batch_order", "adapter_path", "adapter_format", "resume_adapter_file", "test", "threads", "train",
       "checkpoint_every", "checkpoint_dir", "resume_checkpoint", "train_mode", "beta", "loss_type", "label_smoothing",
-      "precision"};
+      "precision", "effective_batch_size", "memory_limit_mb"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) throw InvalidInput("unknown training option '" + key + "'");
   }
@@ -79,7 +79,18 @@ std::optional<QuantizationConfig> parse_quantization(const nlohmann::json& j, co
 // Batch size, iterations, learning rate and its schedule, and AdamW's settings.
 void parse_optimisation(const nlohmann::json& j, TrainConfig& c) {
   const std::string w;
-  if (j.contains("batch_size")) c.batch_size = field<int>(j, "batch_size", w);
+  if (j.contains("batch_size")) {
+    if (j["batch_size"].is_string()) {
+      if (j["batch_size"] != "auto") throw InvalidInput("batch_size " + j["batch_size"].dump() + " is not a number or auto");
+      c.auto_batch_size = true;
+    } else {
+      c.batch_size = field<int>(j, "batch_size", w);
+    }
+  }
+  if (j.contains("effective_batch_size")) c.effective_batch_size = field<int>(j, "effective_batch_size", w);
+  if (j.contains("memory_limit_mb") && !j["memory_limit_mb"].is_null()) {
+    c.memory_limit_mb = field<double>(j, "memory_limit_mb", w);
+  }
   if (j.contains("iters")) c.iters = field<int>(j, "iters", w);
   if (j.contains("learning_rate")) c.learning_rate = field<double>(j, "learning_rate", w);
   c.lr_schedule = LrSchedule::from_json(j.value("lr_schedule", nlohmann::json()), c.learning_rate);
@@ -133,6 +144,27 @@ void parse_preference_options(const nlohmann::json& j, TrainConfig& c) {
   if (j.contains("label_smoothing")) c.dpo.label_smoothing = field<double>(j, "label_smoothing", w);
 }
 
+// batch_size auto, effective_batch_size and memory_limit_mb (engine/batch_sizing.h).
+void validate_batch_sizing(const TrainConfig& c) {
+  if (c.effective_batch_size < 0) {
+    throw InvalidInput("effective_batch_size must be at least 1, got " + std::to_string(c.effective_batch_size));
+  }
+  if (c.memory_limit_mb && !(*c.memory_limit_mb > 0)) {
+    throw InvalidInput("memory_limit_mb must be positive, got " + std::to_string(*c.memory_limit_mb));
+  }
+  if (c.effective_batch_size > 0 && c.grad_accumulation_steps != 1) {
+    throw InvalidInput("give effective_batch_size or grad_accumulation_steps, not both (the accumulation follows from "
+                       "the effective batch)");
+  }
+  if (c.auto_batch_size && c.grad_accumulation_steps != 1) {
+    throw InvalidInput("batch_size auto chooses grad_accumulation_steps itself; give effective_batch_size instead");
+  }
+  if (!c.auto_batch_size && c.effective_batch_size > 0 && c.effective_batch_size % c.batch_size != 0) {
+    throw InvalidInput("effective_batch_size " + std::to_string(c.effective_batch_size) +
+                       " is not a multiple of batch_size " + std::to_string(c.batch_size));
+  }
+}
+
 }  // namespace
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
@@ -169,7 +201,7 @@ nlohmann::json TrainConfig::to_json() const {
                       {"fine_tune_type", fine_tune_type_name(adapter.type)},
                       {"num_layers", adapter.num_layers},
                       {"lora_parameters", lora},
-                      {"batch_size", batch_size},
+                      {"batch_size", auto_batch_size ? nlohmann::json("auto") : nlohmann::json(batch_size)},
                       {"iters", iters},
                       {"learning_rate", learning_rate},
                       {"lr_schedule", lr_schedule.to_json()},
@@ -186,6 +218,8 @@ nlohmann::json TrainConfig::to_json() const {
                       {"max_seq_length", max_seq_length},
                       {"batch_order", batch_order},
                       {"precision", precision_name(precision)}};
+  if (effective_batch_size > 0) j["effective_batch_size"] = effective_batch_size;
+  if (memory_limit_mb) j["memory_limit_mb"] = *memory_limit_mb;
   if (train_mode != "sft") {
     j["train_mode"] = train_mode;
     j["beta"] = dpo.beta;
@@ -208,6 +242,7 @@ void TrainConfig::validate() const {
   positive(batch_size, "batch_size");
   positive(iters, "iters");
   positive(grad_accumulation_steps, "grad_accumulation_steps");
+  validate_batch_sizing(*this);
   positive(steps_per_report, "steps_per_report");
   positive(steps_per_eval, "steps_per_eval");
   positive(max_seq_length, "max_seq_length");

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "engine/batch_sizing.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/next_token_objective.h"
@@ -63,7 +64,7 @@ MemoryTally training_memory_tally(const TrainableModel& tm, const AdamW& opt, co
   if (config.adapter.type != FineTuneType::kFull) t.adapter_params = trainable;
   t.gradients = trainable;
   t.optimizer_state = opt.state_floats() * 4;
-  TrainShape shape{micro_batch_rows, seq_length, config.grad_checkpoint};
+  TrainShape shape{micro_batch_rows, seq_length, config.grad_checkpoint, 4, config.precision};
   t.activations = estimate_training_memory(m.config, tm.config(), shape).activations;
   return t;
 }
@@ -283,13 +284,41 @@ std::unique_ptr<TrainingObjective> make_objective(const TrainConfig& config, Tra
 
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
-  config.validate();
-  set_num_threads(config.threads);
-  const ScopedPrecision products(config.precision);
+namespace {
+
+// The config trained with: batch_size auto and effective_batch_size resolved
+// for sequences of `seq_length` (the choice is one line of the log), and the
+// predicted peak of what will run.
+TrainConfig sized_config(const TrainConfig& requested, int seq_length, const TrainCallbacks& callbacks,
+                         double& predicted_peak_mb) {
+  BatchChoice choice;
+  TrainConfig config = resolve_batch_size(requested, seq_length, &choice);
+  if (requested.auto_batch_size && callbacks.on_message) callbacks.on_message(choice.line);
+  const ModelConfig model = ModelConfig::load(config.model);
+  predicted_peak_mb = predicted_peak_rss_mb(
+      predict_training_tally(config, model, checkpoint_value_bytes(config.model), seq_length, config.batch_size));
+  return config;
+}
+
+void record_sizing(const TrainConfig& config, double predicted_peak_mb, TrainResult& result) {
+  result.micro_batch_size = config.batch_size;
+  result.grad_accumulation_steps = config.grad_accumulation_steps;
+  result.predicted_peak_rss_mb = predicted_peak_mb;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& requested, const TrainCallbacks& callbacks) {
+  requested.validate();
+  set_num_threads(requested.threads);
+  const ScopedPrecision products(requested.precision);
   if (!products.note().empty() && callbacks.on_message) callbacks.on_message(products.note());
+  // The objective reads `config`, whose batch size is settled once the data is read.
+  TrainConfig config = requested;
   TrainableModel tm = prepare_model(config, callbacks);
   const std::unique_ptr<TrainingObjective> objective = make_objective(config, tm);
+  double predicted_peak_mb = 0;
+  config = sized_config(requested, objective->longest_sequence(), callbacks, predicted_peak_mb);
 
   TrainResult result;
   TrainingLoop loop(config, callbacks, tm, *objective, result);
@@ -305,6 +334,7 @@ TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks) {
   result.tokens_per_second = static_cast<double>(result.trained_tokens) / loop.train_seconds();
   result.peak_rss_mb = peak_rss_mb();
   result.precision = product_precision();
+  record_sizing(config, predicted_peak_mb, result);
   return result;
 }
 

@@ -31,6 +31,12 @@ struct TrainConfig {
   std::string data;   // folder with train/valid/test.jsonl
   AdapterConfig adapter;
   int batch_size = 4;
+  // batch_size "auto": the largest micro-batch whose predicted peak fits
+  // memory_limit_mb (engine/batch_sizing.h), effective_batch_size kept
+  // through gradient accumulation.
+  bool auto_batch_size = false;
+  int effective_batch_size = 0;  // 0 = not given (auto: 4, mlx-lm's batch size)
+  std::optional<double> memory_limit_mb;  // auto's limit; default: the worker's offer, else available memory
   int iters = 1000;
   double learning_rate = 1e-5;
   LrSchedule lr_schedule;  // peak = learning_rate unless its arguments say otherwise
@@ -111,6 +117,9 @@ struct TrainResult {
   MemoryTally memory;
   std::vector<std::string> unquantized_layers;
   Precision precision = Precision::kF32;  // the products' precision in effect (fp32 where bf16 is unsupported)
+  int micro_batch_size = 0;         // the batch size trained with (batch_size auto: the one chosen)
+  int grad_accumulation_steps = 1;  // likewise
+  double predicted_peak_rss_mb = 0;  // engine/batch_sizing.h's prediction for the run's config and longest sample
 };
 
 struct TrainCallbacks {

@@ -232,6 +232,19 @@ struct WorkerAgent::State {
     }
   }
 
+  // The memory `batch_size: auto` may fill: the offer less what the other
+  // running trials hold, and never above the spec's kill limit.
+  std::optional<double> memory_offered(const TrialLaunch& launch) const {
+    std::optional<double> offered;
+    if (options.offer.memory_mb) {
+      double held = 0;
+      for (const auto& [key, p] : running) held += p->launch().held_memory_mb;
+      offered = std::max(static_cast<double>(*options.offer.memory_mb) - held, launch.held_memory_mb);
+    }
+    if (launch.memory_limit_mb) offered = std::min(offered.value_or(*launch.memory_limit_mb), *launch.memory_limit_mb);
+    return offered;
+  }
+
   void on_assign(const json& body, double now) {
     auto launch = TrialLaunch::from_assign(body);
     const TrialKey key{launch.trial, launch.attempt};
@@ -246,6 +259,7 @@ struct WorkerAgent::State {
       return;
     }
     ++summary.trials_run;
+    launch.offered_memory_mb = memory_offered(launch);
     if (launch.resume.is_null()) {
       running.emplace(key, std::make_unique<TrialProcess>(std::move(launch), options.workdir, options.self_exe));
       return;

@@ -65,6 +65,7 @@ TrialLaunch TrialLaunch::from_assign(const json& body) {
     const auto allocation = schema::Allocation::from_json(body["resources"]);
     l.devices = allocation.gpus;
     l.cpus = allocation.cpus;
+    l.held_memory_mb = allocation.memory_mb;
   }
   l.preset = body.value("preset", json());
   l.stop_grace_seconds = body.value("stop_grace_seconds", l.stop_grace_seconds);
@@ -176,6 +177,9 @@ std::vector<std::string> TrialProcess::trial_environment() const {
   // waiting then steal them from each other (measured: 20x slower training
   // on 2 busy cores). Sleeping waits cost little when a core is free.
   if (launch_.engine && !env.count("OMP_WAIT_POLICY")) env["OMP_WAIT_POLICY"] = "PASSIVE";
+  if (launch_.engine && launch_.offered_memory_mb) {
+    env["LORAFARM_WORKER_MEMORY_MB"] = std::to_string(static_cast<long long>(*launch_.offered_memory_mb));
+  }
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;

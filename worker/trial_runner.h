@@ -51,6 +51,11 @@ struct TrialLaunch {
   // the worker offers devices; empty hides them all) and its cores.
   std::optional<std::vector<std::string>> devices;
   int cpus = 0;
+  double held_memory_mb = 0;  // the memory placement reserved for the trial
+  // Engine trials: the memory this worker offers the trial (its --memory less
+  // what its other trials hold, within memory_limit_mb), which `batch_size:
+  // auto` fits into (LORAFARM_WORKER_MEMORY_MB). Set by the agent.
+  std::optional<double> offered_memory_mb;
   nlohmann::json preset;   // the spec's mlx_lm / hf_trainer preset (schema::TrialPreset::to_json), null when absent
   double stop_grace_seconds = schema::TrialSpec::kDefaultStopGraceSeconds;  // SIGTERM, then SIGKILL this long after (STOP, CANCEL)
   // The checkpoint this attempt resumes from ({step, attempt, files}); null

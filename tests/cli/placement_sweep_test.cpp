@@ -220,6 +220,47 @@ TEST(PlacementSweep, AnEngineTrialPredictedAboveTheWorkersMemoryNeverRuns) {
   EXPECT_TRUE(store.attempts(experiment->id).empty());
 }
 
+// batch_size auto in a sweep: the trial fits its micro-batch into the memory
+// its worker offers (no memory_limit_mb anywhere), keeps the effective batch,
+// and the choice is stored with the trial. Every tinystories sample is longer
+// than 96 tokens, so the peak `info --estimate` predicts at 96 tokens is the
+// one the trial predicts, and an offer between the peaks of micro-batches 2
+// and 4 must give 2 x 4 accumulation steps.
+TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
+  auto peak = [](int batch) {
+    const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", "lora", "--rank", "4", "--batch-size",
+                                    std::to_string(batch), "--max-seq-length", "96", "--json"});
+    EXPECT_EQ(info.exit_code, 0) << info.err;
+    return json::parse(info.out)["training_estimate"]["predicted_peak_rss_mb"].get<double>();
+  };
+  const double offer = std::floor(0.5 * (peak(2) + peak(4)));
+  ASSERT_GT(offer, peak(2));
+  const json spec{{"name", "auto"},
+                  {"seed", 5},
+                  {"model", bundled_model().string()},
+                  {"data", bundled_data("tinystories").string()},
+                  {"budget", {{"trials", 1}}},
+                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001}}}}}},
+                  {"fixed", {{"method", "lora"}, {"rank", 4}, {"iters", 2}, {"batch_size", "auto"}, {"effective_batch_size", 8},
+                             {"max_seq_length", 96}, {"val_batches", 1}, {"test", false}, {"threads", 1}}},
+                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}};
+  PlacementSweep sweep(spec);
+  ASSERT_EQ(sweep.run({{"box", {"--memory", std::to_string(static_cast<long long>(offer)) + "M"}}}), 0) << sweep.logs();
+
+  auto store = schema::Store::open_reader(sweep.db);
+  const auto experiment = store.find_experiment("auto");
+  ASSERT_TRUE(experiment);
+  const auto trials = store.trials(experiment->id);
+  ASSERT_EQ(trials.size(), 1u);
+  ASSERT_EQ(trials[0].status, schema::TrialStatus::Completed) << trials[0].error << sweep.logs();
+  const auto result = store.result(trials[0].id);
+  ASSERT_TRUE(result);
+  const json& m = result->metrics;
+  EXPECT_EQ(m["micro_batch_size"], 2) << m.dump();
+  EXPECT_EQ(m["grad_accumulation_steps"], 4) << m.dump();
+  EXPECT_NEAR(m["predicted_peak_rss_mb"].get<double>(), peak(2), 1e-6);
+}
+
 TEST(PlacementSweep, BadResourceOptionsAreOneLineErrors) {
   const auto memory = run_lorafarm({"worker", "--connect", "tcp://127.0.0.1:1", "--memory", "lots"});
   EXPECT_EQ(memory.exit_code, 1);
