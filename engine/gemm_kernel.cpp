@@ -236,9 +236,10 @@ struct Bf16Kernel {
         const std::int64_t w = group + i;
         line[i] = w < count ? values_at(x, (first + w) * x.ld + p0, kc, scratch[i]) : nullptr;
       }
-      // Panel columns group .. group+7 that exist (a 12-wide panel's second group has 4).
-      const __m256i columns = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(width - group)),
-                                                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      static_assert(kMr % 8 == 4 && kNr % 8 == 0, "panels split into groups of 8 columns and at most one of 4");
+      // A 12-wide panel's second group has 4 columns: it stores 4 words
+      // (128 bits) instead of 8.
+      const bool four = width - group == 4;
       for (std::int64_t q0 = 0; q0 < pairs; q0 += 8) {
         const __mmask16 valid = first_lanes(kc - 2 * q0);
         __m256i words[8];
@@ -248,7 +249,12 @@ struct Bf16Kernel {
         }
         transpose8(words);
         for (std::int64_t i = 0; i < std::min<std::int64_t>(8, pairs - q0); ++i) {
-          _mm256_maskstore_epi32(reinterpret_cast<int*>(panel + (q0 + i) * width + group), columns, words[i]);
+          void* target = panel + (q0 + i) * width + group;
+          if (four) {
+            _mm_storeu_si128(static_cast<__m128i*>(target), _mm256_castsi256_si128(words[i]));
+          } else {
+            _mm256_storeu_si256(static_cast<__m256i*>(target), words[i]);
+          }
         }
       }
     }
