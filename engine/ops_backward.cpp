@@ -58,8 +58,9 @@ void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matr
       const Eigen::VectorXf row_dot = dp.cwiseProduct(p).rowwise().sum();
       dp = p.cwiseProduct(dp.colwise() - row_dot);
       if (cap > 0) {  // through the cap: recompute tanh(Z/c) rather than keep it from the forward
-        const Matrix t = ((q.middleCols(h * d, d) * kh.transpose()) * (scale / cap)).array().tanh();
-        dp.array() *= 1.0f - t.array().square();
+        Matrix t(p.rows(), p.cols());  // the same product as the forward's scores
+        gemm(q.middleCols(h * d, d), false, kh, true, t, scale / cap);
+        dp.array() *= 1.0f - t.array().tanh().square();
       }
       gemm(dp, false, kh, false, dq.middleCols(h * d, d), scale);
       gemm(dp, true, q.middleCols(h * d, d), false, dkh, scale, 1.0f);
