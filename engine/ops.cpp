@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "engine/gemm.h"
+
 namespace lorafarm::engine {
 
 void set_num_threads(int threads) {
@@ -99,7 +101,10 @@ void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int wind
   const auto n = qh.rows();
   const auto total = kh.rows();
   const float scale = options.scale > 0 ? options.scale : 1.0f / std::sqrt(static_cast<float>(qh.cols()));
-  Matrix scores = (qh * kh.transpose()) * scale;  // (n, total)
+  // Through gemm: the packed kernel (and bf16 products when they are on), on
+  // the calling thread inside the loop over heads.
+  Matrix scores(n, total);
+  gemm(qh, false, kh, true, scores, scale);
   if (options.softcap > 0) scores = options.softcap * (scores / options.softcap).array().tanh();
   for (Eigen::Index t = 0; t < n; ++t) {
     const Eigen::Index pos = q_start + t;
@@ -114,7 +119,7 @@ void attention_head(const Q& qh, const K& kh, const V& vh, int q_start, int wind
     row.tail(total - last - 1).setZero();
     visible /= sum;
   }
-  out.noalias() = scores * vh;
+  gemm(scores, false, vh, false, out);
   if (probs) *probs = std::move(scores);
 }
 

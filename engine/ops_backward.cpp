@@ -50,18 +50,20 @@ void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matr
     for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
       const Matrix& p = probs[static_cast<std::size_t>(h)];
       const auto doh = d_out.middleCols(h * d, d);
-      dvh.noalias() += p.transpose() * doh;
-      dp.noalias() = doh * vh.transpose();
+      // The products go through gemm (packed kernel, bf16 when on), on this thread.
+      gemm(p, true, doh, false, dvh, 1.0f, 1.0f);
+      dp.resize(p.rows(), p.cols());
+      gemm(doh, false, vh, true, dp);
       // dS = P ⊙ (dP − rowsum(dP ⊙ P)); masked entries have P = 0 and stay 0.
       const Eigen::VectorXf row_dot = dp.cwiseProduct(p).rowwise().sum();
       dp = p.cwiseProduct(dp.colwise() - row_dot);
       if (cap > 0) {  // through the cap: recompute tanh(Z/c) rather than keep it from the forward
-        const Matrix t = ((q.middleCols(h * d, d) * kh.transpose()) * (scale / cap)).array().tanh();
-        dp.array() *= 1.0f - t.array().square();
+        Matrix t(p.rows(), p.cols());  // the same product as the forward's scores
+        gemm(q.middleCols(h * d, d), false, kh, true, t, scale / cap);
+        dp.array() *= 1.0f - t.array().tanh().square();
       }
-      dp *= scale;
-      dq.middleCols(h * d, d).noalias() = dp * kh;
-      dkh.noalias() += dp.transpose() * q.middleCols(h * d, d);
+      gemm(dp, false, kh, false, dq.middleCols(h * d, d), scale);
+      gemm(dp, true, q.middleCols(h * d, d), false, dkh, scale, 1.0f);
     }
   }
 }

@@ -3,11 +3,13 @@
 // Eigen::bfloat16, not by the engine), and the setting's parsing.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
 #include "engine/error.h"
 #include "engine/gemm.h"
+#include "engine/ops.h"
 #include "engine/precision.h"
 
 namespace lorafarm::engine {
@@ -78,6 +80,54 @@ TEST(GemmBf16, A16BitWeightOperandTakesTheSamePath) {
   weight_matmul(x, false, half, true, y);
   const Eigen::MatrixXd want = bf16_rounded(x, false) * bf16_rounded(w, true);
   EXPECT_LT((y.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-5 * 16 * 4);
+}
+
+// Causal attention of one head in float64: out[t] = Σ_{s<=t} softmax(q_t·k_s/√d) v_s,
+// and for each row t the bound on bf16's error derived below.
+struct AttentionReference {
+  Eigen::MatrixXd out, bound;
+};
+
+AttentionReference attention_reference(const Matrix& q, const Matrix& k, const Matrix& v) {
+  const Eigen::Index n = q.rows(), d = q.cols();
+  const double scale = 1.0 / std::sqrt(double(d)), u = std::ldexp(1.0, -8);  // bf16's unit roundoff
+  AttentionReference r{Eigen::MatrixXd::Zero(n, d), Eigen::MatrixXd::Zero(n, d)};
+  for (Eigen::Index t = 0; t < n; ++t) {
+    Eigen::VectorXd s(t + 1), p(t + 1);
+    double worst_score_error = 0;  // |Δs| <= scale·Σ|q||k|·(2u + u²): each operand rounded once
+    for (Eigen::Index j = 0; j <= t; ++j) {
+      s(j) = scale * q.row(t).cast<double>().dot(k.row(j).cast<double>());
+      const double magnitude = scale * q.row(t).cast<double>().cwiseAbs().dot(k.row(j).cast<double>().cwiseAbs());
+      worst_score_error = std::max(worst_score_error, magnitude * (2 * u + u * u));
+    }
+    p = (s.array() - s.maxCoeff()).exp();
+    p /= p.sum();
+    // Softmax moves each p by at most p·(e^{2E} − 1); P·V then rounds p and v once more.
+    const double spread = std::exp(2 * worst_score_error);
+    for (Eigen::Index c = 0; c < d; ++c) {
+      const double weighted = p.dot(v.col(c).head(t + 1).cast<double>().cwiseAbs());
+      r.out(t, c) = p.dot(v.col(c).head(t + 1).cast<double>());
+      r.bound(t, c) = (spread - 1) * weighted + (2 * u + u * u) * spread * weighted + 1e-5;  // + fp32 sums
+    }
+  }
+  return r;
+}
+
+TEST(GemmBf16, AttentionHeadsWideEnoughForThePackedKernelStayWithinBf16sBound) {
+  // head_dim 64 and 96 positions: QKᵀ and P·V take the packed kernel.
+  std::mt19937 rng(13);
+  const Matrix q = random_matrix(96, 64, rng), k = random_matrix(96, 64, rng), v = random_matrix(96, 64, rng);
+  const AttentionReference want = attention_reference(q, k, v);
+  Matrix fp32_out;
+  causal_attention(q, k, v, 1, 1, 0, 0, fp32_out);
+  EXPECT_LT((fp32_out.cast<double>() - want.out).cwiseAbs().maxCoeff(), 1e-5);
+  if (!bf16_products_supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const ScopedPrecision bf16(Precision::kBF16);
+  Matrix out;
+  causal_attention(q, k, v, 1, 1, 0, 0, out);
+  const Eigen::MatrixXd error = (out.cast<double>() - want.out).cwiseAbs();
+  EXPECT_TRUE((error.array() <= want.bound.array()).all()) << "worst excess " << (error - want.bound).maxCoeff();
+  EXPECT_GT(error.maxCoeff(), 1e-5);  // the products really were bf16
 }
 
 TEST(GemmBf16, PrecisionNamesParseAndUnknownOnesAreNamed) {

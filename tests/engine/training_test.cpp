@@ -7,6 +7,8 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <limits>
+#include <random>
 #include <sstream>
 
 #include "engine/adapter_io.h"
@@ -65,6 +67,38 @@ TEST(AdamW, DecoupledWeightDecay) {
   AdamW opt(params, o);
   opt.step(params, 0.5);
   EXPECT_NEAR(value[0], 2.0f - 0.5f * 0.1f * 2.0f, 1e-6);
+}
+
+TEST(AdamW, LongParametersMatchAFloat64Reference) {
+  // 4096·2 + 7 entries: the threaded vector blocks and a scalar tail.
+  constexpr int n = 4096 * 2 + 7, steps = 3;
+  constexpr double lr = 0.01, decay = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> value(n), grad(n);
+  for (float& x : value) x = u(rng);
+  std::vector<double> want(value.begin(), value.end()), m(n, 0.0), v(n, 0.0);
+  std::vector<ParamRef> params = {{"p", {n}, value.data(), grad.data(), n}};
+  AdamWOptions o;
+  o.weight_decay = decay;
+  AdamW opt(params, o);
+  for (int t = 1; t <= steps; ++t) {
+    for (float& g : grad) g = u(rng);
+    opt.step(params, lr);
+    for (int j = 0; j < n; ++j) {
+      m[j] = b1 * m[j] + (1 - b1) * grad[j];
+      v[j] = b2 * v[j] + (1 - b2) * double(grad[j]) * grad[j];
+      const double m_hat = m[j] / (1 - std::pow(b1, t)), v_hat = v[j] / (1 - std::pow(b2, t));
+      want[j] -= lr * m_hat / (std::sqrt(v_hat) + eps) + lr * decay * want[j];
+    }
+  }
+  // Each step rounds |value| <= 1 and an update of at most lr·t (|m̂|/√v̂ <= t)
+  // through about eight float operations: 8·ε of each per step.
+  const double tolerance = steps * 8 * std::numeric_limits<float>::epsilon() * (1.0 + lr * steps);
+  double worst = 0;
+  for (int j = 0; j < n; ++j) worst = std::max(worst, std::abs(double(value[j]) - want[j]));
+  EXPECT_LT(worst, tolerance);
+  EXPECT_GT(worst, 0.0);  // float32 arithmetic really ran (the reference is float64)
 }
 
 TEST(ClipGradNorm, ScalesToTheMaximumGlobalNorm) {
