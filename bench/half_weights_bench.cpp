@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench/bf16_checkpoint.h"
+#include "bench/cpu_clock.h"
 #include "engine/fuse.h"
 #include "engine/memory.h"
 #include "engine/model.h"
@@ -32,13 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// CPU seconds this process has used (all threads): on a machine shared with
-// other jobs, tokens per CPU-second compare kernels where wall time cannot.
-double cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
+using lorafarm::bench::cpu_seconds;
 
 struct Args {
   std::string model = "medium";

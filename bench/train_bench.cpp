@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 
+#include "bench/cpu_clock.h"
 #include "engine/memory.h"
 #include "engine/model.h"
 #include "engine/optimizer.h"
@@ -40,13 +41,7 @@ using namespace lorafarm::engine;
 
 namespace {
 
-// CPU seconds this process has used (all threads): on a machine shared with
-// other jobs, tokens per CPU-second compare kernels where wall time cannot.
-double cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
+using lorafarm::bench::cpu_seconds;
 
 struct Args {
   int threads = 2;

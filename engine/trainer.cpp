@@ -282,10 +282,6 @@ std::unique_ptr<TrainingObjective> make_objective(const TrainConfig& config, Tra
   return make_next_token_objective(config, tm);
 }
 
-}  // namespace
-
-namespace {
-
 // The config trained with: batch_size auto and effective_batch_size resolved
 // for sequences of `seq_length` (the choice is one line of the log), and the
 // predicted peak of what will run.
