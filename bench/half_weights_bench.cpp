@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "bench/bf16_checkpoint.h"
-#include "bench/cpu_clock.h"
+#include "bench/bench_support.h"
 #include "engine/fuse.h"
 #include "engine/memory.h"
 #include "engine/model.h"
@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using lorafarm::bench::cpu_seconds;
+using lorafarm::bench::random_batch;
 
 struct Args {
   std::string model = "medium";
@@ -41,19 +42,6 @@ struct Args {
   bool grad_checkpoint = false;
   std::string one_folder, one_path;
 };
-
-TrainBatch random_batch(int vocab, int batch, int length, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  TrainBatch b;
-  b.batch = batch;
-  b.length = length;
-  for (int i = 0; i < batch * length; ++i) {
-    b.inputs.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
-    b.targets.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
-  }
-  b.weights.assign(b.inputs.size(), 1.0f);
-  return b;
-}
 
 // One path: load, one warm-up step, `steps` timed LoRA steps; their losses.
 int run_one(const Args& args) {

@@ -29,7 +29,7 @@
 #include <immintrin.h>
 #endif
 
-#include "bench/cpu_clock.h"
+#include "bench/bench_support.h"
 #include "engine/memory.h"
 #include "engine/model.h"
 #include "engine/optimizer.h"
@@ -42,6 +42,7 @@ using namespace lorafarm::engine;
 namespace {
 
 using lorafarm::bench::cpu_seconds;
+using lorafarm::bench::random_batch;
 
 struct Args {
   int threads = 2;
@@ -55,19 +56,6 @@ struct Args {
 Model make_model(const std::string& name) {
   if (name == "stories260K") return Model::load(std::string(LORAFARM_SOURCE_DIR) + "/examples/models/stories260K");
   return Model::random(preset_config(name), 1);
-}
-
-TrainBatch random_batch(int vocab, int batch, int length, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  TrainBatch b;
-  b.batch = batch;
-  b.length = length;
-  for (int i = 0; i < batch * length; ++i) {
-    b.inputs.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
-    b.targets.push_back(static_cast<TokenId>(rng() % static_cast<uint64_t>(vocab)));
-  }
-  b.weights.assign(b.inputs.size(), 1.0f);
-  return b;
 }
 
 // FLOPs of one training token: 2·N forward; backward 2·N for input gradients
