@@ -8,6 +8,7 @@
 #include <fcntl.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -18,6 +19,17 @@ namespace lorafarm::testing {
 
 std::filesystem::path source_dir() { return LORAFARM_SOURCE_DIR; }
 std::filesystem::path lorafarm_binary() { return LORAFARM_BINARY; }
+std::filesystem::path oracles_dir() { return source_dir() / "tests" / "oracles"; }
+
+std::string find_node() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / "node";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
 std::filesystem::path bundled_model(const std::string& name) { return source_dir() / "examples/models" / name; }
 std::filesystem::path bundled_data(const std::string& name) { return source_dir() / "examples/data" / name; }
 

@@ -9,6 +9,13 @@
 namespace lorafarm::testing {
 
 std::filesystem::path source_dir();
+// The npm test oracles (tests/oracles: Hugging Face's tokenizers and jinja,
+// real tokenizer.json files) and the executable `node` on PATH ("" when there
+// is none); kOracleSetupHint says how to get both.
+std::filesystem::path oracles_dir();
+std::string find_node();
+inline constexpr const char* kOracleSetupHint =
+    "; run scripts/setup.sh (it installs node and `npm ci --prefix tests/oracles`)";
 std::filesystem::path lorafarm_binary();
 std::filesystem::path bundled_model(const std::string& name = "stories260K");
 std::filesystem::path bundled_data(const std::string& name);

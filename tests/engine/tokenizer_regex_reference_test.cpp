@@ -17,6 +17,9 @@
 namespace lorafarm::engine {
 namespace {
 
+using lorafarm::testing::find_node;
+using lorafarm::testing::oracles_dir;
+
 using lorafarm::testing::ProcessResult;
 using lorafarm::testing::read_file;
 using lorafarm::testing::run_process;
@@ -24,30 +27,19 @@ using lorafarm::testing::source_dir;
 using nlohmann::json;
 using Pieces = std::vector<std::string>;
 
-constexpr const char* kSetupHint = "; run scripts/setup.sh (it installs node and `npm ci --prefix tests/oracles`)";
-
-std::string find_node() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / "node";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
 
 std::string shown(const std::string& text) { return json(text).dump(-1, ' ', true, json::error_handler_t::replace); }
 
 TEST(TokenizerRegexReference, MatchesOnigurumaOnTheCorpus) {
   const std::string node = find_node();
-  ASSERT_FALSE(node.empty()) << "node is not on PATH" << kSetupHint;
+  ASSERT_FALSE(node.empty()) << "node is not on PATH" << lorafarm::testing::kOracleSetupHint;
   const std::filesystem::path oracles = source_dir() / "tests" / "oracles";
   ASSERT_TRUE(std::filesystem::exists(oracles / "node_modules" / "tokenizers" / "package.json"))
-      << "the npm package `tokenizers` is missing under " << oracles.string() << kSetupHint;
+      << "the npm package `tokenizers` is missing under " << oracles.string() << lorafarm::testing::kOracleSetupHint;
   const std::filesystem::path folder = source_dir() / "tests" / "engine" / "tokenizer_corpus";
   const ProcessResult result = run_process({node, (oracles / "split_reference.js").string(),
                                             (folder / "regex_patterns.json").string(), (folder / "corpus.jsonl").string()});
-  ASSERT_EQ(result.exit_code, 0) << "split_reference.js failed: " << result.err << kSetupHint;
+  ASSERT_EQ(result.exit_code, 0) << "split_reference.js failed: " << result.err << lorafarm::testing::kOracleSetupHint;
 
   const auto patterns = json::parse(read_file(folder / "regex_patterns.json")).get<std::vector<std::string>>();
   std::vector<std::string> lines;
