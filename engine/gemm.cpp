@@ -60,8 +60,11 @@ void product(const A& a, const B& b, C&& c, float alpha, float beta) {
 
 // The packed kernel pays for packing and for padding tiles to 12×32; Eigen's
 // kernel keeps thin products (LoRA's rank dimension) and small ones.
+// bf16's kernel is about twice as fast, so it pays for padding a narrower
+// result (an attention head of 48 columns pads to 64).
 bool worth_packing(Eigen::Index rn, Eigen::Index cn, Eigen::Index kn) {
-  return packed_gemm_available() && rn >= 24 && cn >= 64 && kn >= 32;
+  const Eigen::Index min_cols = product_precision() == Precision::kBF16 ? 32 : 64;
+  return packed_gemm_available() && rn >= 24 && cn >= min_cols && kn >= 32;
 }
 
 // Eigen's kernel on float32 operands: dst (=|+=) alpha·op(a)[r0.., ak0..]·op(b)[bk0.., c0..].
@@ -83,7 +86,13 @@ void eigen_block(const ConstMap& a, bool ta, const ConstMap& b, bool tb, C&& dst
 // c[r0 : r0+rn, c0 : c0+cn] (=|+=) alpha·op(a)[r0 : r0+rn, k0 : k0+kn]·op(b)[k0 : k0+kn, c0 : c0+cn].
 template <typename C>
 void block_product(const Operand& a, bool ta, const Operand& b, bool tb, C&& dst, Eigen::Index r0, Eigen::Index rn,
-                   Eigen::Index c0, Eigen::Index cn, Eigen::Index k0, Eigen::Index kn, float alpha, float beta) {
+                   Eigen::Index c0, Eigen::Index cn, Eigen::Index k0, Eigen::Index kn, float alpha, float beta,
+                   const PackedBf16Operand* prepacked) {
+  if (prepacked && rn > 0 && cn > 0) {
+    const GemmOperand pa = ta ? a.packed(k0, r0, true) : a.packed(r0, k0, false);
+    packed_gemm_bf16(rn, cn, kn, pa, *prepacked, c0, k0, dst.data(), dst.outerStride(), alpha, beta);
+    return;
+  }
   if (worth_packing(rn, cn, kn)) {
     // Element (i, p) of op(a) is a(i, p), or a(p, i) when transposed; likewise b.
     const GemmOperand pa = ta ? a.packed(k0, r0, true) : a.packed(r0, k0, false);
@@ -108,9 +117,10 @@ void block_product(const Operand& a, bool ta, const Operand& b, bool tb, C&& dst
   }
 }
 
-// The part of [0, extent) that thread `t` of `team` takes, in SIMD-friendly multiples of 16.
-std::pair<Eigen::Index, Eigen::Index> share(Eigen::Index extent, int t, int team) {
-  const Eigen::Index chunk = ((extent + team - 1) / team + 15) / 16 * 16;
+// The part of [0, extent) that thread `t` of `team` takes, in multiples of
+// `unit` (16 for SIMD; a prepacked operand's panel width or depth block).
+std::pair<Eigen::Index, Eigen::Index> share(Eigen::Index extent, int t, int team, Eigen::Index unit = 16) {
+  const Eigen::Index chunk = ((extent + team - 1) / team + unit - 1) / unit * unit;
   const Eigen::Index first = std::min(extent, chunk * t);
   return {first, std::min(chunk, extent - first)};
 }
@@ -119,16 +129,17 @@ std::pair<Eigen::Index, Eigen::Index> share(Eigen::Index extent, int t, int team
 // gradient): each thread sums its slice of k into a private partial, and the
 // partials are added in thread order.
 void split_inner(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Ref<Matrix> c, Eigen::Index m,
-                 Eigen::Index n, Eigen::Index k, float alpha, float beta, int threads) {
+                 Eigen::Index n, Eigen::Index k, float alpha, float beta, int threads,
+                 const PackedBf16Operand* prepacked) {
   std::vector<Matrix> partial(static_cast<std::size_t>(threads));
 #pragma omp parallel num_threads(threads)
   {
     const int team = omp_get_num_threads(), t = omp_get_thread_num();
-    const auto [k0, kn] = share(k, t, team);
+    const auto [k0, kn] = share(k, t, team, prepacked ? PackedBf16Operand::kDepthBlock : 16);
     Matrix& mine = partial[static_cast<std::size_t>(t)];
     mine.resize(m, n);
     if (kn > 0) {
-      block_product(a, ta, b, tb, mine, 0, m, 0, n, k0, kn, alpha, 0.0f);
+      block_product(a, ta, b, tb, mine, 0, m, 0, n, k0, kn, alpha, 0.0f, prepacked);
     } else {
       mine.setZero();
     }
@@ -142,7 +153,9 @@ void split_inner(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Re
   }
 }
 
-void run_gemm(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Ref<Matrix> c, float alpha, float beta) {
+// `prepacked`, when set, is op(b) packed for bf16 products.
+void run_gemm(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Ref<Matrix> c, float alpha, float beta,
+              const PackedBf16Operand* prepacked = nullptr) {
   const Eigen::Index m = ta ? a.cols : a.rows;
   const Eigen::Index k = ta ? a.rows : a.cols;
   const Eigen::Index n = tb ? b.rows : b.cols;
@@ -155,11 +168,11 @@ void run_gemm(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Ref<M
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads == 1 || work < kMinParallelWork) {
-    block_product(a, ta, b, tb, c.block(0, 0, m, n), 0, m, 0, n, 0, k, alpha, beta);
+    block_product(a, ta, b, tb, c.block(0, 0, m, n), 0, m, 0, n, 0, k, alpha, beta, prepacked);
     return;
   }
   if (k > 4 * std::max(m, n)) {
-    split_inner(a, ta, b, tb, c, m, n, k, alpha, beta, threads);
+    split_inner(a, ta, b, tb, c, m, n, k, alpha, beta, threads, prepacked);
     return;
   }
   // Otherwise split the longer side of c: each thread packs the whole other
@@ -167,12 +180,13 @@ void run_gemm(const Operand& a, bool ta, const Operand& b, bool tb, Eigen::Ref<M
   const bool split_rows = m >= n;
 #pragma omp parallel num_threads(threads)
   {
-    const auto [first, count] = share(split_rows ? m : n, omp_get_thread_num(), omp_get_num_threads());
+    const Eigen::Index unit = prepacked && !split_rows ? PackedBf16Operand::kPanelWidth : 16;
+    const auto [first, count] = share(split_rows ? m : n, omp_get_thread_num(), omp_get_num_threads(), unit);
     if (count > 0) {
       if (split_rows) {
-        block_product(a, ta, b, tb, c.middleRows(first, count), first, count, 0, n, 0, k, alpha, beta);
+        block_product(a, ta, b, tb, c.middleRows(first, count), first, count, 0, n, 0, k, alpha, beta, prepacked);
       } else {
-        block_product(a, ta, b, tb, c.middleCols(first, count), 0, m, first, count, 0, k, alpha, beta);
+        block_product(a, ta, b, tb, c.middleCols(first, count), 0, m, first, count, 0, k, alpha, beta, prepacked);
       }
     }
   }
@@ -192,6 +206,29 @@ void matmul(ConstRef a, bool transpose_a, ConstRef b, bool transpose_b, Matrix& 
 void weight_gemm(ConstRef a, bool transpose_a, const WeightRef& b, bool transpose_b, Eigen::Ref<Matrix> c, float alpha,
                  float beta) {
   run_gemm(Operand::of(a), transpose_a, Operand::of(b), transpose_b, c, alpha, beta);
+}
+
+PackedWeight::PackedWeight(const WeightRef& weight, bool transpose) : transposed_(transpose) {
+  if (product_precision() != Precision::kBF16 || !packed_gemm_bf16_available()) return;
+  const Operand w = Operand::of(weight);
+  // op(w) is k×n: (cols × rows) when transposed.
+  const Eigen::Index k = transpose ? w.cols : w.rows, n = transpose ? w.rows : w.cols;
+  packed_ = std::make_unique<PackedBf16Operand>(k, n, w.packed(0, 0, transpose));
+}
+
+PackedWeight::PackedWeight(PackedWeight&&) noexcept = default;
+PackedWeight& PackedWeight::operator=(PackedWeight&&) noexcept = default;
+PackedWeight::~PackedWeight() = default;
+
+std::int64_t PackedWeight::bytes() const { return packed_ ? packed_->bytes() : 0; }
+
+void weight_gemm(ConstRef a, bool transpose_a, const WeightRef& b, bool transpose_b, const PackedWeight& packed,
+                 Eigen::Ref<Matrix> c, float alpha, float beta) {
+  if (!packed.empty() && packed.transposed() != transpose_b) {
+    throw InvalidInput("weight_gemm: the packed weight was made for the other orientation");
+  }
+  const bool use = !packed.empty() && product_precision() == Precision::kBF16;
+  run_gemm(Operand::of(a), transpose_a, Operand::of(b), transpose_b, c, alpha, beta, use ? packed.operand() : nullptr);
 }
 
 void weight_matmul(ConstRef a, bool transpose_a, const WeightRef& b, bool transpose_b, Matrix& c, float alpha) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -284,10 +285,17 @@ struct Bf16Kernel {
   }
 };
 
+// Where b comes prepacked, its panels for this product's columns from col0
+// and depths from depth0 (bf16 only).
+struct Prepacked {
+  const PackedBf16Operand* operand = nullptr;
+  std::int64_t col0 = 0, depth0 = 0;
+};
+
 // The three-level blocked product with kernel K (F32Kernel or Bf16Kernel).
 template <typename K>
 void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOperand& a, const GemmOperand& b, float* c,
-                 std::int64_t ldc, float alpha, float beta) {
+                 std::int64_t ldc, float alpha, float beta, Prepacked prepacked = {}) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (beta == 0.0f)
@@ -297,7 +305,7 @@ void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOpera
   const std::int64_t nc_max = std::min(kNc, (n + kNr - 1) / kNr * kNr);
   const std::int64_t mc_max = std::min(kMc, (m + kMr - 1) / kMr * kMr);
   const std::int64_t kc_max = std::min(K::kKc, k);
-  auto packed_b = aligned<typename K::Elem>(K::depth(kc_max) * nc_max);
+  auto packed_b = aligned<typename K::Elem>(prepacked.operand ? 0 : K::depth(kc_max) * nc_max);
   auto packed_a = aligned<typename K::Elem>(K::depth(kc_max) * mc_max);
   alignas(64) float edge[kMr * kNr];  // partial tiles go through here
 
@@ -306,7 +314,11 @@ void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOpera
     for (std::int64_t p0 = 0; p0 < k; p0 += K::kKc) {
       const std::int64_t kc = std::min(K::kKc, k - p0), depth = K::depth(kc);
       const bool accumulate = p0 > 0 || beta != 0.0f;
-      K::pack(b, !b.transposed, j0, nc, p0, kc, kNr, packed_b.get());
+      const typename K::Elem* b_panels = packed_b.get();
+      if constexpr (std::is_same_v<K, Bf16Kernel>) {
+        if (prepacked.operand) b_panels = prepacked.operand->panels(prepacked.col0 + j0, prepacked.depth0 + p0);
+      }
+      if (!prepacked.operand) K::pack(b, !b.transposed, j0, nc, p0, kc, kNr, packed_b.get());
       for (std::int64_t i0 = 0; i0 < m; i0 += kMc) {
         const std::int64_t mc = std::min(kMc, m - i0);
         K::pack(a, a.transposed, i0, mc, p0, kc, kMr, packed_a.get());
@@ -316,7 +328,7 @@ void run_blocked(std::int64_t m, std::int64_t n, std::int64_t k, const GemmOpera
             const std::int64_t rows = std::min(kMr, mc - ir);
             float* target = c + (i0 + ir) * ldc + j0 + jr;
             const auto* a_panel = packed_a.get() + ir * depth;
-            const auto* b_panel = packed_b.get() + jr * depth;
+            const auto* b_panel = b_panels + jr * depth;
             if (rows == kMr && cols == kNr) {
               K::micro(depth, a_panel, b_panel, target, ldc, alpha, accumulate);
               continue;
@@ -359,7 +371,65 @@ void packed_gemm_bf16(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperan
   run_blocked<Bf16Kernel>(m, n, k, a, b, c, ldc, alpha, beta);
 }
 
+static_assert(PackedBf16Operand::kPanelWidth == kNr && PackedBf16Operand::kDepthBlock == Bf16Kernel::kKc);
+
+PackedBf16Operand::PackedBf16Operand(std::int64_t k, std::int64_t n, const GemmOperand& b)
+    : k_(k), n_(n), padded_n_((n + kNr - 1) / kNr * kNr) {
+  if (!packed_gemm_bf16_available()) throw std::logic_error("PackedBf16Operand: this CPU has no AVX-512 BF16");
+  const std::int64_t blocks = (k + kDepthBlock - 1) / kDepthBlock;
+  words_ = blocks == 0 ? 0 : offset(padded_n_, (blocks - 1) * kDepthBlock);  // past the last block's last panel
+  const auto bytes = static_cast<std::size_t>(std::max<std::int64_t>(words_, 1)) * sizeof(std::uint32_t);
+  data_.reset(static_cast<std::uint32_t*>(::operator new[](bytes, std::align_val_t(64))));
+  // Each depth block × run of kNc columns is one packing call, as run_blocked makes them.
+  const std::int64_t runs = (n + kNc - 1) / kNc;
+#pragma omp parallel for collapse(2) schedule(dynamic)
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const std::int64_t p0 = block * kDepthBlock, j0 = run * kNc;
+      const std::int64_t kc = std::min(kDepthBlock, k - p0), nc = std::min(kNc, n - j0);
+      Bf16Kernel::pack(b, !b.transposed, j0, nc, p0, kc, kNr, data_.get() + offset(j0, p0));
+    }
+  }
+}
+
+void PackedBf16Operand::AlignedFree::operator()(std::uint32_t* words) const {
+  ::operator delete[](words, std::align_val_t(64));
+}
+
+// Depth blocks follow each other, each holding all columns' panels.
+std::int64_t PackedBf16Operand::offset(std::int64_t col, std::int64_t depth) const {
+  const std::int64_t kc = std::min(kDepthBlock, k_ - depth);
+  return depth / kDepthBlock * Bf16Kernel::depth(kDepthBlock) * padded_n_ + col * Bf16Kernel::depth(kc);
+}
+
+const std::uint32_t* PackedBf16Operand::panels(std::int64_t col, std::int64_t depth) const {
+  return data_.get() + offset(col, depth);
+}
+
+void packed_gemm_bf16(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, const PackedBf16Operand& b,
+                      std::int64_t col0, std::int64_t depth0, float* c, std::int64_t ldc, float alpha, float beta) {
+  const bool aligned_start = col0 % kNr == 0 && depth0 % PackedBf16Operand::kDepthBlock == 0;
+  const bool whole_blocks = depth0 + k == b.depth() || k % PackedBf16Operand::kDepthBlock == 0;
+  if (!aligned_start || !whole_blocks || col0 + n > b.columns() || depth0 + k > b.depth()) {
+    throw std::logic_error("packed_gemm_bf16: the product does not start on the prepacked operand's panels");
+  }
+  run_blocked<Bf16Kernel>(m, n, k, a, GemmOperand{}, c, ldc, alpha, beta, Prepacked{&b, col0, depth0});
+}
+
 #else  // no AVX-512: gemm.cpp keeps Eigen's kernel
+
+PackedBf16Operand::PackedBf16Operand(std::int64_t, std::int64_t, const GemmOperand&) {
+  throw std::logic_error("PackedBf16Operand: this build has no AVX-512 kernel");
+}
+void PackedBf16Operand::AlignedFree::operator()(std::uint32_t* words) const {
+  ::operator delete[](words, std::align_val_t(64));
+}
+std::int64_t PackedBf16Operand::offset(std::int64_t, std::int64_t) const { return 0; }
+const std::uint32_t* PackedBf16Operand::panels(std::int64_t, std::int64_t) const { return nullptr; }
+void packed_gemm_bf16(std::int64_t, std::int64_t, std::int64_t, GemmOperand, const PackedBf16Operand&, std::int64_t,
+                      std::int64_t, float*, std::int64_t, float, float) {
+  throw std::logic_error("packed_gemm_bf16: this build has no AVX-512 kernel (check packed_gemm_bf16_available())");
+}
 
 bool packed_gemm_available() { return false; }
 bool packed_gemm_bf16_available() { return false; }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "engine/half_matrix.h"
 
@@ -43,5 +44,39 @@ void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, 
 // and summed in fp32, two steps of k per instruction.
 void packed_gemm_bf16(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, GemmOperand b, float* c,
                       std::int64_t ldc, float alpha, float beta);
+
+// op(b) (k×n) rounded to bf16 and packed once into packed_gemm_bf16's panels,
+// for several products that share it (the vocabulary head over its row
+// chunks), so each skips rounding and packing it again. It holds 2 bytes a
+// value of op(b) (columns padded to a panel) and copies nothing else: b may go.
+class PackedBf16Operand {
+ public:
+  static constexpr std::int64_t kPanelWidth = 32;   // a product's first column is a multiple of this
+  static constexpr std::int64_t kDepthBlock = 512;  // and its first depth a multiple of this
+
+  PackedBf16Operand(std::int64_t k, std::int64_t n, const GemmOperand& b);
+
+  std::int64_t depth() const { return k_; }
+  std::int64_t columns() const { return n_; }
+  std::int64_t bytes() const { return words_ * 4; }
+  // The panels of columns from `col` in the depth block that starts at `depth`.
+  const std::uint32_t* panels(std::int64_t col, std::int64_t depth) const;
+
+ private:
+  std::int64_t offset(std::int64_t col, std::int64_t depth) const;  // of panels(col, depth), in words
+
+  struct AlignedFree {
+    void operator()(std::uint32_t* words) const;
+  };
+  std::int64_t k_ = 0, n_ = 0, padded_n_ = 0, words_ = 0;
+  std::unique_ptr<std::uint32_t[], AlignedFree> data_;  // 64-byte aligned
+};
+
+// packed_gemm_bf16 with op(b) prepacked: the product takes op(b)'s columns
+// [col0, col0+n) and depths [depth0, depth0+k); col0 and depth0 are multiples
+// of the operand's panel width and depth block, and k reaches the end of op(b)
+// or is itself a multiple of the depth block.
+void packed_gemm_bf16(std::int64_t m, std::int64_t n, std::int64_t k, GemmOperand a, const PackedBf16Operand& b,
+                      std::int64_t col0, std::int64_t depth0, float* c, std::int64_t ldc, float alpha, float beta);
 
 }  // namespace lorafarm::engine

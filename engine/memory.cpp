@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "engine/ops_backward.h"
+
 namespace lorafarm::engine {
 namespace {
 
@@ -98,8 +100,8 @@ MemoryTally estimate_training_memory(const ModelConfig& c, const AdapterConfig& 
   return t;
 }
 
-// Precision adds no term: bf16 products pack their operands per call into
-// buffers freed after it (measured: bf16 peaks within 0.2 % of fp32's).
+// Precision adds one term: bf16 products pack their operands per call into
+// buffers freed after it, except the head, packed once for all its row chunks.
 int64_t activation_bytes(const ModelConfig& c, const AdapterConfig& adapter, const TrainShape& shape) {
   const auto shapes = linear_shapes(c);
   const int64_t h = c.hidden_size, ff = c.intermediate_size;
@@ -123,19 +125,26 @@ int64_t activation_bytes(const ModelConfig& c, const AdapterConfig& adapter, con
   const int64_t probs = int64_t{shape.batch_size} * c.num_heads * int64_t{shape.seq_length} * shape.seq_length;
   const int64_t rebuilt = n * (2 * h + qd + ff) + probs + (c.qk_norm ? n * (qd + kvd) : 0);
   const int64_t stored = (shape.grad_checkpoint ? blocks * n * h + kept : blocks * kept) + rebuilt;
-  // Temporaries: the head's (a 128-row chunk of logits, the final norm's
-  // input/output and dx) and, with dropout, a regenerated mask and the masked
-  // input. A block's backward temporaries (d_act, d_gate, d_up, dq/dk/dv ...)
+  // Temporaries: the final norm's input/output and dx, the head's (below)
+  // and, with dropout, a regenerated mask and the masked input. A block's
+  // backward temporaries (d_act, d_gate, d_up, dq/dk/dv ...)
   // are not counted: they take the memory its activations, freed at their last
   // use, return to the allocator. Counting them overestimated every cell of
   // memory_prediction_bench, by up to 36 % on TinyStories-656K at batch 8.
   const int64_t mask_scratch = !full && adapter.dropout > 0 ? 2 * n * std::max(h, std::max(qd, ff)) : 0;
-  const int64_t temporaries = mask_scratch + 128 * int64_t{c.vocab_size} + 4 * n * h;
   // A DoRA or QLoRA layer materialises one dense (out, in) weight at a time.
   int64_t widest = 0;
   for (const auto& [in, out] : shapes) widest = std::max(widest, in * out);
   const int64_t dense_scratch = (adapter.quantization || adapter.type == FineTuneType::kDora) ? 2 * widest : 0;
-  return (stored + temporaries + dense_scratch) * kFloat;
+  // The head's buffers are freed before the blocks' backward rebuilds
+  // anything, so the two phases peak apart: the head's with its chunk of
+  // logits and, under bf16 products over enough chunks, the head packed once
+  // in each orientation (2 bytes a value each: PackedWeight, engine/gemm.h).
+  const bool packs_head = shape.precision == Precision::kBF16 &&
+                          (n + kHeadChunkRows - 1) / kHeadChunkRows >= kHeadChunksToPrepack;
+  const int64_t head_phase = kHeadChunkRows * int64_t{c.vocab_size} + (packs_head ? int64_t{c.vocab_size} * h : 0);
+  const int64_t block_phase = rebuilt + mask_scratch + dense_scratch;
+  return (stored - rebuilt + 4 * n * h + std::max(head_phase, block_phase)) * kFloat;
 }
 
 double process_overhead_mb() {

@@ -39,6 +39,11 @@ void causal_attention_backward(Eigen::Ref<const Matrix> q, Eigen::Ref<const Matr
 // a = silu(g) ⊙ u: du = da ⊙ silu(g), dg = da ⊙ u ⊙ σ(g)(1 + g(1 − σ(g))).
 void swiglu_backward(const Matrix& gate, const Matrix& up, const Matrix& d_act, Matrix& d_gate, Matrix& d_up);
 
+// head_cross_entropy computes logits this many rows at a time, and from this
+// many chunks on, under bf16 products, packs the head once for all of them.
+inline constexpr Eigen::Index kHeadChunkRows = 128;
+inline constexpr Eigen::Index kHeadChunksToPrepack = 4;
+
 // Masked next-token cross-entropy through the head: logits = x Hᵀ (soft-capped
 // to c·tanh(logits/c) when softcap > 0, Gemma 2's final_logit_softcapping), row r
 // predicts targets[r] when weights[r] != 0 (signed: DPO weighs each

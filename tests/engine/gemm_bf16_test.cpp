@@ -2,7 +2,9 @@
 // against a float64 product of the bf16-rounded inputs (rounded here by
 // Eigen::bfloat16, not by the engine), and the setting's parsing.
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -80,6 +82,55 @@ TEST(GemmBf16, A16BitWeightOperandTakesTheSamePath) {
   weight_matmul(x, false, half, true, y);
   const Eigen::MatrixXd want = bf16_rounded(x, false) * bf16_rounded(w, true);
   EXPECT_LT((y.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-5 * 16 * 4);
+}
+
+// A weight prepacked once (the vocabulary head over its row chunks) gives the
+// float64 product of the bf16-rounded inputs on one thread and split over
+// two: by rows, by columns (the split then starts on a 32-column panel) and
+// by depth (on a 512-deep block). Unless split by depth, whose partial sums
+// then start elsewhere, it gives the very bits of packing it per product.
+TEST(GemmBf16, APrepackedWeightGivesTheProductOfPackingItPerCall) {
+  if (!bf16_products_supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const ScopedPrecision bf16(Precision::kBF16);
+  std::mt19937 rng(11);
+  // {rows of x, rows of w, cols of w}: n beyond one 1024-column run and not a
+  // multiple of 32; k beyond one 512-deep block and not a multiple of it.
+  const std::array<std::array<Eigen::Index, 3>, 4> shapes = {
+      {{200, 70, 64}, {48, 1100, 300}, {40, 1100, 96}, {30, 70, 1300}}};
+  const int threads_before = omp_get_max_threads();
+  for (const auto& [m, rows, cols] : shapes) {
+    const Matrix w = random_matrix(rows, cols, rng);
+    for (const bool tb : {true, false}) {
+      const Matrix x = random_matrix(m, tb ? cols : rows, rng);
+      const PackedWeight packed(w, tb);
+      ASSERT_FALSE(packed.empty());
+      const Eigen::MatrixXd want = bf16_rounded(x, false) * bf16_rounded(w, tb);
+      for (const int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        Matrix per_call(m, tb ? rows : cols), prepacked(m, tb ? rows : cols);
+        weight_gemm(x, false, w, tb, per_call);
+        weight_gemm(x, false, w, tb, packed, prepacked);
+        EXPECT_LT((prepacked.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-5 * std::sqrt(double(x.cols())) * 4)
+            << m << "×" << rows << "×" << cols << " tb=" << tb << " threads=" << threads;
+        const Eigen::Index k = x.cols(), n = per_call.cols();
+        if (threads == 1 || k <= 4 * std::max(m, n)) {
+          EXPECT_EQ(std::memcmp(per_call.data(), prepacked.data(), sizeof(float) * per_call.size()), 0)
+              << m << "×" << rows << "×" << cols << " tb=" << tb << " threads=" << threads;
+        }
+      }
+    }
+  }
+  omp_set_num_threads(threads_before);
+}
+
+TEST(GemmBf16, APrepackedWeightIsEmptyAndUnusedUnderFp32Products) {
+  std::mt19937 rng(12);
+  const Matrix w = random_matrix(300, 64, rng), x = random_matrix(40, 64, rng);
+  const PackedWeight packed(w, true);
+  EXPECT_TRUE(packed.empty());
+  Matrix y(40, 300);
+  weight_gemm(x, false, w, true, packed, y);
+  EXPECT_LT((y.cast<double>() - x.cast<double>() * w.cast<double>().transpose()).cwiseAbs().maxCoeff(), 1e-4);
 }
 
 // Causal attention of one head in float64: out[t] = Σ_{s<=t} softmax(q_t·k_s/√d) v_s,
