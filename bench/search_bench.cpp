@@ -6,7 +6,7 @@
 //   search_bench [--seeds N] [--functions branin,hartmann6] [--parallel K]
 //                [--multi-objective] [--budget N]
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
-//                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
+//                [--budgets 30,60] [--sampler gp|random|tpe] [--tables DIR]
 //                [--parallel N [--trial-cost equal|random]]
 //   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
 //                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
@@ -45,6 +45,7 @@
 #include "search/gp_sampler.h"
 #include "search/pareto.h"
 #include "search/random_sampler.h"
+#include "search/tpe_sampler.h"
 #include "search/tabular_benchmark.h"
 #include "search/test_functions.h"
 
@@ -78,7 +79,7 @@ std::vector<std::string> split_list(const std::string& text) {
   std::cerr << "search_bench: " << why
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
-               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
+               "                    [--sampler gp|random|tpe] [--tables DIR] [--seeds N]\n"
                "                    [--parallel N [--trial-cost equal|random]]\n"
                "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
                "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--min-points N] [--methods a,b] [--seeds N]\n";
@@ -114,7 +115,7 @@ Args parse(int argc, char** argv) {
     } else usage("unknown argument " + s);
   }
   if (a.seeds < 1 || a.parallel < 1) usage("--seeds and --parallel must be positive");
-  if (a.sampler != "gp" && a.sampler != "random") usage("--sampler must be gp or random");
+  if (a.sampler != "gp" && a.sampler != "random" && a.sampler != "tpe") usage("--sampler must be gp, random or tpe");
   if (a.trial_cost != "equal" && a.trial_cost != "random") usage("--trial-cost must be equal or random");
   if (a.budgets.empty() || *std::min_element(a.budgets.begin(), a.budgets.end()) < 1) usage("--budgets must be positive");
   return a;
@@ -278,6 +279,7 @@ MixedProblem mixed_problem(const std::string& name, const std::string& tables) {
 
 std::unique_ptr<Sampler> make_sampler(const std::string& kind, const SearchSpace& space, std::uint64_t seed) {
   if (kind == "random") return std::make_unique<RandomSampler>(space, seed);
+  if (kind == "tpe") return std::make_unique<TpeSampler>(space, seed);
   return std::make_unique<GpSampler>(space, seed);
 }
 
