@@ -125,6 +125,27 @@ Params TpeSampler::propose(std::span<const Observation> history, std::span<const
   return out;
 }
 
+std::vector<Params> TpeSampler::draws_from_good(std::span<const Observation> history, std::span<const Params> pending,
+                                                std::uint64_t index, int count) const {
+  const Split split = split_history(history, pending);
+  std::mt19937_64 rng(mix_seed(seed_ ^ 0xD4A5ull, index));
+  std::vector<Params> out(static_cast<std::size_t>(count), Params::object());
+  for (const auto& p : space_.parameters()) {
+    const Values good = values_of(p, split.good);
+    if (p.type == ParamType::Categorical) {
+      const CategoricalParzen l(good.choice, tpe_weights(good.choice.size()), static_cast<int>(p.choices.size()),
+                                options_.prior_weight);
+      for (auto& o : out)
+        if (space_.is_active(p, o)) o[p.name] = p.choices[static_cast<std::size_t>(l.sample(rng))];
+    } else {
+      const NumericParzen l(good.unit, tpe_weights(good.unit.size()), options_.prior_weight);
+      for (auto& o : out)
+        if (space_.is_active(p, o)) o[p.name] = p.from_unit(l.sample(rng));
+    }
+  }
+  return out;
+}
+
 std::vector<Params> TpeSampler::suggest(int n, std::span<const Observation> history) {
   std::vector<Params> out;
   const auto finished = std::count_if(history.begin(), history.end(),

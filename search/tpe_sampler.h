@@ -32,6 +32,10 @@ class TpeSampler : public Sampler {
   // `pending` (not yet in the history) counts as running. Depends only on
   // (seed, index, history, pending).
   Params propose(std::span<const Observation> history, std::span<const Params> pending, std::uint64_t index) const;
+  // `count` configurations drawn from the good trials' estimators l alone
+  // (each parameter independently, parents first), unscored.
+  std::vector<Params> draws_from_good(std::span<const Observation> history, std::span<const Params> pending,
+                                      std::uint64_t index, int count) const;
 
  private:
   SearchSpace space_;
