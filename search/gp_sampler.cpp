@@ -72,10 +72,13 @@ GpSampler::GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions opt
     throw std::invalid_argument("GpSampler: tpe_every must be >= 0 and tpe_draws >= 1");
 }
 
+// Counted with the warm-start trials, as the initial design is: a warm start
+// past the design size takes TPE's draws from its first suggestion on.
 bool GpSampler::takes_tpe_draws(std::uint64_t trial) const {
   const int k = *options_.tpe_every;
   const auto initial = static_cast<std::uint64_t>(options_.bayes.initial_points);
-  return k > 0 && trial >= initial && (trial - initial) % static_cast<std::uint64_t>(k) == 0;
+  const std::uint64_t counted = warm_.size() + trial;
+  return k > 0 && counted >= initial && (counted - initial) % static_cast<std::uint64_t>(k) == 0;
 }
 
 // TPE's draws, encoded; warm-start trials count as part of the history.

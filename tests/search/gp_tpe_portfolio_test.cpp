@@ -84,6 +84,30 @@ TEST(GpTpePortfolio, BatchesAcrossATpeTrialAreDistinctAndValid) {
   EXPECT_EQ(distinct.size(), 5u);
 }
 
+// Warm-start trials count towards the design, as in the optimiser: after 10
+// of them, this run's first suggestion already takes TPE's draws (of the
+// warm-start history), its second does not.
+TEST(GpTpePortfolio, WarmStartTrialsCountTowardsTheDesign) {
+  const MixedTestFunction f = mixed_lora_like();
+  GpSampler yesterday(f.space, 4);
+  std::vector<Observation> warm;
+  for (int t = 0; t < 10; ++t) {
+    const Params p = yesterday.suggest(1, warm).at(0);
+    warm.push_back(done(t, p, f.f(p)));
+  }
+  GpSampler today(f.space, 4);
+  today.warm_start(warm);
+  const Params first = today.suggest(1, {}).at(0);
+  const auto draws = TpeSampler(f.space, 4).draws_from_good(warm, {}, 0, 24);
+  EXPECT_NE(std::find(draws.begin(), draws.end(), first), draws.end()) << first.dump();
+  const std::vector<Observation> one{done(0, first, f.f(first))};
+  const Params second = today.suggest(1, one).at(0);
+  std::vector<Observation> all = warm;
+  all.push_back(one.front());
+  const auto next_draws = TpeSampler(f.space, 4).draws_from_good(all, {}, 1, 24);
+  EXPECT_EQ(std::find(next_draws.begin(), next_draws.end(), second), next_draws.end()) << second.dump();
+}
+
 // All-float spaces keep the GP alone: the default equals tpe_every = 0.
 TEST(GpTpePortfolio, AllFloatSpacesAreUnchanged) {
   const auto space = SearchSpace::from_json(nlohmann::json::parse(R"({
