@@ -26,8 +26,9 @@ struct GpSamplerOptions {
   // when the space has an int or a categorical, the kriging believer when all
   // parameters are floats (docs/search.md, "Parallel").
   std::optional<PendingStrategy> pending;
-  // Every k-th suggestion after the initial design (the 1st, (k+1)-th, ...)
-  // is the best by the acquisition among `tpe_draws` configurations drawn from
+  // Every k-th suggestion after the initial design (the 1st, (k+1)-th, ...;
+  // warm-start trials count, as for the design) is the best by the
+  // acquisition among `tpe_draws` configurations drawn from
   // TPE's estimators l of the good trials, as they are. Unset: 3 when the space
   // has an int or a categorical, 0 (never) when all parameters are floats.
   // Single-objective only.
