@@ -6,7 +6,7 @@
 //   search_bench [--seeds N] [--functions branin,hartmann6] [--parallel K]
 //                [--multi-objective] [--budget N]
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
-//                [--budgets 30,60] [--sampler gp|random] [--tables DIR]
+//                [--budgets 30,60] [--sampler gp|random|tpe] [--tables DIR]
 //                [--parallel N [--trial-cost equal|random]]
 //   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
 //                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
@@ -45,6 +45,7 @@
 #include "search/gp_sampler.h"
 #include "search/pareto.h"
 #include "search/random_sampler.h"
+#include "search/tpe_sampler.h"
 #include "search/tabular_benchmark.h"
 #include "search/test_functions.h"
 
@@ -54,6 +55,7 @@ namespace {
 
 struct Args {
   int seeds = 20;
+  int first_seed = 0;  // --problems: seeds first_seed .. first_seed+seeds-1 (a held-out check)
   int parallel = 1;
   int budget = 0;  // 0: each function's own
   bool multi_objective = false;
@@ -78,7 +80,7 @@ std::vector<std::string> split_list(const std::string& text) {
   std::cerr << "search_bench: " << why
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
-               "                    [--sampler gp|random] [--tables DIR] [--seeds N]\n"
+               "                    [--sampler gp|random|tpe] [--tables DIR] [--seeds N] [--first-seed S]\n"
                "                    [--parallel N [--trial-cost equal|random]]\n"
                "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
                "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--min-points N] [--methods a,b] [--seeds N]\n";
@@ -94,6 +96,7 @@ Args parse(int argc, char** argv) {
       return argv[++i];
     };
     if (s == "--seeds") a.seeds = std::stoi(value());
+    else if (s == "--first-seed") a.first_seed = std::stoi(value());
     else if (s == "--parallel") a.parallel = std::stoi(value());
     else if (s == "--budget") a.budget = std::stoi(value());
     else if (s == "--multi-objective") a.multi_objective = true;
@@ -114,7 +117,8 @@ Args parse(int argc, char** argv) {
     } else usage("unknown argument " + s);
   }
   if (a.seeds < 1 || a.parallel < 1) usage("--seeds and --parallel must be positive");
-  if (a.sampler != "gp" && a.sampler != "random") usage("--sampler must be gp or random");
+  if (a.first_seed < 0) usage("--first-seed must be >= 0");
+  if (a.sampler != "gp" && a.sampler != "random" && a.sampler != "tpe") usage("--sampler must be gp, random or tpe");
   if (a.trial_cost != "equal" && a.trial_cost != "random") usage("--trial-cost must be equal or random");
   if (a.budgets.empty() || *std::min_element(a.budgets.begin(), a.budgets.end()) < 1) usage("--budgets must be positive");
   return a;
@@ -278,6 +282,7 @@ MixedProblem mixed_problem(const std::string& name, const std::string& tables) {
 
 std::unique_ptr<Sampler> make_sampler(const std::string& kind, const SearchSpace& space, std::uint64_t seed) {
   if (kind == "random") return std::make_unique<RandomSampler>(space, seed);
+  if (kind == "tpe") return std::make_unique<TpeSampler>(space, seed);
   return std::make_unique<GpSampler>(space, seed);
 }
 
@@ -313,7 +318,7 @@ nlohmann::json mixed_problems(const Args& args) {
     const MixedProblem problem = mixed_problem(name, args.tables);
     std::vector<std::vector<double>> regrets(args.budgets.size());
     std::vector<double> ms_per_trial;
-    for (int seed = 0; seed < args.seeds; ++seed) {
+    for (int seed = args.first_seed; seed < args.first_seed + args.seeds; ++seed) {
       auto sampler = make_sampler(args.sampler, problem.space, static_cast<std::uint64_t>(seed));
       double seconds = 0.0;
       Params best_params;
@@ -330,6 +335,7 @@ nlohmann::json mixed_problems(const Args& args) {
       r["dim"] = problem.space.dimensions();
       r["budget"] = args.budgets[k];
       r["seeds"] = args.seeds;
+      r["first_seed"] = args.first_seed;
       r["minimum"] = problem.minimum;
       r["suggest_ms_per_trial"] = quantile(ms_per_trial, 0.5);
       r["final_log10_regrets"] = regrets[k];
@@ -402,7 +408,7 @@ nlohmann::json parallel_mixed_problems(const Args& args) {
     int max_pending = 0, repeats = 0;
     std::vector<double> seq_ms, par_ms;
     const double trials = *std::max_element(args.budgets.begin(), args.budgets.end());
-    for (int seed = 0; seed < args.seeds; ++seed) {
+    for (int seed = args.first_seed; seed < args.first_seed + args.seeds; ++seed) {
       const AsyncResult one = async_run(args, problem, seed, 1), many = async_run(args, problem, seed, args.parallel);
       for (std::size_t k = 0; k < args.budgets.size(); ++k) {
         seq[k].push_back(one.log10_regrets[k]);

@@ -11,6 +11,7 @@
 #include "search/multi_fidelity_sampler.h"
 #include "search/random_sampler.h"
 #include "search/sobol_sampler.h"
+#include "search/tpe_sampler.h"
 
 namespace lorafarm::coordinator {
 
@@ -60,6 +61,11 @@ std::unique_ptr<search::Sampler> make_algorithm(const schema::SweepSpec& spec, s
     return gp;
   }
   if (spec.algorithm == "bohb") return make_multi_fidelity(spec, seed);
+  if (spec.algorithm == "tpe") {
+    search::TpeOptions options;
+    if (spec.initial_trials > 0) options.startup_trials = spec.initial_trials;
+    return std::make_unique<search::TpeSampler>(spec.space, seed, options);
+  }
   throw schema::SpecError("search.algorithm: '" + spec.algorithm + "' is not available in this build");
 }
 

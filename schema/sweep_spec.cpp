@@ -237,7 +237,7 @@ double Constraint::violation(double value) const { return (op == "<=" || op == "
 std::string Constraint::to_string() const { return metric + " " + op + " " + json(bound).dump(); }
 
 const std::vector<std::string>& known_algorithms() {
-  static const std::vector<std::string> names{"random", "sobol", "grid", "gp", "bohb"};
+  static const std::vector<std::string> names{"random", "sobol", "grid", "gp", "bohb", "tpe"};
   return names;
 }
 
@@ -345,6 +345,7 @@ void parse_search(std::string_view source, const json& s, SweepSpec& spec) {
   if (spec.algorithm == "grid") allowed.insert("shuffle");
   if (spec.algorithm == "gp") allowed.insert({"warm_start", "initial_trials"});
   if (spec.algorithm == "bohb") allowed.insert({"initial_trials", "random_fraction"});
+  if (spec.algorithm == "tpe") allowed.insert("initial_trials");
   check_keys(source, "search", s, allowed);
   if (s.contains("shuffle") && !s["shuffle"].is_boolean()) fail(source, "search.shuffle", "must be true or false, got " + shown(s["shuffle"]));
   if (s.contains("warm_start")) {
@@ -365,6 +366,12 @@ void check_multi_fidelity(std::string_view source, const SweepSpec& spec) {
     fail(source, "search.algorithm", "\"bohb\" needs \"scheduler\": {\"type\": \"asha\", ...}: its models are fitted at the scheduler's rungs");
   if (!spec.more_objectives.empty())
     fail(source, "search.algorithm", "\"bohb\" models one objective; use \"gp\" for several");
+}
+
+// "tpe" ranks trials by one value.
+void check_single_objective(std::string_view source, const SweepSpec& spec) {
+  if (spec.algorithm == "tpe" && !spec.more_objectives.empty())
+    fail(source, "search.algorithm", "\"tpe\" models one objective; use \"gp\" for several");
 }
 
 // `search_space`, then the `search.enqueue` configurations it must accept.
@@ -427,6 +434,7 @@ SweepSpec parse_sweep_spec(std::string_view text, const std::filesystem::path& s
   parse_search_space(source, doc, spec);
   parse_fixed_and_rank_selection(source, doc, spec);
   check_multi_fidelity(source, spec);
+  check_single_objective(source, spec);
   if (spec.trial.preset) parse_trial_preset(source, doc["trial"], spec);
   parse_trial_metrics(source, doc["trial"], spec);
   if (doc["trial"].contains("resources")) spec.trial.resources = parse_resource_request(source, doc["trial"]["resources"], spec.space);

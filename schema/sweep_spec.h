@@ -105,7 +105,7 @@ struct SweepSpec {
   // search.warm_start (gp): finished trials of this experiment in the same
   // database are modelled as if they were this one's.
   std::optional<std::string> warm_start;
-  int initial_trials = 0;  // search.initial_trials (gp): Sobol design size; 0 = automatic
+  int initial_trials = 0;  // search.initial_trials (gp, bohb: Sobol design size; tpe: random start); 0 = automatic
   SchedulerSpec scheduler;
   // Dynamic-rank trials: the objective is taken at the smallest rank whose
   // `<metric>@rN` is within this of the best (coordinator/rank_selection.h).

@@ -7,7 +7,7 @@ python3-scipy (for the QMC sampler); run with the system python.
   scripts/optuna_baseline.py [--seeds N] [--functions a,b] [--samplers tpe,cmaes]
                              [--multi-objective]
   scripts/optuna_baseline.py --problems mixed_lora_like,lora_fortunes,lora_tinystories
-                             [--budgets 30,60] [--samplers tpe,mtpe,cmaes,random]
+                             [--budgets 30,60] [--samplers tpe,mtpe,cmaes,random] [--first-seed S]
 
 --problems are the mixed spaces of `search_bench --problems`: the synthetic
 mixed function (search/test_functions.cpp, mixed_lora_like) and the tabular
@@ -274,10 +274,10 @@ def mixed_problem(name):
     raise SystemExit(f"optuna_baseline: unknown problem {name} (choices: mixed_lora_like, lora_fortunes, lora_tinystories)")
 
 
-def run_mixed(name, sampler_name, seeds, budgets):
+def run_mixed(name, sampler_name, seeds, budgets, first_seed=0):
     space, fn, minimum = mixed_problem(name)
     regrets, ms = [[] for _ in budgets], []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         study = optuna.create_study(sampler=make_sampler(sampler_name, seed))
         suggest_seconds, best, trace = 0.0, math.inf, []
         for _ in range(max(budgets)):
@@ -309,6 +309,7 @@ def main():
     ap.add_argument("--multi-objective", action="store_true")
     ap.add_argument("--problems", default=None, help="mixed spaces: mixed_lora_like,lora_fortunes,lora_tinystories")
     ap.add_argument("--budgets", default="30,60")
+    ap.add_argument("--first-seed", type=int, default=0, help="mixed spaces: seeds first..first+seeds-1 (a held-out check)")
     args = ap.parse_args()
     out = []
     if args.problems:
@@ -316,7 +317,7 @@ def main():
         for s in (args.samplers or "tpe,mtpe,cmaes,random").split(","):
             results = []
             for p in args.problems.split(","):
-                results += run_mixed(p, s, args.seeds, budgets)
+                results += run_mixed(p, s, args.seeds, budgets, args.first_seed)
                 print(f"optuna {s} {p}: median {results[-1]['median_log10_regret']:.3f}", file=sys.stderr)
             out.append({"sampler": f"optuna-{s}", "parallel": 1, "mode": "single_objective", "results": results})
     elif args.multi_objective:

@@ -213,6 +213,35 @@ std::vector<Eigen::VectorXd> BayesOptimizer::suggest(std::span<const CubeObserva
   return std::move(batch.out);
 }
 
+Eigen::VectorXd BayesOptimizer::choose(std::span<const CubeObservation> observed,
+                                       std::span<const Eigen::VectorXd> pending,
+                                       std::span<const Eigen::VectorXd> candidates) {
+  diagnostics_ = {};
+  Batch batch(*this, splitmix(options_.seed, observed.size() + pending.size()), observed, pending);
+  const Models models = fit_models(observed, batch.rng);
+  const Fantasy fantasy = fantasise(models, batch.running);
+  if (!fantasy.objective && !fantasy.feasibility && fantasy.constraints.empty()) return batch.fallback();
+  const AcquisitionFunction acquisition(fantasy.objective ? &*fantasy.objective : nullptr,
+                                        fantasy.feasibility ? &*fantasy.feasibility : nullptr, models.best,
+                                        options_.acquisition, fantasy.constraints);
+  std::vector<Eigen::VectorXd> points;
+  for (const auto& c : candidates) {
+    if (c.size() != space_.dim) throw std::invalid_argument("BayesOptimizer: a candidate has the wrong dimension");
+    points.push_back(canonical(c));
+  }
+  if (points.empty()) return batch.fallback();
+  const Eigen::VectorXd scores = acquisition.values(rows_of(points, space_.dim));
+  std::vector<int> order(points.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores(a) > scores(b); });
+  for (int i : order) {
+    if (!batch.far_enough(points[i])) continue;
+    diagnostics_.best_acquisition = scores(i);
+    return points[i];
+  }
+  return batch.fallback();
+}
+
 // The initial design: Sobol points, by index in the history.
 void BayesOptimizer::take_initial_design(Batch& batch, std::uint64_t history, int count) {
   const int n_initial = initial_design_size();

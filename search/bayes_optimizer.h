@@ -103,6 +103,14 @@ class BayesOptimizer {
   std::vector<Eigen::VectorXd> suggest(std::span<const CubeObservation> observed,
                                        std::span<const Eigen::VectorXd> pending, int count);
 
+  // The point of `candidates` (another model's proposals, e.g. TPE's draws)
+  // with the best acquisition under the model of `observed` with `pending`
+  // fantasised, as they are (canonicalised, not refined), skipping those too
+  // close to a running or observed point; a random far-enough point when none
+  // is left. The initial design is not consulted: the caller decides when.
+  Eigen::VectorXd choose(std::span<const CubeObservation> observed, std::span<const Eigen::VectorXd> pending,
+                         std::span<const Eigen::VectorXd> candidates);
+
   int initial_design_size() const;
   const SuggestDiagnostics& diagnostics() const { return diagnostics_; }
   const CubeSpace& space() const { return space_; }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "search/pareto.h"
 
@@ -42,10 +43,20 @@ PendingStrategy default_pending(const SearchSpace& space) {
   return discrete ? PendingStrategy::ConstantLiarMean : PendingStrategy::KrigingBeliever;
 }
 
+// TPE's draws on every third model-based trial of a mixed space: they spread
+// over the values of good trials parameter by parameter, where the GP's own
+// maximiser settles at its model's minimum (measured in docs/search.md,
+// "Mixed spaces"). All-float spaces keep the GP alone.
+int default_tpe_every(const SearchSpace& space) {
+  const auto params = space.parameters();
+  const bool discrete = std::any_of(params.begin(), params.end(), [](const Parameter& p) { return p.type != ParamType::Float; });
+  return discrete ? 3 : 0;
+}
+
 }  // namespace
 
 GpSampler::GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions options)
-    : space_(std::move(space)), seed_(seed), options_(options) {
+    : space_(std::move(space)), seed_(seed), options_(options), tpe_(space_, seed) {
   if (space_.dimensions() == 0) throw InvalidSpace("search_space: the GP sampler needs at least one parameter");
   for (const auto& p : space_.parameters()) {
     const int width = p.type == ParamType::Categorical ? static_cast<int>(std::max<std::size_t>(1, p.choices.size())) : 1;
@@ -56,6 +67,34 @@ GpSampler::GpSampler(SearchSpace space, std::uint64_t seed, GpSamplerOptions opt
   options_.bayes.pending = options_.pending.value_or(default_pending(space_));
   // BayesOptimizer would count one-hot coordinates; the sampler counts parameters.
   if (options_.bayes.initial_points <= 0) options_.bayes.initial_points = initial_design_size(space_);
+  if (!options_.tpe_every) options_.tpe_every = default_tpe_every(space_);
+  if (*options_.tpe_every < 0 || options_.tpe_draws < 1)
+    throw std::invalid_argument("GpSampler: tpe_every must be >= 0 and tpe_draws >= 1");
+}
+
+// Counted with the warm-start trials, as the initial design is: a warm start
+// past the design size takes TPE's draws from its first suggestion on.
+bool GpSampler::takes_tpe_draws(std::uint64_t trial) const {
+  const int k = *options_.tpe_every;
+  const auto initial = static_cast<std::uint64_t>(options_.bayes.initial_points);
+  const std::uint64_t counted = warm_.size() + trial;
+  return k > 0 && counted >= initial && (counted - initial) % static_cast<std::uint64_t>(k) == 0;
+}
+
+// TPE's draws, encoded; warm-start trials count as part of the history.
+std::vector<Eigen::VectorXd> GpSampler::tpe_draws(std::span<const Observation> history, std::span<const Params> pending,
+                                                  std::uint64_t trial) const {
+  std::vector<Params> draws;
+  if (warm_.empty()) {
+    draws = tpe_.draws_from_good(history, pending, trial, options_.tpe_draws);
+  } else {
+    std::vector<Observation> all = warm_;
+    all.insert(all.end(), history.begin(), history.end());
+    draws = tpe_.draws_from_good(all, pending, trial, options_.tpe_draws);
+  }
+  std::vector<Eigen::VectorXd> out;
+  for (const auto& d : draws) out.push_back(to_model(d));
+  return out;
 }
 
 void GpSampler::canonicalize(Eigen::Ref<Eigen::VectorXd> x) const {
@@ -209,7 +248,22 @@ std::vector<Params> GpSampler::suggest(int n, std::span<const Observation> histo
   BayesOptimizer& optimizer = this->optimizer();
   const bool multi = !cube.objective_rows.empty() && cube.objective_rows.front().size() > 1;
   if (!multi) {
-    for (auto& x : optimizer.suggest(cube.observed, cube.pending, n - static_cast<int>(out.size()))) out.push_back(from_model(x));
+    // Runs of GP suggestions in one batch, up to each trial that takes TPE's draws.
+    while (static_cast<int>(out.size()) < n) {
+      const std::uint64_t trial = history.size() + out.size();
+      if (takes_tpe_draws(trial)) {
+        const Eigen::VectorXd x = optimizer.choose(cube.observed, cube.pending, tpe_draws(history, out, trial));
+        cube.pending.push_back(x);
+        out.push_back(from_model(x));
+        continue;
+      }
+      int block = 1;
+      while (static_cast<int>(out.size()) + block < n && !takes_tpe_draws(trial + block)) ++block;
+      for (auto& x : optimizer.suggest(cube.observed, cube.pending, block)) {
+        cube.pending.push_back(x);
+        out.push_back(from_model(x));
+      }
+    }
     return out;
   }
   // ParEGO: a fresh weight vector per suggestion, the earlier ones pending.

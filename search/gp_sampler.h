@@ -3,7 +3,9 @@
 // relaxed and rounded, categoricals one-hot, inactive conditional parameters at
 // kInactiveCoordinate) and rebuilds its model from the history on every call.
 // Multi-objective histories are scalarised with ParEGO, one random weight
-// vector per suggestion.
+// vector per suggestion. On spaces with an int or a categorical, every third
+// model-based suggestion is chosen by the acquisition among TPE's draws from
+// its good-trial estimators (docs/search.md, "Mixed spaces").
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 
 #include "search/bayes_optimizer.h"
 #include "search/sampler.h"
+#include "search/tpe_sampler.h"
 
 namespace lorafarm::search {
 
@@ -23,6 +26,14 @@ struct GpSamplerOptions {
   // when the space has an int or a categorical, the kriging believer when all
   // parameters are floats (docs/search.md, "Parallel").
   std::optional<PendingStrategy> pending;
+  // Every k-th suggestion after the initial design (the 1st, (k+1)-th, ...;
+  // warm-start trials count, as for the design) is the best by the
+  // acquisition among `tpe_draws` configurations drawn from
+  // TPE's estimators l of the good trials, as they are. Unset: 3 when the space
+  // has an int or a categorical, 0 (never) when all parameters are floats.
+  // Single-objective only.
+  std::optional<int> tpe_every;
+  int tpe_draws = 24;
 };
 
 class GpSampler : public Sampler {
@@ -71,6 +82,10 @@ class GpSampler : public Sampler {
   Params completed(const Params& partial) const;
   std::vector<Params> enqueued_;
   std::vector<Observation> warm_;
+  TpeSampler tpe_;
+  bool takes_tpe_draws(std::uint64_t trial) const;
+  std::vector<Eigen::VectorXd> tpe_draws(std::span<const Observation> history, std::span<const Params> pending,
+                                         std::uint64_t trial) const;
 };
 
 }  // namespace lorafarm::search

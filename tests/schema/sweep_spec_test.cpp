@@ -239,6 +239,22 @@ TEST(SweepSpec, BohbNeedsAnAshaSchedulerAndOneObjective) {
   EXPECT_THAT(error_of(two), AllOf(HasSubstr("bohb"), HasSubstr("one objective")));
 }
 
+// "tpe" takes the size of its random start and ranks trials by one objective.
+TEST(SweepSpec, TpeTakesInitialTrialsAndOneObjective) {
+  auto d = valid();
+  d["search"] = {{"algorithm", "tpe"}, {"initial_trials", 6}};
+  const auto spec = parse_sweep_spec(d.dump(), "/tmp");
+  EXPECT_EQ(spec.algorithm, "tpe");
+  EXPECT_EQ(spec.initial_trials, 6);
+  auto warm = d;
+  warm["search"]["warm_start"] = "yesterday";  // only gp warm-starts
+  EXPECT_THAT(error_of(warm), HasSubstr("warm_start"));
+  auto two = d;
+  two.erase("objective");
+  two["objectives"] = {{{"metric", "val_loss"}}, {{"metric", "peak_rss_mb"}}};
+  EXPECT_THAT(error_of(two), AllOf(HasSubstr("tpe"), HasSubstr("one objective")));
+}
+
 TEST(SweepSpec, ParsesAnAshaSchedulerWithDefaultsFromTheObjective) {
   auto d = valid();
   d["objective"] = {{"metric", "val_acc"}, {"direction", "maximize"}};
