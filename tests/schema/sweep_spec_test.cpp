@@ -217,6 +217,17 @@ TEST(SweepSpec, ParsesSearchOptionsAndRejectsUnknownOrInvalidOnes) {
   EXPECT_THAT(error_of(shuffle), HasSubstr("search.shuffle"));
 }
 
+// Only gp warm-starts, and `algorithm` ranks trials by one objective.
+void expect_no_warm_start_and_one_objective(const nlohmann::json& spec, const std::string& algorithm) {
+  auto warm = spec;
+  warm["search"]["warm_start"] = "yesterday";
+  EXPECT_THAT(error_of(warm), HasSubstr("warm_start"));
+  auto two = spec;
+  two.erase("objective");
+  two["objectives"] = {{{"metric", "val_loss"}}, {{"metric", "peak_rss_mb"}}};
+  EXPECT_THAT(error_of(two), AllOf(HasSubstr(algorithm), HasSubstr("one objective")));
+}
+
 // "bohb" is fitted at the scheduler's rungs: without ASHA it has no budgets.
 TEST(SweepSpec, BohbNeedsAnAshaSchedulerAndOneObjective) {
   auto d = valid();
@@ -230,13 +241,7 @@ TEST(SweepSpec, BohbNeedsAnAshaSchedulerAndOneObjective) {
   auto fraction = d;
   fraction["search"]["random_fraction"] = 1.0;
   EXPECT_THAT(error_of(fraction), HasSubstr("search.random_fraction"));
-  auto warm = d;
-  warm["search"]["warm_start"] = "yesterday";  // only gp warm-starts
-  EXPECT_THAT(error_of(warm), HasSubstr("warm_start"));
-  auto two = d;
-  two.erase("objective");
-  two["objectives"] = {{{"metric", "val_loss"}}, {{"metric", "peak_rss_mb"}}};
-  EXPECT_THAT(error_of(two), AllOf(HasSubstr("bohb"), HasSubstr("one objective")));
+  expect_no_warm_start_and_one_objective(d, "bohb");
 }
 
 // "tpe" takes the size of its random start and ranks trials by one objective.
@@ -246,13 +251,7 @@ TEST(SweepSpec, TpeTakesInitialTrialsAndOneObjective) {
   const auto spec = parse_sweep_spec(d.dump(), "/tmp");
   EXPECT_EQ(spec.algorithm, "tpe");
   EXPECT_EQ(spec.initial_trials, 6);
-  auto warm = d;
-  warm["search"]["warm_start"] = "yesterday";  // only gp warm-starts
-  EXPECT_THAT(error_of(warm), HasSubstr("warm_start"));
-  auto two = d;
-  two.erase("objective");
-  two["objectives"] = {{{"metric", "val_loss"}}, {{"metric", "peak_rss_mb"}}};
-  EXPECT_THAT(error_of(two), AllOf(HasSubstr("tpe"), HasSubstr("one objective")));
+  expect_no_warm_start_and_one_objective(d, "tpe");
 }
 
 TEST(SweepSpec, ParsesAnAshaSchedulerWithDefaultsFromTheObjective) {

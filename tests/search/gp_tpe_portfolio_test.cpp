@@ -10,6 +10,7 @@
 #include "search/gp_sampler.h"
 #include "search/test_functions.h"
 #include "search/tpe_sampler.h"
+#include "search/completed_trial.h"
 
 namespace lorafarm::search {
 namespace {
@@ -33,15 +34,6 @@ TEST(BayesOptimizerChoose, TakesTheCandidateNearTheMinimumAndSkipsRepeats) {
   EXPECT_THROW(opt.choose(observed, {}, wrong), std::invalid_argument);
 }
 
-Observation done(std::int64_t number, Params params, double value) {
-  Observation o;
-  o.trial_number = number;
-  o.params = std::move(params);
-  o.status = ObservationStatus::Completed;
-  o.objectives = {value};
-  return o;
-}
-
 // Trials 10, 13, 16, ... (the design has 10) are among TPE's 24 draws for that
 // trial, which depend only on (seed, history); the others are the GP's own.
 TEST(GpTpePortfolio, EveryThirdSuggestionAfterTheDesignIsOneOfTpesDraws) {
@@ -60,7 +52,7 @@ TEST(GpTpePortfolio, EveryThirdSuggestionAfterTheDesignIsOneOfTpesDraws) {
       EXPECT_TRUE(is_draw) << "trial " << t << ": " << p.dump();
       from_draws += is_draw;
     }
-    history.push_back(done(t, p, f.f(p)));
+    history.push_back(completed_trial(t, p, f.f(p)));
   }
   EXPECT_EQ(from_draws, 4);  // trials 10, 13, 16, 19
 }
@@ -73,7 +65,7 @@ TEST(GpTpePortfolio, BatchesAcrossATpeTrialAreDistinctAndValid) {
   std::vector<Observation> history;
   for (int t = 0; t < 12; ++t) {
     const Params p = gp.suggest(1, history).at(0);
-    history.push_back(done(t, p, f.f(p)));
+    history.push_back(completed_trial(t, p, f.f(p)));
   }
   const auto batch = gp.suggest(5, history);  // trials 12..16: 13 and 16 take TPE's draws
   std::set<std::string> distinct;
@@ -93,14 +85,14 @@ TEST(GpTpePortfolio, WarmStartTrialsCountTowardsTheDesign) {
   std::vector<Observation> warm;
   for (int t = 0; t < 10; ++t) {
     const Params p = yesterday.suggest(1, warm).at(0);
-    warm.push_back(done(t, p, f.f(p)));
+    warm.push_back(completed_trial(t, p, f.f(p)));
   }
   GpSampler today(f.space, 4);
   today.warm_start(warm);
   const Params first = today.suggest(1, {}).at(0);
   const auto draws = TpeSampler(f.space, 4).draws_from_good(warm, {}, 0, 24);
   EXPECT_NE(std::find(draws.begin(), draws.end(), first), draws.end()) << first.dump();
-  const std::vector<Observation> one{done(0, first, f.f(first))};
+  const std::vector<Observation> one{completed_trial(0, first, f.f(first))};
   const Params second = today.suggest(1, one).at(0);
   std::vector<Observation> all = warm;
   all.push_back(one.front());
@@ -121,7 +113,7 @@ TEST(GpTpePortfolio, AllFloatSpacesAreUnchanged) {
     const Params p = by_default.suggest(1, history).at(0);
     ASSERT_EQ(p, gp_only.suggest(1, history).at(0)) << "trial " << t;
     const double a = p["a"].get<double>(), b = std::log10(p["b"].get<double>());
-    history.push_back(done(t, p, std::pow(a - 0.4, 2) + std::pow(b + 2, 2)));
+    history.push_back(completed_trial(t, p, std::pow(a - 0.4, 2) + std::pow(b + 2, 2)));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "search/random_sampler.h"
 #include "search/test_functions.h"
 #include "search/tpe_sampler.h"
+#include "search/completed_trial.h"
 
 namespace lorafarm::search {
 namespace {
@@ -105,22 +106,13 @@ TEST(CategoricalParzen, ProbabilitiesMatchHandDerivedValues) {
   for (double q : prior_only.probabilities()) EXPECT_DOUBLE_EQ(q, 0.25);
 }
 
-Observation done(std::int64_t number, Params params, double value) {
-  Observation o;
-  o.trial_number = number;
-  o.params = std::move(params);
-  o.status = ObservationStatus::Completed;
-  o.objectives = {value};
-  return o;
-}
-
 // 20 evenly spaced trials of (x − 0.3)²: the good two (gamma(20) = 2) are
 // 5/19 and 6/19, so l/g is largest near 0.29 and falls off fast; the best of
 // 24 draws from l lands there.
 TEST(TpeSampler, ProposesWhereTheGoodTrialsAre) {
   const auto space = SearchSpace::from_json(nlohmann::json::parse(R"({"x": {"type": "float", "low": 0, "high": 1}})"));
   std::vector<Observation> history;
-  for (int i = 0; i < 20; ++i) history.push_back(done(i, {{"x", i / 19.0}}, std::pow(i / 19.0 - 0.3, 2)));
+  for (int i = 0; i < 20; ++i) history.push_back(completed_trial(i, {{"x", i / 19.0}}, std::pow(i / 19.0 - 0.3, 2)));
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     TpeSampler tpe(space, seed);
     const double x = tpe.suggest(1, history).at(0)["x"].get<double>();
@@ -136,7 +128,7 @@ TEST(TpeSampler, PicksTheGoodTrialsCategory) {
   std::vector<Observation> history;
   for (int i = 0; i < 30; ++i) {
     const char* kind = i < 3 ? "b" : (i % 2 ? "a" : "c");
-    history.push_back(done(i, {{"kind", kind}}, i < 3 ? 0.0 : 1.0 + i));
+    history.push_back(completed_trial(i, {{"kind", kind}}, i < 3 ? 0.0 : 1.0 + i));
   }
   for (std::uint64_t seed = 0; seed < 5; ++seed) EXPECT_EQ(TpeSampler(space, seed).suggest(1, history).at(0)["kind"], "b");
 }
@@ -157,7 +149,7 @@ TEST(TpeSampler, StartsRandomThenProposesValidDeterministicBatches) {
     ASSERT_NO_THROW(cond.validate(p)) << p.dump();
     if (i < 10) EXPECT_EQ(p, random.point(i));
     const double lr = std::log10(p["lr"].get<double>());
-    history.push_back(done(i, p, (p["method"] == "full" ? 1.0 : 0.0) + std::pow(lr + 3, 2)));
+    history.push_back(completed_trial(i, p, (p["method"] == "full" ? 1.0 : 0.0) + std::pow(lr + 3, 2)));
   }
   const auto batch = tpe.suggest(4, history);
   EXPECT_EQ(batch, TpeSampler(cond, 3).suggest(4, history));
@@ -175,7 +167,7 @@ TEST(TpeSampler, BeatsRandomSearchOnTheMixedLoraLikeFunction) {
       const Params p = s.suggest(1, history).at(0);
       const double v = f.f(p);
       best = std::min(best, v);
-      history.push_back(done(i, p, v));
+      history.push_back(completed_trial(i, p, v));
     }
     return best;
   };
