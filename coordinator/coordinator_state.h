@@ -84,6 +84,7 @@ struct Coordinator::State {
     schema::ResourceNeed amounts;
     std::string memory_note;  // where the memory figure came from, for messages
     std::string error;        // the request cannot be resolved for this trial
+    bool grows = false;       // batch_size auto: takes the memory it is allocated (grow_into_share)
   };
   std::map<std::int64_t, TrialNeed> needs;                 // trial number -> its needs (params never change)
   std::map<std::int64_t, schema::Allocation> allocations;  // trial number -> what its running attempt holds
@@ -142,7 +143,7 @@ struct Coordinator::State {
   // Placement of queued trials on workers (trial_placement.cpp).
   bool place_one(double now);
   const TrialNeed& need_of(std::int64_t number);
-  std::optional<std::pair<WorkerLease*, schema::Allocation>> find_place(const schema::ResourceNeed& need);
+  std::optional<std::pair<WorkerLease*, schema::Allocation>> find_place(const TrialNeed& need);
   std::optional<std::string> unplaceable(const TrialNeed& need, double now) const;
   std::vector<schema::Allocation> held_by(const WorkerLease& worker) const;
   void start_on(std::int64_t number, WorkerLease& worker, const schema::Allocation& allocation);

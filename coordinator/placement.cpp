@@ -48,6 +48,14 @@ std::optional<Allocation> place(const ResourceNeed& need, const WorkerOffer& off
   return a;
 }
 
+void grow_into_share(Allocation& allocation, const WorkerOffer& offer, std::span<const Allocation> held,
+                     int free_slots) {
+  if (!offer.memory_mb) return;
+  double unheld = static_cast<double>(*offer.memory_mb);
+  for (const auto& a : held) unheld -= a.memory_mb;
+  allocation.memory_mb = std::max(allocation.memory_mb, unheld / std::max(1, free_slots));
+}
+
 std::optional<std::string> exceeds(const ResourceNeed& need, const WorkerOffer& offer) {
   const int gpus = gpus_wanted(need, offer);
   if (gpus > static_cast<int>(offer.gpus.size()))

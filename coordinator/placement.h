@@ -25,6 +25,14 @@ int gpus_wanted(const schema::ResourceNeed& need, const schema::WorkerOffer& off
 std::optional<schema::Allocation> place(const schema::ResourceNeed& need, const schema::WorkerOffer& offer,
                                         std::span<const schema::Allocation> held);
 
+// For a trial that grows into the memory it is given (an engine trial with
+// batch_size auto picks its micro-batch from it): at least its allocation,
+// else its share of the memory `held` leaves on the worker, split over the
+// worker's `free_slots`, so trials started later in the other slots still
+// find theirs. Workers that offer no memory figure keep the allocation.
+void grow_into_share(schema::Allocation& allocation, const schema::WorkerOffer& offer,
+                     std::span<const schema::Allocation> held, int free_slots);
+
 // Why `need` exceeds what `offer` has in total (it could never run there), or nullopt.
 std::optional<std::string> exceeds(const schema::ResourceNeed& need, const schema::WorkerOffer& offer);
 

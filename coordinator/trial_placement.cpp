@@ -27,7 +27,7 @@ bool Coordinator::State::place_one(double now) {
       return true;
     }
     if (need.error.empty())
-      if (auto spot = find_place(need.amounts)) {
+      if (auto spot = find_place(need)) {
         start_on(number, *spot->first, spot->second);
         return true;
       }
@@ -46,6 +46,11 @@ const Coordinator::State::TrialNeed& Coordinator::State::need_of(std::int64_t nu
   } catch (const std::invalid_argument& e) {
     need.error = e.what();
   }
+  if (spec.trial.kind == schema::TrialKind::Engine) {
+    // The worker's merge: a parameter overrides a fixed setting.
+    const json& batch = params.contains("batch_size") ? params["batch_size"] : spec.fixed.value("batch_size", json());
+    need.grows = batch == "auto";
+  }
   if (spec.trial.kind == schema::TrialKind::Engine && options.predict_peak_mb) {
     try {
       const auto predicted = options.predict_peak_mb(params);
@@ -62,14 +67,17 @@ const Coordinator::State::TrialNeed& Coordinator::State::need_of(std::int64_t nu
 
 // The connected worker with credit and room for `need` (the most credit
 // first, which spreads trials over workers), with what the trial would hold.
-std::optional<std::pair<WorkerLease*, schema::Allocation>> Coordinator::State::find_place(const schema::ResourceNeed& need) {
+std::optional<std::pair<WorkerLease*, schema::Allocation>> Coordinator::State::find_place(const TrialNeed& need) {
   std::optional<std::pair<WorkerLease*, schema::Allocation>> best;
   for (auto& [id, w] : leases.workers()) {
     auto& lease = const_cast<WorkerLease&>(w);
     if (!lease.connected || lease.credit <= 0) continue;
     if (best && lease.credit <= best->first->credit) continue;
     const auto held = held_by(lease);
-    if (auto allocation = place(need, lease.offer, held)) best.emplace(&lease, std::move(*allocation));
+    auto allocation = place(need.amounts, lease.offer, held);
+    if (!allocation) continue;
+    if (need.grows) grow_into_share(*allocation, lease.offer, held, lease.credit);
+    best.emplace(&lease, std::move(*allocation));
   }
   return best;
 }

@@ -234,12 +234,17 @@ struct WorkerAgent::State {
 
   // The memory `batch_size: auto` may fill: the offer less what the other
   // running trials hold, and never above the spec's kill limit.
+  // What a `batch_size auto` trial may fill: the memory placement allocated
+  // it (its share of the worker's, coordinator/placement.h), else this
+  // worker's memory less what its other trials hold.
   std::optional<double> memory_offered(const TrialLaunch& launch) const {
     std::optional<double> offered;
-    if (options.offer.memory_mb) {
+    if (options.offer.memory_mb && launch.held_memory_mb > 0) {
+      offered = launch.held_memory_mb;
+    } else if (options.offer.memory_mb) {
       double held = 0;
       for (const auto& [key, p] : running) held += p->launch().held_memory_mb;
-      offered = std::max(static_cast<double>(*options.offer.memory_mb) - held, launch.held_memory_mb);
+      offered = static_cast<double>(*options.offer.memory_mb) - held;
     }
     if (launch.memory_limit_mb) offered = std::min(offered.value_or(*launch.memory_limit_mb), *launch.memory_limit_mb);
     return offered;

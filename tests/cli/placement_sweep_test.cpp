@@ -261,6 +261,47 @@ TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
   EXPECT_NEAR(m["predicted_peak_rss_mb"].get<double>(), peak(2), 1e-6);
 }
 
+// Two auto trials on a worker with 2 slots share its memory: each is
+// allocated half and fits its micro-batch into that half, so together they
+// stay within the worker's --memory (before, the first could take nearly all
+// of it, and the second's reservation of a micro-batch of one over-committed).
+TEST(PlacementSweep, AutoBatchTrialsOnOneWorkerSplitItsMemoryBetweenItsSlots) {
+  auto peak = [](int batch) {
+    const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", "lora", "--rank", "4", "--batch-size",
+                                    std::to_string(batch), "--max-seq-length", "96", "--json"});
+    EXPECT_EQ(info.exit_code, 0) << info.err;
+    return json::parse(info.out)["training_estimate"]["predicted_peak_rss_mb"].get<double>();
+  };
+  const double share = std::floor(0.5 * (peak(2) + peak(4)));
+  ASSERT_LT(peak(4), 2 * share);  // the whole memory would hold a micro-batch of 4
+  const json spec{{"name", "shared"},
+                  {"seed", 5},
+                  {"model", bundled_model().string()},
+                  {"data", bundled_data("tinystories").string()},
+                  {"budget", {{"trials", 2}}},
+                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001, 0.002}}}}}},
+                  {"fixed", {{"method", "lora"}, {"rank", 4}, {"iters", 2}, {"batch_size", "auto"}, {"effective_batch_size", 8},
+                             {"max_seq_length", 96}, {"val_batches", 1}, {"test", false}, {"threads", 1}}},
+                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}};
+  PlacementSweep sweep(spec);
+  const std::string memory = std::to_string(static_cast<long long>(2 * share)) + "M";
+  ASSERT_EQ(sweep.run({{"box", {"--memory", memory, "--slots", "2"}}}), 0) << sweep.logs();
+
+  auto store = schema::Store::open_reader(sweep.db);
+  const auto experiment = store.find_experiment("shared");
+  ASSERT_TRUE(experiment);
+  const auto trials = store.trials(experiment->id);
+  ASSERT_EQ(trials.size(), 2u);
+  for (const auto& trial : trials) {
+    ASSERT_EQ(trial.status, schema::TrialStatus::Completed) << trial.error << sweep.logs();
+    const auto result = store.result(trial.id);
+    ASSERT_TRUE(result);
+    const json& m = result->metrics;
+    EXPECT_EQ(m["micro_batch_size"], 2) << m.dump();
+    EXPECT_EQ(m["grad_accumulation_steps"], 4) << m.dump();
+  }
+}
+
 TEST(PlacementSweep, BadResourceOptionsAreOneLineErrors) {
   const auto memory = run_lorafarm({"worker", "--connect", "tcp://127.0.0.1:1", "--memory", "lots"});
   EXPECT_EQ(memory.exit_code, 1);

@@ -46,6 +46,35 @@ TEST(Placement, MemoryAndCoresAreSummedOverRunningTrials) {
   EXPECT_FALSE(place(ResourceNeed{1, 0, 0}, WorkerOffer{}, {}));
 }
 
+// batch_size auto fills what it is allocated: a share of the unheld memory
+// per free slot, never less than its need, so the slots still free keep theirs.
+TEST(Placement, AGrowingTrialTakesItsShareOfTheUnheldMemory) {
+  const WorkerOffer offer{{}, 4000, std::nullopt};
+  std::vector<Allocation> held;
+  auto first = place(ResourceNeed{std::nullopt, 300, 0}, offer, held);
+  ASSERT_TRUE(first);
+  grow_into_share(*first, offer, held, 4);
+  EXPECT_EQ(first->memory_mb, 1000);  // 4000 over 4 free slots
+  held.push_back(*first);
+  auto second = place(ResourceNeed{std::nullopt, 300, 0}, offer, held);
+  ASSERT_TRUE(second);
+  grow_into_share(*second, offer, held, 3);
+  EXPECT_EQ(second->memory_mb, 1000);  // 3000 over 3
+  held.push_back(*second);
+  held.push_back({std::nullopt, 1900, 0});  // a fixed-size trial took more than a share
+  auto third = place(ResourceNeed{std::nullopt, 50, 0}, offer, held);
+  ASSERT_TRUE(third);
+  grow_into_share(*third, offer, held, 1);
+  EXPECT_EQ(third->memory_mb, 100);  // what is left
+  auto small_share = place(ResourceNeed{std::nullopt, 80, 0}, offer, held);
+  ASSERT_TRUE(small_share);
+  grow_into_share(*small_share, offer, held, 2);
+  EXPECT_EQ(small_share->memory_mb, 80);  // 100 over 2 is below its need: it keeps its need
+  Allocation unlimited{std::nullopt, 300, 0};
+  grow_into_share(unlimited, WorkerOffer{}, held, 1);
+  EXPECT_EQ(unlimited.memory_mb, 300);  // a worker without a memory figure: nothing to share
+}
+
 TEST(Placement, ExceedsComparesWithTheWholeOffer) {
   const WorkerOffer offer{{"0"}, 16000, 4};
   EXPECT_FALSE(exceeds(ResourceNeed{1, 16000, 4}, offer));
