@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/training_checkpoint.h"
 #include "engine/model.h"
 
 namespace lorafarm::engine {
@@ -34,6 +35,29 @@ double available_memory_mb() {
 
 double predicted_mb(const TrainConfig& config, const ModelConfig& model, int value_bytes, int seq_length, int micro) {
   return predicted_peak_rss_mb(predict_training_tally(config, model, value_bytes, seq_length, micro));
+}
+
+// The checkpoint's micro-batch when `config` resumes an auto run that fits
+// `limit`; nullopt when there is no checkpoint or it trained another
+// effective batch (loading it then names the difference).
+std::optional<BatchChoice> resumed_micro_batch(const TrainConfig& config, const ModelConfig& model, int value_bytes,
+                                               int seq_length, const MemoryLimit& limit) {
+  if (config.resume_checkpoint.empty() || !has_training_checkpoint(config.resume_checkpoint)) return std::nullopt;
+  const nlohmann::json run = training_checkpoint_run(config.resume_checkpoint);
+  const int micro = run.value("batch_size", 0), steps = run.value("grad_accumulation_steps", 1);
+  const int effective = config.effective_batch_size > 0 ? config.effective_batch_size : kDefaultEffectiveBatch;
+  if (micro < 1 || steps < 1 || micro * steps != effective) return std::nullopt;
+  const double predicted = predicted_mb(config, model, value_bytes, seq_length, micro);
+  const std::string what = "micro-batch " + std::to_string(micro) + " x " + std::to_string(steps) +
+                           " accumulation steps, as the checkpoint being resumed (" + config.resume_checkpoint + ") trained";
+  if (predicted > limit.mb) {
+    throw InvalidInput("batch_size auto: " + what + ", is predicted to peak at " + mb_text(predicted) +
+                       ", above the memory limit of " + mb_text(limit.mb) + " (" + limit.source +
+                       "); resume it where that fits");
+  }
+  return BatchChoice{micro, steps, predicted, limit,
+                     "batch_size auto: " + what + ": predicted peak " + mb_text(predicted) + " within the limit of " +
+                         mb_text(limit.mb) + " (" + limit.source + ")"};
 }
 
 }  // namespace
@@ -101,14 +125,19 @@ BatchChoice choose_micro_batch(const TrainConfig& config, const ModelConfig& mod
 
 TrainConfig resolve_batch_size(const TrainConfig& config, int seq_length, BatchChoice* choice) {
   TrainConfig out = config;
+  // The limit only steers the choice: the run (and a checkpoint's identity)
+  // is the micro-batch and accumulation chosen, whatever limit chose them.
+  out.memory_limit_mb.reset();
   if (!config.auto_batch_size) {
     if (config.effective_batch_size > 0) out.grad_accumulation_steps = config.effective_batch_size / config.batch_size;
     out.effective_batch_size = 0;
     return out;
   }
   const ModelConfig model = ModelConfig::load(config.model);
-  const BatchChoice picked =
-      choose_micro_batch(config, model, checkpoint_value_bytes(config.model), seq_length, memory_limit_for(config));
+  const int value_bytes = checkpoint_value_bytes(config.model);
+  const MemoryLimit limit = memory_limit_for(config);
+  const auto resumed = resumed_micro_batch(config, model, value_bytes, seq_length, limit);
+  const BatchChoice picked = resumed ? *resumed : choose_micro_batch(config, model, value_bytes, seq_length, limit);
   out.auto_batch_size = false;
   out.effective_batch_size = 0;
   out.batch_size = picked.micro_batch;

@@ -46,7 +46,10 @@ BatchChoice choose_micro_batch(const TrainConfig& config, const ModelConfig& mod
 
 // The config to train with: `batch_size: auto` resolved (choose_micro_batch,
 // the choice in `choice`), and effective_batch_size turned into gradient
-// accumulation. A config without either is returned as it is.
+// accumulation. A config without either is returned as it is. Resuming a
+// checkpoint, auto keeps the micro-batch the checkpoint trained with (its
+// data order and sums depend on it) if it fits the limit, and is an
+// InvalidInput with both figures if not, whatever a fresh choice would be.
 TrainConfig resolve_batch_size(const TrainConfig& config, int seq_length, BatchChoice* choice);
 
 }  // namespace lorafarm::engine

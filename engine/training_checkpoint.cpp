@@ -126,6 +126,18 @@ void restore_counters(const fs::path& path, const json& state, const TrainingLoo
   s.trained_tokens = state.at("trained_tokens").get<int64_t>();
 }
 
+// The state json a checked checkpoint's state file carries.
+json state_of(const SafetensorsFile& file) {
+  const auto it = file.metadata().find(kStateKey);
+  if (it == file.metadata().end())
+    throw InvalidInput(file.path().string() + ": not a lorafarm training state (no " + kStateKey + ")");
+  try {
+    return json::parse(it->second);
+  } catch (const json::exception& e) {
+    throw InvalidInput(file.path().string() + ": unreadable training state (" + e.what() + ")");
+  }
+}
+
 }  // namespace
 
 std::string file_checksum(const fs::path& path) {
@@ -168,15 +180,20 @@ void save_training_checkpoint(const fs::path& folder, int64_t step, const Traini
 
 bool has_training_checkpoint(const fs::path& folder) { return fs::is_regular_file(folder / kCheckpointManifest); }
 
+json training_checkpoint_run(const fs::path& folder) {
+  const SafetensorsFile file = SafetensorsFile::open(verified_state_file(folder, read_manifest(folder)));
+  const json state = state_of(file);
+  if (!state.contains("run") || !state["run"].is_object())
+    throw InvalidInput(file.path().string() + ": the training state names no run config");
+  return state["run"];
+}
+
 int64_t load_training_checkpoint(const fs::path& folder, const TrainingLoopState& s, const json& run) {
   const json manifest = read_manifest(folder);
   const fs::path path = verified_state_file(folder, manifest);
   const SafetensorsFile file = SafetensorsFile::open(path);
-  const auto it = file.metadata().find(kStateKey);
-  if (it == file.metadata().end()) throw InvalidInput(path.string() + ": not a lorafarm training state (no " + kStateKey + ")");
-  json state;
+  const json state = state_of(file);
   try {
-    state = json::parse(it->second);
     if (const auto key = first_difference(state.at("run"), run); !key.empty())
       throw InvalidInput(path.string() + ": the checkpoint is of another run (its '" + key +
                          "' differs from this run's); resume with the same training config");

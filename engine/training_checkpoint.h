@@ -46,6 +46,10 @@ bool has_training_checkpoint(const std::filesystem::path& folder);
 // InvalidInput naming the file.
 int64_t load_training_checkpoint(const std::filesystem::path& folder, const TrainingLoopState& state, const nlohmann::json& run);
 
+// The training config (`run`) the checkpoint in `folder` was saved with,
+// after the same checks of its files as load_training_checkpoint.
+nlohmann::json training_checkpoint_run(const std::filesystem::path& folder);
+
 // FNV-1a (64 bit) of a file's bytes, 16 hex digits: the manifest's check
 // against truncation and bit rot (the engine does not link a SHA library).
 std::string file_checksum(const std::filesystem::path& path);

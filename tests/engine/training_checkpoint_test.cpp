@@ -128,6 +128,56 @@ TEST(TrainingCheckpoint, ResumedDpoRunEndsBitIdentical) {
   expect_resume_is_exact("dpo", c, dir);
 }
 
+// batch_size auto resumed under a larger memory limit (another worker, or
+// another share of one) keeps the checkpoint's micro-batch: a fresh choice
+// would take a larger one, whose data order and sums differ, and the
+// checkpoint would be refused as another run's. Under a limit the
+// checkpoint's micro-batch does not fit, resuming is an error naming both.
+TEST(TrainingCheckpoint, AnAutoBatchRunResumesWithItsCheckpointsMicroBatch) {
+  ScratchDir dir;
+  TrainConfig c = checkpoint_config(dir);
+  c.auto_batch_size = true;
+  c.effective_batch_size = 4;
+  c.memory_limit_mb = 1e6;
+  c.adapter_path = (dir / "probe").string();
+  const TrainResult roomy = train(c);
+  ASSERT_EQ(roomy.micro_batch_size, 4);
+  c.memory_limit_mb = roomy.predicted_peak_rss_mb - 0.01;  // micro-batch 4 no longer fits
+
+  c.adapter_path = (dir / "straight").string();
+  const TrainResult straight = train(c);
+  ASSERT_EQ(straight.micro_batch_size, 2);
+  const fs::path checkpoint = train_until(c, dir / "auto", 4, 10);
+
+  TrainConfig resumed_config = c;
+  resumed_config.memory_limit_mb = 1e6;
+  resumed_config.adapter_path = (dir / "resumed").string();
+  resumed_config.resume_checkpoint = checkpoint.string();
+  std::string choice;
+  TrainCallbacks callbacks;
+  callbacks.on_message = [&choice](const std::string& line) {
+    if (line.rfind("batch_size auto", 0) == 0) choice = line;
+  };
+  const TrainResult resumed = train(resumed_config, callbacks);
+  EXPECT_EQ(resumed.micro_batch_size, 2);
+  EXPECT_NE(choice.find("as the checkpoint being resumed"), std::string::npos) << choice;
+  EXPECT_EQ(resumed.step_losses, straight.step_losses);
+  EXPECT_EQ(resumed.val_loss, straight.val_loss);
+  EXPECT_EQ(read_file(fs::path(resumed_config.adapter_path) / "adapters.safetensors"),
+            read_file(fs::path(c.adapter_path) / "adapters.safetensors"));
+
+  TrainConfig cramped = resumed_config;
+  cramped.memory_limit_mb = straight.predicted_peak_rss_mb - 0.01;
+  try {
+    train(cramped);
+    ADD_FAILURE() << "resuming should not fit";
+  } catch (const InvalidInput& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("micro-batch 2 x 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("above the memory limit"), std::string::npos) << what;
+  }
+}
+
 // Expects train() to fail with a message containing `needle`.
 void expect_failure_naming(const TrainConfig& c, const std::string& needle) {
   try {
