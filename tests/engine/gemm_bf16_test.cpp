@@ -104,6 +104,9 @@ TEST(GemmBf16, APrepackedWeightGivesTheProductOfPackingItPerCall) {
       const Matrix x = random_matrix(m, tb ? cols : rows, rng);
       const PackedWeight packed(w, tb);
       ASSERT_FALSE(packed.empty());
+      // 2 bytes a value of op(w), k rounded up to pairs and n to 32-column panels (what the predictor counts).
+      const Eigen::Index k = tb ? cols : rows, n = tb ? rows : cols;
+      EXPECT_EQ(packed.bytes(), 4 * ((k + 1) / 2) * ((n + 31) / 32 * 32));
       const Eigen::MatrixXd want = bf16_rounded(x, false) * bf16_rounded(w, tb);
       for (const int threads : {1, 2}) {
         omp_set_num_threads(threads);
@@ -112,7 +115,6 @@ TEST(GemmBf16, APrepackedWeightGivesTheProductOfPackingItPerCall) {
         weight_gemm(x, false, w, tb, packed, prepacked);
         EXPECT_LT((prepacked.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-5 * std::sqrt(double(x.cols())) * 4)
             << m << "×" << rows << "×" << cols << " tb=" << tb << " threads=" << threads;
-        const Eigen::Index k = x.cols(), n = per_call.cols();
         if (threads == 1 || k <= 4 * std::max(m, n)) {
           EXPECT_EQ(std::memcmp(per_call.data(), prepacked.data(), sizeof(float) * per_call.size()), 0)
               << m << "×" << rows << "×" << cols << " tb=" << tb << " threads=" << threads;
