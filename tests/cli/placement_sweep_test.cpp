@@ -220,6 +220,28 @@ TEST(PlacementSweep, AnEngineTrialPredictedAboveTheWorkersMemoryNeverRuns) {
   EXPECT_TRUE(store.attempts(experiment->id).empty());
 }
 
+// The peak `lorafarm info --estimate` predicts for the auto-batch trials below
+// (LoRA rank 4 on the bundled model, 96 tokens) at micro-batch `batch`.
+double auto_trial_peak_mb(int batch) {
+  const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", "lora", "--rank", "4", "--batch-size",
+                                  std::to_string(batch), "--max-seq-length", "96", "--json"});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  return json::parse(info.out)["training_estimate"]["predicted_peak_rss_mb"].get<double>();
+}
+
+// One engine trial per learning rate, batch_size auto with an effective batch of 8.
+json auto_batch_spec(const std::string& name, const std::vector<double>& learning_rates) {
+  return {{"name", name},
+          {"seed", 5},
+          {"model", bundled_model().string()},
+          {"data", bundled_data("tinystories").string()},
+          {"budget", {{"trials", learning_rates.size()}}},
+          {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", learning_rates}}}}},
+          {"fixed", {{"method", "lora"}, {"rank", 4}, {"iters", 2}, {"batch_size", "auto"}, {"effective_batch_size", 8},
+                     {"max_seq_length", 96}, {"val_batches", 1}, {"test", false}, {"threads", 1}}},
+          {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}};
+}
+
 // batch_size auto in a sweep: the trial fits its micro-batch into the memory
 // its worker offers (no memory_limit_mb anywhere), keeps the effective batch,
 // and the choice is stored with the trial. Every tinystories sample is longer
@@ -227,23 +249,9 @@ TEST(PlacementSweep, AnEngineTrialPredictedAboveTheWorkersMemoryNeverRuns) {
 // one the trial predicts, and an offer between the peaks of micro-batches 2
 // and 4 must give 2 x 4 accumulation steps.
 TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
-  auto peak = [](int batch) {
-    const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", "lora", "--rank", "4", "--batch-size",
-                                    std::to_string(batch), "--max-seq-length", "96", "--json"});
-    EXPECT_EQ(info.exit_code, 0) << info.err;
-    return json::parse(info.out)["training_estimate"]["predicted_peak_rss_mb"].get<double>();
-  };
-  const double offer = std::floor(0.5 * (peak(2) + peak(4)));
-  ASSERT_GT(offer, peak(2));
-  const json spec{{"name", "auto"},
-                  {"seed", 5},
-                  {"model", bundled_model().string()},
-                  {"data", bundled_data("tinystories").string()},
-                  {"budget", {{"trials", 1}}},
-                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001}}}}}},
-                  {"fixed", {{"method", "lora"}, {"rank", 4}, {"iters", 2}, {"batch_size", "auto"}, {"effective_batch_size", 8},
-                             {"max_seq_length", 96}, {"val_batches", 1}, {"test", false}, {"threads", 1}}},
-                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}};
+  const double offer = std::floor(0.5 * (auto_trial_peak_mb(2) + auto_trial_peak_mb(4)));
+  ASSERT_GT(offer, auto_trial_peak_mb(2));
+  const json spec = auto_batch_spec("auto", {0.001});
   PlacementSweep sweep(spec);
   ASSERT_EQ(sweep.run({{"box", {"--memory", std::to_string(static_cast<long long>(offer)) + "M"}}}), 0) << sweep.logs();
 
@@ -258,7 +266,7 @@ TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
   const json& m = result->metrics;
   EXPECT_EQ(m["micro_batch_size"], 2) << m.dump();
   EXPECT_EQ(m["grad_accumulation_steps"], 4) << m.dump();
-  EXPECT_NEAR(m["predicted_peak_rss_mb"].get<double>(), peak(2), 1e-6);
+  EXPECT_NEAR(m["predicted_peak_rss_mb"].get<double>(), auto_trial_peak_mb(2), 1e-6);
 }
 
 // Two auto trials on a worker with 2 slots share its memory: each is
@@ -266,23 +274,9 @@ TEST(PlacementSweep, AnAutoBatchTrialFitsTheMemoryItsWorkerOffers) {
 // stay within the worker's --memory (before, the first could take nearly all
 // of it, and the second's reservation of a micro-batch of one over-committed).
 TEST(PlacementSweep, AutoBatchTrialsOnOneWorkerSplitItsMemoryBetweenItsSlots) {
-  auto peak = [](int batch) {
-    const auto info = run_lorafarm({"info", bundled_model().string(), "--estimate", "lora", "--rank", "4", "--batch-size",
-                                    std::to_string(batch), "--max-seq-length", "96", "--json"});
-    EXPECT_EQ(info.exit_code, 0) << info.err;
-    return json::parse(info.out)["training_estimate"]["predicted_peak_rss_mb"].get<double>();
-  };
-  const double share = std::floor(0.5 * (peak(2) + peak(4)));
-  ASSERT_LT(peak(4), 2 * share);  // the whole memory would hold a micro-batch of 4
-  const json spec{{"name", "shared"},
-                  {"seed", 5},
-                  {"model", bundled_model().string()},
-                  {"data", bundled_data("tinystories").string()},
-                  {"budget", {{"trials", 2}}},
-                  {"search_space", {{"learning_rate", {{"type", "categorical"}, {"values", {0.001, 0.002}}}}}},
-                  {"fixed", {{"method", "lora"}, {"rank", 4}, {"iters", 2}, {"batch_size", "auto"}, {"effective_batch_size", 8},
-                             {"max_seq_length", 96}, {"val_batches", 1}, {"test", false}, {"threads", 1}}},
-                  {"trial", {{"kind", "engine"}, {"timeout_seconds", 300}}}};
+  const double share = std::floor(0.5 * (auto_trial_peak_mb(2) + auto_trial_peak_mb(4)));
+  ASSERT_LT(auto_trial_peak_mb(4), 2 * share);  // the whole memory would hold a micro-batch of 4
+  const json spec = auto_batch_spec("shared", {0.001, 0.002});
   PlacementSweep sweep(spec);
   const std::string memory = std::to_string(static_cast<long long>(2 * share)) + "M";
   ASSERT_EQ(sweep.run({{"box", {"--memory", memory, "--slots", "2"}}}), 0) << sweep.logs();

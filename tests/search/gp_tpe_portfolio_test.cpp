@@ -57,16 +57,22 @@ TEST(GpTpePortfolio, EveryThirdSuggestionAfterTheDesignIsOneOfTpesDraws) {
   EXPECT_EQ(from_draws, 4);  // trials 10, 13, 16, 19
 }
 
+// `trials` suggestions asked one at a time, each finished before the next.
+std::vector<Observation> run_one_at_a_time(GpSampler& sampler, const MixedTestFunction& f, int trials) {
+  std::vector<Observation> history;
+  for (int t = 0; t < trials; ++t) {
+    const Params p = sampler.suggest(1, history).at(0);
+    history.push_back(completed_trial(t, p, f.f(p)));
+  }
+  return history;
+}
+
 // A batch across a TPE trial: distinct valid configurations, the same as
 // asking for the trials one at a time with the earlier ones running.
 TEST(GpTpePortfolio, BatchesAcrossATpeTrialAreDistinctAndValid) {
   const MixedTestFunction f = mixed_lora_like();
   GpSampler gp(f.space, 2);
-  std::vector<Observation> history;
-  for (int t = 0; t < 12; ++t) {
-    const Params p = gp.suggest(1, history).at(0);
-    history.push_back(completed_trial(t, p, f.f(p)));
-  }
+  const std::vector<Observation> history = run_one_at_a_time(gp, f, 12);
   const auto batch = gp.suggest(5, history);  // trials 12..16: 13 and 16 take TPE's draws
   std::set<std::string> distinct;
   for (const auto& p : batch) {
@@ -82,11 +88,7 @@ TEST(GpTpePortfolio, BatchesAcrossATpeTrialAreDistinctAndValid) {
 TEST(GpTpePortfolio, WarmStartTrialsCountTowardsTheDesign) {
   const MixedTestFunction f = mixed_lora_like();
   GpSampler yesterday(f.space, 4);
-  std::vector<Observation> warm;
-  for (int t = 0; t < 10; ++t) {
-    const Params p = yesterday.suggest(1, warm).at(0);
-    warm.push_back(completed_trial(t, p, f.f(p)));
-  }
+  const std::vector<Observation> warm = run_one_at_a_time(yesterday, f, 10);
   GpSampler today(f.space, 4);
   today.warm_start(warm);
   const Params first = today.suggest(1, {}).at(0);
