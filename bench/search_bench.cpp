@@ -7,7 +7,7 @@
 //                [--multi-objective] [--budget N]
 //   search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories
 //                [--budgets 30,60] [--sampler gp|random|tpe] [--tables DIR]
-//                [--parallel N [--trial-cost equal|random]]
+//                [--parallel N [--trial-cost equal|random] [--trace FILE]]
 //   search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories]
 //                [--budgets 30,60] [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude]
 //                [--min-points N] [--methods bohb,asha_random,gp_full,gp_asha]
@@ -21,6 +21,9 @@
 // seeded log-normal ones) and both are printed: a list of two runs, sequential
 // and parallel, the parallel results carrying the difference in decades and
 // A12 against the sequential run at the same number of finished trials.
+// --trace FILE appends every trial of both runs as a JSON line (seed, workers,
+// trial, finishing rank, running trials at its proposal, configuration, value,
+// regret); scripts/trace_at_best.py counts the seeds at the best from it.
 //
 // --multi-fidelity compares BOHB-style search with ASHA on random proposals and
 // the GP at full budget at equal training spent (bench/multi_fidelity_mode.h);
@@ -30,6 +33,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -65,6 +69,7 @@ struct Args {
   std::string sampler = "gp";
   std::string tables = LORAFARM_SOURCE_DIR "/bench/data";
   std::string trial_cost = "equal";  // --problems with --parallel: equal or random durations
+  std::string trace;                 // --problems with --parallel: every trial as a JSON line
   bool multi_fidelity = false;
   lorafarm::bench::MultiFidelityArgs fidelity;  // its own options; seeds, problems, budgets, tables copied in
 };
@@ -81,7 +86,7 @@ std::vector<std::string> split_list(const std::string& text) {
             << "\nusage: search_bench [--seeds N] [--functions a,b] [--parallel K] [--multi-objective] [--budget N]\n"
                "       search_bench --problems mixed_lora_like,lora_fortunes,lora_tinystories [--budgets 30,60]\n"
                "                    [--sampler gp|random|tpe] [--tables DIR] [--seeds N] [--first-seed S]\n"
-               "                    [--parallel N [--trial-cost equal|random]]\n"
+               "                    [--parallel N [--trial-cost equal|random] [--trace FILE]]\n"
                "       search_bench --multi-fidelity [--problems lora_fortunes,lora_tinystories] [--budgets 30,60]\n"
                "                    [--eta 2] [--random-fraction R] [--stopped shifted|last|exclude] [--min-points N] [--methods a,b] [--seeds N]\n";
   std::exit(2);
@@ -105,6 +110,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--sampler") a.sampler = value();
     else if (s == "--tables") a.tables = value();
     else if (s == "--trial-cost") a.trial_cost = value();
+    else if (s == "--trace") a.trace = value();
     else if (s == "--multi-fidelity") a.multi_fidelity = true;
     else if (s == "--eta") a.fidelity.reduction_factor = std::stod(value());
     else if (s == "--random-fraction") a.fidelity.random_fraction = std::stod(value());
@@ -364,6 +370,32 @@ struct AsyncResult {
   double seconds = 0.0;
 };
 
+// Appends one JSON line per trial of a simulated run to `path`: the seed, the
+// workers, the trial number, when it finished (1-based), how many trials were
+// running when it was proposed, its configuration, value and regret.
+void append_trace(const std::string& path, const MixedProblem& problem, int seed, int workers,
+                  const AsyncSimulation& sim) {
+  std::ofstream out(path, std::ios::app);
+  if (!out) usage("cannot write --trace " + path);
+  std::vector<int> finished_rank(sim.history.size());
+  for (std::size_t k = 0; k < sim.completion_order.size(); ++k)
+    finished_rank[static_cast<std::size_t>(sim.completion_order[k])] = static_cast<int>(k) + 1;
+  for (std::size_t i = 0; i < sim.history.size(); ++i) {
+    const Observation& o = sim.history[i];
+    out << nlohmann::json{{"problem", problem.name},
+                          {"seed", seed},
+                          {"workers", workers},
+                          {"trial", i},
+                          {"finished", finished_rank[i]},
+                          {"running_at_proposal", sim.running_at_proposal[i].size()},
+                          {"params", o.params},
+                          {"value", o.objectives.front()},
+                          {"regret", o.objectives.front() - problem.minimum}}
+               .dump()
+        << "\n";
+  }
+}
+
 AsyncResult async_run(const Args& args, const MixedProblem& problem, int seed, int workers) {
   auto sampler = make_sampler(args.sampler, problem.space, static_cast<std::uint64_t>(seed));
   const int trials = *std::max_element(args.budgets.begin(), args.budgets.end());
@@ -373,6 +405,7 @@ AsyncResult async_run(const Args& args, const MixedProblem& problem, int seed, i
   };
   const AsyncSimulation sim = simulate_async(*sampler, {workers, trials}, objective,
                                              trial_duration(args.trial_cost, static_cast<std::uint64_t>(seed)));
+  if (!args.trace.empty()) append_trace(args.trace, problem, seed, workers, sim);
   AsyncResult r;
   const auto best = sim.best_after_completions();
   for (const int b : args.budgets)
