@@ -86,8 +86,10 @@ void Coordinator::State::on_upload(const std::string& worker, const json& body) 
   if (result.outcome == Outcome::Stored) {
     store.insert_event(experiment.id, file->trial_id, file->attempt, "ARTIFACT_STORED",
                        {{"worker", worker}, {"path", file->path}, {"sha256", sha}, {"bytes", file->bytes}}, wall);
-    transfers->stored(sha);
+    const auto trial = file->trial;
+    transfers->stored(sha);  // `file` is gone from here on
     ack["complete"] = true;
+    prune_superseded_checkpoints(trial);  // when this file completed a checkpoint
   } else if (result.outcome == Outcome::Corrupt) {
     store.insert_event(experiment.id, file->trial_id, file->attempt, "ARTIFACT_CORRUPT",
                        {{"worker", worker}, {"path", file->path}, {"sha256", sha}, {"bytes", file->bytes}}, wall);

@@ -67,6 +67,13 @@ void ArtifactTransfers::stored(const std::string& sha256) {
   pending_.erase(it);
 }
 
+void ArtifactTransfers::drop_home(const std::string& sha256, const fs::path& home) {
+  const auto it = pending_.find(sha256);
+  if (it == pending_.end()) return;
+  std::erase(it->second.homes, home);
+  if (it->second.homes.empty()) pending_.erase(it);
+}
+
 std::size_t ArtifactTransfers::waiting(const std::function<bool(const std::string&)>& reachable) const {
   std::size_t n = 0;
   for (const auto& [sha, f] : pending_) n += reachable(f.worker) ? 1 : 0;

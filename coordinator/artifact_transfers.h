@@ -46,6 +46,9 @@ class ArtifactTransfers {
   // Gives every home of a stored object its content and forgets the file.
   void stored(const std::string& sha256);
   void forget(const std::string& sha256) { pending_.erase(sha256); }
+  // A pending file no longer needs to reach `home` (a superseded checkpoint's);
+  // forgotten when no home is left.
+  void drop_home(const std::string& sha256, const std::filesystem::path& home);
   // Pending files whose worker `reachable` says can still send them.
   std::size_t waiting(const std::function<bool(const std::string&)>& reachable) const;
   std::size_t size() const { return pending_.size(); }

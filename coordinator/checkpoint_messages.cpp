@@ -63,6 +63,7 @@ void Coordinator::State::on_checkpoint(const std::string& worker, const json& bo
   plan_artifacts(trial, attempt, files, wall);
   checkpoints->add(std::move(record));
   send_fetches(worker);
+  prune_superseded_checkpoints(number);  // its files may all be here already
 }
 
 // The ASSIGN's `resume` for a new attempt of `number`, with the event that
@@ -102,12 +103,13 @@ void Coordinator::State::on_download(const std::string& worker, const json& body
   send(worker, MessageType::DownloadChunk, std::move(reply));
 }
 
-// After a restart: the checkpoints recorded so far.
+// After a restart: the checkpoints recorded so far, less those pruned since.
 void Coordinator::State::restore_checkpoints() {
   for (const auto& e : store.events(experiment.id)) {
-    if (e.kind != "CHECKPOINT" || !e.trial_number || !e.attempt) continue;
+    if ((e.kind != "CHECKPOINT" && e.kind != "CHECKPOINT_PRUNED") || !e.trial_number || !e.attempt) continue;
     try {
-      checkpoints->add(CheckpointRecord::from_event(*e.trial_number, *e.attempt, e.detail));
+      if (e.kind == "CHECKPOINT_PRUNED") checkpoints->forget(*e.trial_number, *e.attempt, e.detail.at("step").get<std::int64_t>());
+      else checkpoints->add(CheckpointRecord::from_event(*e.trial_number, *e.attempt, e.detail));
     } catch (const json::exception& error) {
       spdlog::warn("event {}: unreadable CHECKPOINT record ({}); ignored", e.id, error.what());
     }

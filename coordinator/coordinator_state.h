@@ -177,6 +177,11 @@ struct Coordinator::State {
   json resume_for(std::int64_t number, int attempt, const std::string& worker);
   void on_download(const std::string& worker, const json& body);
   void restore_checkpoints();
+  // Superseded checkpoints: once a running attempt's checkpoint is home, the
+  // older ones of its trial are deleted here and on its worker (checkpoint_pruning.cpp).
+  void prune_superseded_checkpoints(std::int64_t trial);
+  void discard_checkpoints_if_ended(std::int64_t trial);
+  void delete_checkpoint(const CheckpointRecord& old, const json& why, double wall);
 };
 
 }  // namespace lorafarm::coordinator

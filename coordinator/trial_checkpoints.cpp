@@ -2,6 +2,7 @@
 #include "coordinator/trial_checkpoints.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace lorafarm::coordinator {
 
@@ -33,6 +34,29 @@ const CheckpointRecord* TrialCheckpoints::usable(std::int64_t trial) const {
     if (here) best = &r;
   }
   return best;
+}
+
+std::vector<CheckpointRecord> TrialCheckpoints::retire_older(const CheckpointRecord& kept) {
+  auto& records = by_trial_[kept.trial];
+  const auto newer_or_kept = [&](const CheckpointRecord& r) {
+    return r.step > kept.step || (r.step == kept.step && r.attempt >= kept.attempt);
+  };
+  const auto split = std::stable_partition(records.begin(), records.end(), newer_or_kept);
+  std::vector<CheckpointRecord> retired(std::make_move_iterator(split), std::make_move_iterator(records.end()));
+  records.erase(split, records.end());
+  return retired;
+}
+
+std::vector<CheckpointRecord> TrialCheckpoints::retire_all(std::int64_t trial) {
+  const auto it = by_trial_.find(trial);
+  if (it == by_trial_.end()) return {};
+  auto retired = std::move(it->second);
+  by_trial_.erase(it);
+  return retired;
+}
+
+void TrialCheckpoints::forget(std::int64_t trial, int attempt, std::int64_t step) {
+  std::erase_if(by_trial_[trial], [&](const CheckpointRecord& r) { return r.attempt == attempt && r.step == step; });
 }
 
 json TrialCheckpoints::resume_body(const CheckpointRecord& record) {

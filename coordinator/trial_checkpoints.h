@@ -45,6 +45,14 @@ class TrialCheckpoints {
   const CheckpointRecord* usable(std::int64_t trial) const;
   // The ASSIGN's `resume` for a checkpoint: {step, attempt, files: [{name, sha256, bytes}]}.
   static nlohmann::json resume_body(const CheckpointRecord& record);
+  // Removes and returns the checkpoints of kept.trial older than `kept` (a
+  // lower step, or the same step of an earlier attempt): while `kept` is here
+  // they are never resumed from.
+  std::vector<CheckpointRecord> retire_older(const CheckpointRecord& kept);
+  // Removes and returns all of `trial`'s (it has ended for good).
+  std::vector<CheckpointRecord> retire_all(std::int64_t trial);
+  // Forgets one (its CHECKPOINT_PRUNED event, read back after a restart).
+  void forget(std::int64_t trial, int attempt, std::int64_t step);
   // Where the file with this content, of a checkpoint of `trial`, is readable here.
   std::optional<std::filesystem::path> source(std::int64_t trial, const std::string& sha256) const;
 

@@ -78,6 +78,7 @@ void Coordinator::State::expire_leases(double now) {
       if (!trials->holds(trial, attempt)) continue;
       trials->lose(trial, "lease expired: worker " + gone.id + " went silent", wall);
       store.insert_event(experiment.id, trials->trial(trial).id, attempt, "LEASE_EXPIRED", {{"worker", gone.id}}, wall);
+      discard_checkpoints_if_ended(trial);  // its last attempt
     }
     if (gone.connected) store.update_worker_status(gone.id, "LOST", wall);
   }

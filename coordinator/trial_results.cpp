@@ -94,7 +94,7 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   }
   if (!missing.empty()) {
     trials->fail(trial, schema::TrialStatus::Failed, "bad_output: the final result has no number '" + missing + "'", wall);
-    return;
+    return discard_checkpoints_if_ended(trial);
   }
   bool feasible = true;
   for (const auto& c : spec.constraints) {
@@ -103,6 +103,7 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   }
   trials->complete(trial, result, *objective, feasible, wall);
   sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
+  discard_checkpoints_if_ended(trial);
 }
 
 void Coordinator::State::on_failed(const std::string& worker, const json& body, double now) {
@@ -127,6 +128,7 @@ void Coordinator::State::on_failed(const std::string& worker, const json& body, 
                                           : schema::TrialStatus::Failed;
   trials->fail(trial, status, error, wall);
   sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
+  discard_checkpoints_if_ended(trial);
 }
 
 }  // namespace lorafarm::coordinator

@@ -101,6 +101,7 @@ json Coordinator::State::reconcile_claims(const std::string& worker, WorkerLease
     if (trials->holds(trial, attempt)) {
       trials->lose(trial, "worker " + worker + " restarted without it", wall);
       store.insert_event(experiment.id, trials->trial(trial).id, attempt, "DISOWNED", {{"worker", worker}}, wall);
+      discard_checkpoints_if_ended(trial);
     }
   }
   for (const auto& [trial, attempt] : claimed) {

@@ -92,6 +92,13 @@ void ObjectStore::materialise(const std::string& sha256, const fs::path& home) c
   if (ec) fs::copy_file(object, home, fs::copy_options::overwrite_existing);
 }
 
+void ObjectStore::remove_if_unlinked(const std::string& sha256) const {
+  const fs::path object = object_path(sha256);
+  std::error_code ec;
+  if (fs::hard_link_count(object, ec) != 1 || ec || !fs::remove(object, ec)) return;
+  fs::remove(object.parent_path(), ec);  // its <sha[0:2]> folder, when that was the last object in it
+}
+
 std::optional<fs::path> artifact_dir_of(Store& store) {
   auto s = store.database().prepare("SELECT file FROM pragma_database_list WHERE name = 'main'");
   if (!s.step() || s.is_null(0) || s.text(0).empty()) return std::nullopt;  // an in-memory database

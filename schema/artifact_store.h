@@ -51,6 +51,9 @@ class ObjectStore {
   Append append(const std::string& sha256, std::int64_t total_bytes, std::int64_t offset, std::string_view data) const;
   // Makes `home` the object's content (a hard link, else a copy).
   void materialise(const std::string& sha256, const std::filesystem::path& home) const;
+  // Deletes the object when no home links it any more (its link count is 1):
+  // a home that holds a copy instead of a link does not need it either.
+  void remove_if_unlinked(const std::string& sha256) const;
 
  private:
   std::filesystem::path part_path(const std::string& sha256) const;

@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<MessageType, std::string_view>, 20> kTypes{{
+constexpr std::array<std::pair<MessageType, std::string_view>, 21> kTypes{{
     {MessageType::Hello, "HELLO"},
     {MessageType::Welcome, "WELCOME"},
     {MessageType::Reject, "REJECT"},
@@ -37,6 +37,7 @@ constexpr std::array<std::pair<MessageType, std::string_view>, 20> kTypes{{
     {MessageType::Checkpoint, "CHECKPOINT"},
     {MessageType::Download, "DOWNLOAD"},
     {MessageType::DownloadChunk, "DOWNLOAD_CHUNK"},
+    {MessageType::Release, "RELEASE"},
 }};
 
 enum class Kind { String, Int, NonNegInt, PositiveInt, Number, Bool, Object, Array, NumberMap, TrialRefs, Artifacts, Sha256, Chunk, FetchFiles, CheckpointFiles, Resume };
@@ -185,6 +186,7 @@ const std::vector<Field>& fields_of(MessageType type) {
                                              {"error", Kind::String, false}};
   static const std::vector<Field> checkpoint = with_ref({{"step", Kind::NonNegInt}, {"files", Kind::CheckpointFiles}});
   static const std::vector<Field> download{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}};
+  static const std::vector<Field> release = with_ref({{"below_step", Kind::NonNegInt}});
   static const std::vector<Field> download_chunk{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"data", Kind::Chunk},
                                                  {"bytes", Kind::NonNegInt, false}, {"error", Kind::String, false}};
   switch (type) {
@@ -208,6 +210,7 @@ const std::vector<Field>& fields_of(MessageType type) {
     case MessageType::Checkpoint: return checkpoint;
     case MessageType::Download: return download;
     case MessageType::DownloadChunk: return download_chunk;
+    case MessageType::Release: return release;
   }
   return shutdown;
 }

@@ -44,6 +44,7 @@ enum class MessageType {
   Checkpoint,     // worker -> coordinator: a running trial's checkpoint is complete; these are its files
   Download,       // worker -> coordinator: send me bytes of a checkpoint file from this offset
   DownloadChunk,  // coordinator -> worker: those bytes (or: why not)
+  Release,        // coordinator -> worker: this attempt's checkpoints below a step are superseded at home: delete them
 };
 
 std::string_view to_string(MessageType type);

@@ -299,6 +299,11 @@ std::vector<ArtifactRecord> Store::artifacts(std::int64_t trial_id) {
   return out;
 }
 
+void Store::delete_artifact(std::int64_t trial_id, int attempt, const std::string& path) {
+  auto s = db_->prepare("DELETE FROM artifacts WHERE trial_id = ?1 AND attempt = ?2 AND path = ?3");
+  s.bind(1, trial_id).bind(2, attempt).bind(3, path).run();
+}
+
 void Store::upsert_worker(const WorkerRecord& w) {
   db_->prepare(
          "INSERT INTO workers (id, host, slots, version, capabilities, pid, first_seen, last_seen, status, resources_json) "

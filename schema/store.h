@@ -178,6 +178,8 @@ class Store {
 
   void insert_artifact(const ArtifactRecord& artifact);
   std::vector<ArtifactRecord> artifacts(std::int64_t trial_id);
+  // Forgets one recorded file of an attempt (a superseded checkpoint's, deleted).
+  void delete_artifact(std::int64_t trial_id, int attempt, const std::string& path);
 
   void upsert_worker(const WorkerRecord& worker);
   void update_worker_status(std::string_view id, std::string_view status, double last_seen);

@@ -71,6 +71,9 @@ struct WorkerAgent::State {
   std::unique_ptr<zmq::socket_t> socket;
   std::map<TrialKey, std::unique_ptr<TrialProcess>> running;
   std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
+  // Trials that ended for good (a result, or stopped): their checkpoints are
+  // deleted once the coordinator has recorded the end (ACK).
+  std::map<TrialKey, std::filesystem::path> checkpoints_to_clear;
   WorkerSummary summary;
   std::unique_ptr<ArtifactUploads> uploads;  // files the coordinator fetches
   CheckpointDownloads downloads;              // checkpoint files of resumed attempts, pulled before they start
@@ -208,9 +211,15 @@ struct WorkerAgent::State {
         }
         return;
       }
-      case MessageType::Ack:
-        unacked.erase({m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()});
+      case MessageType::Ack: {
+        const TrialKey key{m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()};
+        unacked.erase(key);
+        if (const auto it = checkpoints_to_clear.find(key); it != checkpoints_to_clear.end()) {
+          clear_checkpoints(it->second);
+          checkpoints_to_clear.erase(it);
+        }
         return;
+      }
       case MessageType::Heartbeat: return;
       case MessageType::Fetch:
         for (const auto& upload : uploads->on_fetch(m.body)) send(MessageType::Upload, upload);
@@ -221,6 +230,14 @@ struct WorkerAgent::State {
       case MessageType::DownloadChunk:
         if (const auto next = downloads.on_chunk(m.body)) send(MessageType::Download, *next);
         return start_restored();
+      case MessageType::Release: {
+        const TrialKey key{m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()};
+        if (auto it = running.find(key); it != running.end()) {
+          const auto removed = it->second->release_checkpoints_below(m.body["below_step"].get<std::int64_t>(), uploads->sending());
+          spdlog::debug("worker {}: trial {} attempt {}: {} superseded checkpoint(s) deleted", options.id, key.first, key.second, removed);
+        }
+        return;
+      }
       case MessageType::Shutdown:
         spdlog::info("worker {}: shutdown ({})", options.id, m.body.value("reason", ""));
         shutdown = true;
@@ -323,6 +340,8 @@ struct WorkerAgent::State {
       }
       const auto& outcome = it->second->outcome();
       unacked[it->first] = outcome;
+      if (outcome["type"] == "RESULT" || outcome["body"].value("cause", "") == "stopped")
+        checkpoints_to_clear[it->first] = it->second->trial_dir();
       if (welcomed) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
       cleanup(*it->second, outcome["type"] == "RESULT");
       it = running.erase(it);
@@ -340,6 +359,15 @@ struct WorkerAgent::State {
       std::filesystem::remove(artifacts, ec);
       if (std::filesystem::is_empty(p.trial_dir(), ec) && !ec) std::filesystem::remove(p.trial_dir(), ec);
     }
+  }
+
+  // A trial that ended for good is never resumed: its frozen checkpoints and
+  // its checkpoint folder go (the coordinator deletes its copies too).
+  static void clear_checkpoints(const std::filesystem::path& trial_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(trial_dir / "checkpoints", ec);
+    std::filesystem::remove_all(checkpoint_folder(trial_dir), ec);
+    if (std::filesystem::is_empty(trial_dir, ec) && !ec) std::filesystem::remove(trial_dir, ec);
   }
 
   void check_interrupts(double now) {

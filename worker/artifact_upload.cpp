@@ -46,6 +46,12 @@ std::vector<json> ArtifactUploads::on_fetch(const json& body) {
   return out;
 }
 
+std::vector<fs::path> ArtifactUploads::sending() const {
+  std::vector<fs::path> paths;
+  for (const auto& [sha, upload] : uploads_) paths.push_back(upload.path);
+  return paths;
+}
+
 std::optional<json> ArtifactUploads::on_ack(const json& body) {
   const auto sha = body["sha256"].get<std::string>();
   const auto it = uploads_.find(sha);

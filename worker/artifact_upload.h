@@ -28,6 +28,8 @@ class ArtifactUploads {
   // again (with a probe) at the next FETCH.
   void reset() { uploads_.clear(); }
   std::size_t active() const { return uploads_.size(); }
+  // The files being sent now.
+  std::vector<std::filesystem::path> sending() const;
 
  private:
   struct Upload {

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <map>
 
 #include "schema/sha256.h"
@@ -98,6 +99,41 @@ std::optional<json> snapshot_checkpoint(const fs::path& folder, const fs::path& 
   const auto names = freeze_checkpoint(folder, into);
   if (!names) return std::nullopt;
   return describe_frozen(into, *names);
+}
+
+namespace {
+
+// N of a folder named step-N, else nullopt.
+std::optional<std::int64_t> frozen_step(const std::string& name) {
+  constexpr std::string_view kPrefix = "step-";
+  if (name.rfind(kPrefix, 0) != 0 || name.size() == kPrefix.size()) return std::nullopt;
+  std::int64_t step = 0;
+  const char* end = name.data() + name.size();
+  const auto [ptr, ec] = std::from_chars(name.data() + kPrefix.size(), end, step);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return step;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> frozen_step_of(const fs::path& frozen, const fs::path& file) {
+  const fs::path relative = file.lexically_normal().lexically_relative(frozen.lexically_normal());
+  if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+  return frozen_step(relative.begin()->string());
+}
+
+std::vector<std::int64_t> remove_frozen_below(const fs::path& frozen, std::int64_t below_step, const std::set<std::int64_t>& busy) {
+  std::vector<std::int64_t> removed;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(frozen, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto step = frozen_step(it->path().filename().string());
+    if (!step || *step >= below_step || busy.count(*step)) continue;
+    std::error_code remove_error;
+    fs::remove_all(it->path(), remove_error);
+    if (remove_error) spdlog::warn("cannot delete the superseded checkpoint {}: {}", it->path().string(), remove_error.message());
+    else removed.push_back(*step);
+  }
+  return removed;
 }
 
 }  // namespace lorafarm::worker

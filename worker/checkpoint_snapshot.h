@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,5 +32,14 @@ std::optional<nlohmann::json> describe_frozen(const std::filesystem::path& into,
 // empty or kept changing while it was frozen (the trial's next checkpoint
 // ships instead).
 std::optional<nlohmann::json> snapshot_checkpoint(const std::filesystem::path& folder, const std::filesystem::path& into);
+
+// N when `file` lies in a frozen checkpoint <frozen>/step-N/, else nullopt.
+std::optional<std::int64_t> frozen_step_of(const std::filesystem::path& frozen, const std::filesystem::path& file);
+
+// Deletes the frozen checkpoints <frozen>/step-N with N < below_step, except
+// the steps in `busy` (still being hashed), once the coordinator says a later
+// one is home (RELEASE). Returns the steps it removed.
+std::vector<std::int64_t> remove_frozen_below(const std::filesystem::path& frozen, std::int64_t below_step,
+                                              const std::set<std::int64_t>& busy);
 
 }  // namespace lorafarm::worker

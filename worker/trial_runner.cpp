@@ -299,7 +299,7 @@ std::vector<json> TrialProcess::progress_bodies() {
 
 std::vector<json> TrialProcess::take_checkpoints() {
   for (const auto step : std::exchange(checkpoint_steps_, {})) {
-    auto into = trial_dir_ / "checkpoints" / ("step-" + std::to_string(step));
+    auto into = trial_dir_ / "checkpoints" / ("step-" + std::to_string(step));  // remove_frozen_below reads these names
     if (auto names = freeze_checkpoint(checkpoint_folder(trial_dir_), into))
       hashing_.emplace_back(step, std::async(std::launch::async, [into, names = std::move(*names)] { return describe_frozen(into, names); }));
   }
@@ -314,6 +314,15 @@ std::vector<json> TrialProcess::take_checkpoints() {
     it = hashing_.erase(it);
   }
   return bodies;
+}
+
+std::size_t TrialProcess::release_checkpoints_below(std::int64_t step, const std::vector<std::filesystem::path>& sending) {
+  const auto frozen = trial_dir_ / "checkpoints";
+  std::set<std::int64_t> busy(checkpoint_steps_.begin(), checkpoint_steps_.end());
+  for (const auto& [hashed_step, future] : hashing_) busy.insert(hashed_step);
+  for (const auto& path : sending)
+    if (const auto sent_step = frozen_step_of(frozen, path)) busy.insert(*sent_step);
+  return remove_frozen_below(frozen, step, busy).size();
 }
 
 std::vector<json> TrialProcess::read_files(double now) {

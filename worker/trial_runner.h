@@ -97,6 +97,10 @@ class TrialProcess {
   // lines): each is frozen when first seen here and hashed on another thread
   // (worker/checkpoint_snapshot.h); a body is returned once its hashes are ready.
   std::vector<nlohmann::json> take_checkpoints();
+  // Deletes the frozen checkpoints below `step`, except those still being
+  // hashed or holding a file in `sending` (an upload under way): the
+  // coordinator has a later one home (RELEASE). Returns how many it removed.
+  std::size_t release_checkpoints_below(std::int64_t step, const std::vector<std::filesystem::path>& sending);
   // The intermediate reports in the trial's watched files (trial.metrics),
   // read when they changed; call it every time round the loop.
   std::vector<nlohmann::json> read_files(double now);

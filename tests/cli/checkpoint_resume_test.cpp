@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -197,8 +198,74 @@ TEST(CheckpointResume, ACommandTrialGetsItsCheckpointFolderBackOnTheNextAttempt)
   ASSERT_TRUE(result) << read_file(log) << read_file(dir / "worker-b.log");
   EXPECT_EQ(result->attempt, 2);
   EXPECT_EQ(result->metrics["val_loss"].get<double>(), 0.4375);
-  EXPECT_EQ(result->metrics["resumed_step"].get<double>(), 7);
-  EXPECT_EQ(read_file(dir / "work-b" / "cmd" / "trial-0-a2" / "checkpoint" / "sub" / "note.txt"), "nested file\n");
+  EXPECT_EQ(result->metrics["resumed_step"].get<double>(), 7);  // the script checked sub/note.txt too
+  // The trial has ended for good: worker b deletes its checkpoint folder once the end is recorded.
+  ASSERT_TRUE(second.wait(20));
+  EXPECT_FALSE(fs::exists(dir / "work-b" / "cmd" / "trial-0-a2" / "checkpoint"));
+}
+
+// The regular files under `folder` (none when it does not exist).
+std::vector<fs::path> files_under(const fs::path& folder) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file()) out.push_back(it->path());
+  return out;
+}
+
+// A command trial announces four checkpoints and, after each, waits (up to
+// 20 s) until its worker has deleted the frozen copy of the one before: that
+// happens only once the new one is home. When the trial has ended, none of its
+// checkpoints is kept anywhere: not on the worker, not in the coordinator's
+// store, not among the recorded artifacts.
+TEST(CheckpointPruning, OnlyTheLatestCheckpointHomeIsKeptAndNoneOnceTheTrialEnds) {
+  ScratchDir dir;
+  const std::string script =
+      "set -e; cd \"$LORAFARM_CHECKPOINT_DIR\"; frozen=\"$(dirname \"$LORAFARM_CHECKPOINT_DIR\")/checkpoints\"; released=0; "
+      "for i in 1 2 3 4; do "
+      "  echo $i > state.tmp; mv state.tmp state.txt; echo \"{\\\"checkpoint_step\\\": $i}\"; "
+      "  if [ $i -gt 1 ]; then "
+      "    n=0; while [ -d \"$frozen/step-$((i-1))\" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; "
+      "    [ -d \"$frozen/step-$((i-1))\" ] || released=$((released+1)); "
+      "  fi; "
+      "done; "
+      "echo \"{\\\"final\\\": true, \\\"val_loss\\\": 0.25, \\\"released\\\": $released}\"";
+  write_file(dir / "spec.json", json{{"name", "prune"},
+                                     {"seed", 1},
+                                     {"budget", {{"trials", 1}}},
+                                     {"search_space", {{"x", {{"type", "float"}, {"low", 0}, {"high", 1}}}}},
+                                     {"trial", {{"kind", "command"}, {"command", script}, {"timeout_seconds", 200}}}}
+                                    .dump());
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + 37) % 20000);
+  const auto log = dir / "coordinator.log";
+  std::vector<std::string> sweep = sweep_argv(dir, endpoint);
+  sweep[4] = (dir / "prune.db").string();
+  BackgroundProcess coordinator(sweep, log);
+  BackgroundProcess worker(worker_argv(endpoint, dir, "a"), dir / "worker-a.log");
+  const auto code = coordinator.wait(120);
+  ASSERT_TRUE(code) << read_file(log);
+  ASSERT_EQ(*code, 0) << read_file(log);
+  ASSERT_TRUE(worker.wait(20));
+
+  auto store = schema::Store::open_reader(dir / "prune.db");
+  const auto e = store.find_experiment("prune");
+  ASSERT_TRUE(e);
+  const auto trial = store.trials(e->id).at(0);
+  const auto result = store.result(trial.id);
+  ASSERT_TRUE(result) << read_file(log) << read_file(dir / "worker-a.log");
+  EXPECT_EQ(result->metrics["released"].get<double>(), 3) << "a frozen checkpoint outlived the next one's arrival";
+  std::map<std::int64_t, json> pruned;  // step -> CHECKPOINT_PRUNED detail
+  for (const auto& ev : store.events(e->id))
+    if (ev.kind == "CHECKPOINT_PRUNED") pruned[ev.detail["step"].get<std::int64_t>()] = ev.detail;
+  ASSERT_EQ(pruned.size(), 4u) << read_file(log);
+  for (std::int64_t step = 1; step <= 3; ++step) EXPECT_EQ(pruned[step]["superseded_by"]["step"], step + 1);
+  EXPECT_EQ(pruned[4]["trial_ended"], "COMPLETED");
+  for (const auto& a : store.artifacts(trial.id)) EXPECT_EQ(a.path.find("/checkpoints/"), std::string::npos) << a.path;
+  const auto artifacts = dir / "prune-artifacts";
+  EXPECT_TRUE(files_under(artifacts / "trials" / "prune" / "trial-0-a1" / "checkpoints").empty());
+  EXPECT_TRUE(files_under(artifacts / "objects").empty()) << "a checkpoint's content is still in the store";
+  EXPECT_FALSE(fs::exists(dir / "work-a" / "prune" / "trial-0-a1" / "checkpoints"));
+  EXPECT_FALSE(fs::exists(dir / "work-a" / "prune" / "trial-0-a1" / "checkpoint"));
 }
 
 }  // namespace

@@ -43,6 +43,28 @@ TEST(TrialCheckpoints, TheLatestCheckpointWhoseFilesAreAllHomeIsTheOneToResumeFr
   EXPECT_FALSE(checkpoints.source(2, "a"));  // only a checkpoint of the asked trial is served
 }
 
+TEST(TrialCheckpoints, RetiringKeepsTheKeptCheckpointAndEveryLaterOne) {
+  TrialCheckpoints checkpoints([](const CheckpointRecord&, const CheckpointFile& f) { return std::filesystem::path("/store") / f.sha256; });
+  checkpoints.add(record(0, 1, 50, {"a"}));
+  checkpoints.add(record(0, 1, 100, {"b"}));
+  checkpoints.add(record(0, 2, 100, {"c"}));  // the same step, a later attempt
+  checkpoints.add(record(0, 2, 150, {"d"}));
+  checkpoints.add(record(1, 1, 10, {"e"}));   // another trial's
+  const auto retired = checkpoints.retire_older(record(0, 2, 100, {"c"}));
+  ASSERT_EQ(retired.size(), 2u);
+  EXPECT_EQ(retired[0].step, 50);
+  EXPECT_EQ(retired[1].step, 100);
+  EXPECT_EQ(retired[1].attempt, 1);
+  EXPECT_EQ(checkpoints.usable(0)->step, 150);
+  EXPECT_FALSE(checkpoints.source(0, "a"));  // a retired checkpoint is never served
+  EXPECT_EQ(checkpoints.source(0, "c"), std::filesystem::path("/store/c"));
+  checkpoints.forget(0, 2, 150);
+  EXPECT_EQ(checkpoints.usable(0)->step, 100);
+  EXPECT_EQ(checkpoints.retire_all(0).size(), 1u);
+  EXPECT_EQ(checkpoints.usable(0), nullptr);
+  EXPECT_EQ(checkpoints.usable(1)->step, 10);
+}
+
 TEST(TrialCheckpoints, TheEventDetailReadsBackAsTheSameRecord) {
   const CheckpointRecord r = record(4, 2, 70, {"a", "b"});
   const CheckpointRecord back = CheckpointRecord::from_event(4, 2, r.to_json());

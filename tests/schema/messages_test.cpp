@@ -97,6 +97,9 @@ TEST(Messages, ValidatesTheCheckpointMessages) {
   EXPECT_EQ(decode_frames(v, "DOWNLOAD", R"({"sha256": ")" + sha + R"(", "offset": 0})").type, MessageType::Download);
   EXPECT_EQ(decode_frames(v, "DOWNLOAD_CHUNK", R"({"sha256": ")" + sha + R"(", "offset": 0, "data": "Zm9v", "bytes": 3})").type,
             MessageType::DownloadChunk);
+  EXPECT_EQ(decode_frames(v, "RELEASE", R"({"trial": 2, "attempt": 1, "below_step": 4})").body["below_step"], 4);
+  EXPECT_THAT(error_of(v, "RELEASE", R"({"trial": 2, "attempt": 1, "below_step": -1})"), HasSubstr("RELEASE.below_step"));
+  EXPECT_THAT(error_of(v, "RELEASE", R"({"trial": 2, "attempt": 1})"), HasSubstr("RELEASE.below_step"));
   const std::string resume = R"({"step": 4, "attempt": 1, "files": [{"name": "state.bin", "sha256": ")" + sha + R"(", "bytes": 9}]})";
   const auto assign = decode_frames(v, "ASSIGN", R"({"trial": 2, "attempt": 2, "experiment": "e", "seed": 1, "params": {}, "kind": "engine",
                                                      "objective": "val_loss", "resume": )" + resume + "}");

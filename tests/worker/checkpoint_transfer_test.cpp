@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "schema/base64.h"
 #include "test_support.h"
@@ -48,6 +49,28 @@ TEST(CheckpointSnapshot, FreezesTheFolderWithRelativeNamesAndLeavesTemporaryFile
   fs::rename(dir / "ck" / "state.bin.new", dir / "ck" / "state.bin");
   EXPECT_EQ(read_file(dir / "frozen" / "state.bin"), "abc");
   EXPECT_FALSE(snapshot_checkpoint(dir / "nothing-here", dir / "frozen2"));
+}
+
+TEST(CheckpointSnapshot, ReleasingDeletesTheFrozenStepsBelowTheOneHomeExceptThoseStillBusy) {
+  ScratchDir dir;
+  for (const std::string step : {"step-5", "step-10", "step-15", "step-20", "step-x", "notes"}) {
+    fs::create_directories(dir / step / "sub");
+    write_file(dir / step / "sub" / "f", step);
+  }
+  const auto removed = remove_frozen_below(dir.path(), 20, {10});
+  EXPECT_EQ(std::set<std::int64_t>(removed.begin(), removed.end()), (std::set<std::int64_t>{5, 15}));
+  EXPECT_FALSE(fs::exists(dir / "step-5"));
+  EXPECT_FALSE(fs::exists(dir / "step-15"));
+  EXPECT_EQ(read_file(dir / "step-10" / "sub" / "f"), "step-10");  // still being hashed
+  EXPECT_EQ(read_file(dir / "step-20" / "sub" / "f"), "step-20");  // the one home
+  EXPECT_TRUE(fs::exists(dir / "step-x"));                         // not a step folder
+  EXPECT_TRUE(fs::exists(dir / "notes"));
+  EXPECT_TRUE(remove_frozen_below(dir / "missing", 100, {}).empty());
+  // Which frozen step a file being uploaded belongs to (that step is kept too).
+  EXPECT_EQ(frozen_step_of(dir.path(), dir / "step-10" / "sub" / "f"), 10);
+  EXPECT_EQ(frozen_step_of(dir.path(), dir / "step-x" / "f"), std::nullopt);
+  EXPECT_EQ(frozen_step_of(dir / "step-10", dir / "step-20" / "f"), std::nullopt);
+  EXPECT_EQ(frozen_step_of(dir.path(), dir.path()), std::nullopt);
 }
 
 TEST(CheckpointSnapshot, OnlyACheckpointStepLineAnnouncesACheckpoint) {
