@@ -32,8 +32,11 @@ std::vector<std::string> worker_argv(const std::string& endpoint, const ScratchD
           "--heartbeat-ms", "200"};
 }
 
-std::vector<std::string> sweep_argv(const ScratchDir& dir, const std::string& endpoint) {
-  return {lorafarm_binary().string(), "sweep", (dir / "spec.json").string(), "--db", (dir / "ck.db").string(), "--bind", endpoint,
+// A loopback endpoint a test of this file owns (`offset` tells the tests apart).
+std::string endpoint_for(int offset) { return "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + offset) % 20000); }
+
+std::vector<std::string> sweep_argv(const ScratchDir& dir, const std::string& endpoint, const std::string& db = "ck.db") {
+  return {lorafarm_binary().string(), "sweep", (dir / "spec.json").string(), "--db", (dir / db).string(), "--bind", endpoint,
           "--heartbeat-ms", "200", "--liveness", "10", "--log-level", "info"};
 }
 
@@ -63,6 +66,16 @@ void write_engine_spec(const ScratchDir& dir) {
                     {"checkpoint_every", kEvery}, {"test", false}, {"threads", 1}}},
                   {"trial", {{"kind", "engine"}, {"timeout_seconds", 600}}}}
                  .dump(2));
+}
+
+// One command trial (a shell script) with up to `max_attempts` attempts.
+void write_command_spec(const ScratchDir& dir, const std::string& name, const std::string& script, int max_attempts) {
+  write_file(dir / "spec.json", json{{"name", name},
+                                     {"seed", 1},
+                                     {"budget", {{"trials", 1}, {"max_attempts", max_attempts}}},
+                                     {"search_space", {{"x", {{"type", "float"}, {"low", 0}, {"high", 1}}}}},
+                                     {"trial", {{"kind", "command"}, {"command", script}, {"timeout_seconds", 200}}}}
+                                    .dump());
 }
 
 // Waits up to `seconds` for `ready`; true when it came.
@@ -116,7 +129,7 @@ double uninterrupted_val_loss(const ScratchDir& dir) {
 TEST(CheckpointResume, AKilledWorkersEngineTrialResumesElsewhereAndEndsBitIdentical) {
   ScratchDir dir;
   write_engine_spec(dir);
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + 29) % 20000);
+  const std::string endpoint = endpoint_for(29);
   const auto log = dir / "coordinator.log";
   BackgroundProcess coordinator(sweep_argv(dir, endpoint), log);
   auto first = std::make_unique<BackgroundProcess>(worker_argv(endpoint, dir, "a"), dir / "worker-a.log");
@@ -168,17 +181,10 @@ TEST(CheckpointResume, ACommandTrialGetsItsCheckpointFolderBackOnTheNextAttempt)
       "fi; "
       "echo 0.4375 > state.txt; mkdir -p sub; echo 'nested file' > sub/note.txt; "
       "echo '{\"checkpoint_step\": 7}'; exec sleep 120";
-  write_file(dir / "spec.json", json{{"name", "cmd"},
-                                     {"seed", 1},
-                                     {"budget", {{"trials", 1}, {"max_attempts", 2}}},
-                                     {"search_space", {{"x", {{"type", "float"}, {"low", 0}, {"high", 1}}}}},
-                                     {"trial", {{"kind", "command"}, {"command", script}, {"timeout_seconds", 200}}}}
-                                    .dump());
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + 31) % 20000);
+  write_command_spec(dir, "cmd", script, 2);
+  const std::string endpoint = endpoint_for(31);
   const auto log = dir / "coordinator.log";
-  std::vector<std::string> sweep = sweep_argv(dir, endpoint);
-  sweep[4] = (dir / "cmd.db").string();
-  BackgroundProcess coordinator(sweep, log);
+  BackgroundProcess coordinator(sweep_argv(dir, endpoint, "cmd.db"), log);
   auto first = std::make_unique<BackgroundProcess>(worker_argv(endpoint, dir, "a"), dir / "worker-a.log");
   const auto home = home_checkpoints(dir, "cmd") / "step-7";
   ASSERT_TRUE(wait_for(60, [&] { return fs::is_regular_file(home / "state.txt") && fs::is_regular_file(home / "sub" / "note.txt"); }))
@@ -230,17 +236,10 @@ TEST(CheckpointPruning, OnlyTheLatestCheckpointHomeIsKeptAndNoneOnceTheTrialEnds
       "  fi; "
       "done; "
       "echo \"{\\\"final\\\": true, \\\"val_loss\\\": 0.25, \\\"released\\\": $released}\"";
-  write_file(dir / "spec.json", json{{"name", "prune"},
-                                     {"seed", 1},
-                                     {"budget", {{"trials", 1}}},
-                                     {"search_space", {{"x", {{"type", "float"}, {"low", 0}, {"high", 1}}}}},
-                                     {"trial", {{"kind", "command"}, {"command", script}, {"timeout_seconds", 200}}}}
-                                    .dump());
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(20000 + (::getpid() + 37) % 20000);
+  write_command_spec(dir, "prune", script, 1);
+  const std::string endpoint = endpoint_for(37);
   const auto log = dir / "coordinator.log";
-  std::vector<std::string> sweep = sweep_argv(dir, endpoint);
-  sweep[4] = (dir / "prune.db").string();
-  BackgroundProcess coordinator(sweep, log);
+  BackgroundProcess coordinator(sweep_argv(dir, endpoint, "prune.db"), log);
   BackgroundProcess worker(worker_argv(endpoint, dir, "a"), dir / "worker-a.log");
   const auto code = coordinator.wait(120);
   ASSERT_TRUE(code) << read_file(log);
