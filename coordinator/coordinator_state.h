@@ -163,6 +163,7 @@ struct Coordinator::State {
   void record_unowned(const std::string& worker, MessageType type, const json& body, double wall);
   void on_result(const std::string& worker, const json& body, double now);
   void on_failed(const std::string& worker, const json& body, double now);
+  void acknowledge_end(const std::string& worker, std::int64_t trial, int attempt);
 
   // Artifacts come home: FETCH, UPLOAD, UPLOAD_ACK (artifact_messages.cpp).
   void plan_artifacts(const schema::TrialRecord& trial, int attempt, const std::vector<schema::ArtifactRecord>& files, double wall);

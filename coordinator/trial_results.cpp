@@ -76,8 +76,6 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
     }
   }
   leases.release(trial);
-  send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
-  send_fetches(worker);
   schema::ResultRecord result{t.id, attempt, metrics, measured.peak_rss_mb, measured.wall_seconds};
   if (result.wall_seconds) {
     mean_wall = (mean_wall * wall_samples + *result.wall_seconds) / (wall_samples + 1);
@@ -94,7 +92,8 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   }
   if (!missing.empty()) {
     trials->fail(trial, schema::TrialStatus::Failed, "bad_output: the final result has no number '" + missing + "'", wall);
-    return discard_checkpoints_if_ended(trial);
+    acknowledge_end(worker, trial, attempt);
+    return send_fetches(worker);
   }
   bool feasible = true;
   for (const auto& c : spec.constraints) {
@@ -103,7 +102,8 @@ void Coordinator::State::on_result(const std::string& worker, const json& body, 
   }
   trials->complete(trial, result, *objective, feasible, wall);
   sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
-  discard_checkpoints_if_ended(trial);
+  acknowledge_end(worker, trial, attempt);
+  send_fetches(worker);
 }
 
 void Coordinator::State::on_failed(const std::string& worker, const json& body, double now) {
@@ -112,7 +112,6 @@ void Coordinator::State::on_failed(const std::string& worker, const json& body, 
   const int attempt = body["attempt"].get<int>();
   if (!owns(worker, trial, attempt)) return record_unowned(worker, MessageType::Failed, body, wall);
   leases.release(trial);
-  send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}});
   const auto cause = body["cause"].get<std::string>();
   std::string error = cause;
   if (body.contains("message") && !body["message"].get<std::string>().empty()) error += ": " + body["message"].get<std::string>();
@@ -122,12 +121,24 @@ void Coordinator::State::on_failed(const std::string& worker, const json& body, 
                       {"signal", optional_json(body, "signal")}, {"stderr_tail", tail}, {"peak_rss_mb", optional_json(body, "peak_rss_mb")}},
                      wall);
   if (!tail.empty()) error += "\n--- stderr (tail) ---\n" + tail;
-  if (cause == "cancelled") return trials->cancel(trial, wall);
+  if (cause == "cancelled") {
+    trials->cancel(trial, wall);
+    return acknowledge_end(worker, trial, attempt);
+  }
   const auto status = cause == "stopped" ? schema::TrialStatus::Pruned
                       : cause == "memory" ? schema::TrialStatus::Infeasible
                                           : schema::TrialStatus::Failed;
   trials->fail(trial, status, error, wall);
   sampler->tell(trials->observations()[static_cast<std::size_t>(trial)]);
+  acknowledge_end(worker, trial, attempt);
+}
+
+// ACK of the attempt's RESULT/FAILED, sent once the trial's new status is
+// known: `ended` when it will never run again, and then its checkpoints go
+// here and, on that word, on the worker.
+void Coordinator::State::acknowledge_end(const std::string& worker, std::int64_t trial, int attempt) {
+  const bool ended = schema::is_final(trials->trial(trial).status);
+  send(worker, MessageType::Ack, {{"trial", trial}, {"attempt", attempt}, {"ended", ended}});
   discard_checkpoints_if_ended(trial);
 }
 

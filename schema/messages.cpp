@@ -187,6 +187,7 @@ const std::vector<Field>& fields_of(MessageType type) {
   static const std::vector<Field> checkpoint = with_ref({{"step", Kind::NonNegInt}, {"files", Kind::CheckpointFiles}});
   static const std::vector<Field> download{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}};
   static const std::vector<Field> release = with_ref({{"below_step", Kind::NonNegInt}});
+  static const std::vector<Field> ack = with_ref({{"ended", Kind::Bool, false}});
   static const std::vector<Field> download_chunk{{"sha256", Kind::Sha256}, {"offset", Kind::NonNegInt}, {"data", Kind::Chunk},
                                                  {"bytes", Kind::NonNegInt, false}, {"error", Kind::String, false}};
   switch (type) {
@@ -197,8 +198,8 @@ const std::vector<Field>& fields_of(MessageType type) {
     case MessageType::Assign: return assign;
     case MessageType::Progress: return progress;
     case MessageType::Continue:
-    case MessageType::Stop:
-    case MessageType::Ack: return trial_ref;
+    case MessageType::Stop: return trial_ref;
+    case MessageType::Ack: return ack;
     case MessageType::Result: return result;
     case MessageType::Failed: return failed;
     case MessageType::Heartbeat: return heartbeat;

@@ -71,9 +71,9 @@ struct WorkerAgent::State {
   std::unique_ptr<zmq::socket_t> socket;
   std::map<TrialKey, std::unique_ptr<TrialProcess>> running;
   std::map<TrialKey, json> unacked;  // finished trials' RESULT/FAILED, kept until ACK
-  // Trials that ended for good (a result, or stopped): their checkpoints are
-  // deleted once the coordinator has recorded the end (ACK).
-  std::map<TrialKey, std::filesystem::path> checkpoints_to_clear;
+  // Finished trials' folders until ACK: an ACK that says the trial has ended
+  // for good (`ended`) lets the worker delete their checkpoints.
+  std::map<TrialKey, std::filesystem::path> finished_folders;
   WorkerSummary summary;
   std::unique_ptr<ArtifactUploads> uploads;  // files the coordinator fetches
   CheckpointDownloads downloads;              // checkpoint files of resumed attempts, pulled before they start
@@ -182,6 +182,7 @@ struct WorkerAgent::State {
         for (const auto& ref : m.body.value("cancel", json::array())) {
           const TrialKey key{ref["trial"].get<std::int64_t>(), ref["attempt"].get<int>()};
           unacked.erase(key);
+          finished_folders.erase(key);
           if (auto it = running.find(key); it != running.end()) it->second->kill("cancelled", now);
           abandon_restore(key, "");
         }
@@ -208,15 +209,16 @@ struct WorkerAgent::State {
           abandon_restore(key, m.type == MessageType::Stop ? "stopped" : "cancelled");
         } else if (m.type == MessageType::Cancel) {
           unacked.erase(key);
+          finished_folders.erase(key);
         }
         return;
       }
       case MessageType::Ack: {
         const TrialKey key{m.body["trial"].get<std::int64_t>(), m.body["attempt"].get<int>()};
         unacked.erase(key);
-        if (const auto it = checkpoints_to_clear.find(key); it != checkpoints_to_clear.end()) {
-          clear_checkpoints(it->second);
-          checkpoints_to_clear.erase(it);
+        if (const auto it = finished_folders.find(key); it != finished_folders.end()) {
+          if (m.body.value("ended", false)) clear_checkpoints(it->second);
+          finished_folders.erase(it);
         }
         return;
       }
@@ -340,8 +342,7 @@ struct WorkerAgent::State {
       }
       const auto& outcome = it->second->outcome();
       unacked[it->first] = outcome;
-      if (outcome["type"] == "RESULT" || outcome["body"].value("cause", "") == "stopped")
-        checkpoints_to_clear[it->first] = it->second->trial_dir();
+      finished_folders[it->first] = it->second->trial_dir();
       if (welcomed) send(*schema::message_type_from(outcome["type"].get<std::string>()), outcome["body"]);
       cleanup(*it->second, outcome["type"] == "RESULT");
       it = running.erase(it);

@@ -83,9 +83,9 @@ TEST(CoordinatorProtocol, AssignsTrialsAndCountsEachResultOnce) {
   w.send(MessageType::Progress, {{"trial", 0}, {"attempt", 1}, {"step", 5}, {"metrics", {{"val_loss", 3.0}}}});
   w.expect(MessageType::Continue);
   w.send(MessageType::Result, result_body(0, 1, 1.5));
-  w.expect(MessageType::Ack);
+  EXPECT_EQ(w.expect(MessageType::Ack).body["ended"], true);  // completed: its checkpoints may go
   w.send(MessageType::Result, result_body(0, 1, 1.4));  // a duplicate: acknowledged, not counted
-  w.expect(MessageType::Ack);
+  EXPECT_FALSE(w.expect(MessageType::Ack).body.contains("ended"));
   w.send(MessageType::Failed, {{"trial", 1}, {"attempt", 1}, {"cause", "signal"}, {"signal", 11}, {"message", "segv"}});
   w.expect(MessageType::Ack);
   w.expect(MessageType::Shutdown);
