@@ -13,10 +13,7 @@ using nlohmann::json;
 bool ArtifactTransfers::written_locally(const fs::path& path, const fs::path& home, std::int64_t bytes) const {
   const fs::path normal = path.lexically_normal();
   bool local = normal == home.lexically_normal();
-  if (!local && !local_workdir_.empty()) {
-    const fs::path root = fs::absolute(local_workdir_).lexically_normal();
-    local = std::mismatch(root.begin(), root.end(), normal.begin(), normal.end()).first == root.end();
-  }
+  if (!local && !local_workdir_.empty()) local = schema::is_within(local_workdir_, normal);
   std::error_code ec;
   return local && fs::file_size(path, ec) == static_cast<std::uintmax_t>(bytes) && !ec;
 }

@@ -23,11 +23,6 @@ bool has_size(const fs::path& path, std::int64_t bytes) {
   return fs::is_regular_file(path, ec) && fs::file_size(path, ec) == static_cast<std::uintmax_t>(bytes) && !ec;
 }
 
-bool inside(const fs::path& root, const fs::path& path) {
-  const fs::path r = fs::absolute(root).lexically_normal(), p = path.lexically_normal();
-  return std::mismatch(r.begin(), r.end(), p.begin(), p.end()).first == r.end();
-}
-
 }  // namespace
 
 // A checkpoint file is here when the store has its content, when its home
@@ -37,7 +32,7 @@ std::optional<fs::path> Coordinator::State::locate_checkpoint_file(const Checkpo
   if (objects.has(f.sha256)) return objects.object_path(f.sha256);
   const fs::path home = schema::home_path(objects.artifact_dir(), spec.name, r.trial, r.attempt, f.path);
   if (has_size(home, f.bytes)) return home;
-  if (!options.local_workdir.empty() && inside(options.local_workdir, f.path) && has_size(f.path, f.bytes)) return fs::path(f.path);
+  if (!options.local_workdir.empty() && schema::is_within(options.local_workdir, f.path) && has_size(f.path, f.bytes)) return fs::path(f.path);
   return std::nullopt;
 }
 

@@ -7,8 +7,6 @@
 // docs/protocol.md, "Checkpoints".
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "coordinator/coordinator_state.h"
 
 namespace lorafarm::coordinator {
@@ -27,9 +25,9 @@ fs::path checkpoint_folder_of(const fs::path& home, const std::string& name) {
   return folder;
 }
 
+// Under `root`, not `root` itself.
 bool inside(const fs::path& root, const fs::path& path) {
-  const fs::path r = root.lexically_normal(), p = path.lexically_normal();
-  return std::mismatch(r.begin(), r.end(), p.begin(), p.end()).first == r.end() && p != r;
+  return schema::is_within(root, path) && path.lexically_normal() != fs::absolute(root).lexically_normal();
 }
 
 }  // namespace

@@ -92,6 +92,11 @@ void ObjectStore::materialise(const std::string& sha256, const fs::path& home) c
   if (ec) fs::copy_file(object, home, fs::copy_options::overwrite_existing);
 }
 
+bool is_within(const fs::path& root, const fs::path& path) {
+  const fs::path r = fs::absolute(root).lexically_normal(), p = path.lexically_normal();
+  return std::mismatch(r.begin(), r.end(), p.begin(), p.end()).first == r.end();
+}
+
 void ObjectStore::remove_if_unlinked(const std::string& sha256) const {
   const fs::path object = object_path(sha256);
   std::error_code ec;

@@ -20,6 +20,8 @@ bool is_sha256_hex(std::string_view text);
 
 // The attempt's folder in the store: <artifact_dir>/trials/<experiment>/trial-<n>-a<attempt>.
 std::filesystem::path home_folder(const std::filesystem::path& artifact_dir, const std::string& experiment, std::int64_t trial, int attempt);
+// Whether `path` is `root` or lies under it, compared lexically (`root` made absolute).
+bool is_within(const std::filesystem::path& root, const std::filesystem::path& path);
 // Where a file the worker recorded at `recorded_path` lives at home: the home
 // folder plus the part of the worker's path after its own trial-<n>-a<attempt>
 // folder (so local workers, which write there already, record the home path).
